@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian 12 machine (as root), configure a Release build with
+# ccache and build it. Safe to re-run: installed packages are skipped and the
+# build is incremental.
+#
+#   ./bootstrap.sh                 install + build + run the default job
+#   ./bootstrap.sh build           install + build only
+#   ./bootstrap.sh test            install + build + the whole test suite (ctest)
+#   ./bootstrap.sh mike ARGS...    install + build + `mike ARGS`
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+build_dir="${MIKE_BUILD_DIR:-$here/build}"
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libtorch-dev libopenblas0-pthread
+  libboost-dev libboost-program-options-dev libboost-filesystem-dev
+  libyaml-cpp-dev libhdf5-dev hdf5-tools libspdlog-dev doctest-dev
+  nlohmann-json3-dev libstb-dev libsentencepiece-dev libbenchmark-dev
+  python3-h5py python3-numpy gnuplot-nox
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${missing[*]}" >&2
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "bootstrap: missing packages and not root; run as root or install: ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# LibTorch on Debian picks BLAS through alternatives; make sure OpenBLAS
+# (pthread) wins over the reference BLAS, which is ~20x slower here.
+for alt in libblas.so.3-x86_64-linux-gnu liblapack.so.3-x86_64-linux-gnu; do
+  target=$(update-alternatives --list "$alt" 2>/dev/null | grep openblas-pthread | head -n1 || true)
+  if [ -n "$target" ] && [ "$(id -u)" -eq 0 ]; then update-alternatives --set "$alt" "$target" >/dev/null; fi
+done
+
+jobs="$(nproc)"
+if [ ! -f "$build_dir/build.ninja" ]; then
+  cmake -S "$here" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+fi
+cmake --build "$build_dir" -j "$jobs"
+
+mike="$build_dir/bin/mike"
+# The default job: the most complete experiment the build can run. Until the
+# runner lands (issue #7) that is the plugin inventory.
+default_job() {
+  "$mike" --version
+  "$mike" plugins list
+}
+
+case "${1:-}" in
+  "")    default_job ;;
+  build) ;;
+  test)  cd "$build_dir" && exec ctest --output-on-failure -j "$jobs" ;;
+  mike)  shift; exec "$mike" "$@" ;;
+  *)     echo "bootstrap: unknown action '$1' (use: build | test | mike ARGS...)" >&2; exit 2 ;;
+esac

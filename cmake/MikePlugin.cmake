@@ -1,0 +1,79 @@
+# mike_add_plugin(<kind> <name> SOURCES src... [DEFAULT_CONFIG file.yaml]
+#                 [OUTPUT_DIR dir] [NO_INSTALL])
+#
+# Builds libmike_<kind>_<name>.so (a MODULE library) into the plugin directory
+# the host searches: <build>/lib/mike/plugins by default, or OUTPUT_DIR.
+# <kind> is model, editor or metric. DEFAULT_CONFIG embeds a YAML file as the
+# plugin's default config: include "mike_plugin_default_config.h" and pass
+# kMikePluginDefaultConfig to MIKE_*_PLUGIN(...).
+#
+# The same function is installed with the SDK, so an out-of-tree plugin is
+#   find_package(mike REQUIRED)
+#   mike_add_plugin(editor my_editor SOURCES my_editor.cpp)
+include_guard(GLOBAL)
+
+set(_MIKE_PLUGIN_CMAKE_DIR "${CMAKE_CURRENT_LIST_DIR}")
+
+# One precompiled <torch/torch.h> per project, reused by every plugin: torch
+# headers cost ~25 s per translation unit otherwise.
+function(_mike_plugin_pch_target out_var)
+  if(NOT TARGET mike_plugin_pch)
+    set(_src "${CMAKE_BINARY_DIR}/mike_plugin_pch.cpp")
+    if(NOT EXISTS "${_src}")
+      file(WRITE "${_src}" "// precompiled-header carrier for mike plugins\n")
+    endif()
+    add_library(mike_plugin_pch OBJECT "${_src}")
+    set_target_properties(mike_plugin_pch PROPERTIES POSITION_INDEPENDENT_CODE ON)
+    target_link_libraries(mike_plugin_pch PRIVATE mike::framework)
+    target_precompile_headers(mike_plugin_pch PRIVATE <torch/torch.h>)
+  endif()
+  set(${out_var} mike_plugin_pch PARENT_SCOPE)
+endfunction()
+
+function(mike_add_plugin kind name)
+  cmake_parse_arguments(ARG "NO_INSTALL;NO_PCH" "DEFAULT_CONFIG;OUTPUT_DIR" "SOURCES" ${ARGN})
+  if(NOT kind MATCHES "^(model|editor|metric)$")
+    message(FATAL_ERROR "mike_add_plugin: kind '${kind}' is not one of model, editor, metric")
+  endif()
+  if(NOT name MATCHES "^[a-z0-9_]+$")
+    message(FATAL_ERROR "mike_add_plugin: name '${name}' must be lower-case letters, digits and '_'")
+  endif()
+  if(NOT ARG_SOURCES)
+    message(FATAL_ERROR "mike_add_plugin(${kind} ${name}): SOURCES is empty")
+  endif()
+  set(target mike_${kind}_${name})
+  add_library(${target} MODULE ${ARG_SOURCES})
+  target_link_libraries(${target} PRIVATE mike::framework)
+  if(TARGET mike_warnings)
+    target_link_libraries(${target} PRIVATE mike_warnings)
+  endif()
+  if(NOT ARG_OUTPUT_DIR)
+    if(DEFINED MIKE_PLUGIN_OUTPUT_DIR)
+      set(ARG_OUTPUT_DIR "${MIKE_PLUGIN_OUTPUT_DIR}")
+    else()
+      set(ARG_OUTPUT_DIR "${CMAKE_BINARY_DIR}/lib/mike/plugins")
+    endif()
+  endif()
+  set_target_properties(${target} PROPERTIES
+    PREFIX "lib" OUTPUT_NAME "mike_${kind}_${name}"
+    LIBRARY_OUTPUT_DIRECTORY "${ARG_OUTPUT_DIR}"
+    CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
+  set(_gen "${CMAKE_CURRENT_BINARY_DIR}/${target}_gen")
+  if(ARG_DEFAULT_CONFIG)
+    get_filename_component(_cfg "${ARG_DEFAULT_CONFIG}" ABSOLUTE)
+    file(READ "${_cfg}" _yaml)
+    file(WRITE "${_gen}/mike_plugin_default_config.h.tmp"
+      "// Generated from ${_cfg} by mike_add_plugin; edit that file instead.\n#pragma once\n"
+      "static const char kMikePluginDefaultConfig[] = R\"mike_yaml(${_yaml})mike_yaml\";\n")
+    file(COPY_FILE "${_gen}/mike_plugin_default_config.h.tmp" "${_gen}/mike_plugin_default_config.h" ONLY_IF_DIFFERENT)
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${_cfg}")
+    target_include_directories(${target} PRIVATE "${_gen}")
+  endif()
+  if(NOT ARG_NO_PCH)
+    _mike_plugin_pch_target(_pch)
+    target_precompile_headers(${target} REUSE_FROM ${_pch})
+  endif()
+  if(NOT ARG_NO_INSTALL AND DEFINED MIKE_INSTALL_PLUGIN_DIR)
+    install(TARGETS ${target} LIBRARY DESTINATION "${MIKE_INSTALL_PLUGIN_DIR}")
+  endif()
+endfunction()

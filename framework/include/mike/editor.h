@@ -1,0 +1,89 @@
+#pragma once
+// mike::Editor — applies knowledge edits to a Model.
+//
+// edit() returns an EditedModel, which is itself a Model: evaluation always
+// runs on it. Parametric editors change weights in place (InPlaceEdit keeps
+// the snapshot that restore() writes back); in-context and memory editors
+// wrap the model and route inference (derive from ForwardingModel).
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mike/model.h"
+
+namespace mike {
+
+// One edit: "the entity in this image is called `target`".
+struct EditRequest {
+  std::string id;          // record id
+  std::string entity;      // entity id
+  ModelInput input;        // edit image + question
+  std::string target;      // the new answer (entity name)
+  int step = 0;            // multi-step editing: which image of the entity (0-based)
+};
+
+class MIKE_API EditedModel : public Model {
+ public:
+  ~EditedModel() override;
+  // Undo the edit: the underlying model is bitwise what it was before edit().
+  virtual void restore_original() = 0;
+  // Numbers the editor wants logged for this edit (loss, steps, norms...).
+  virtual std::map<std::string, double> stats() const { return {}; }
+};
+
+// Forwards every Model call to `inner`. Base for wrapping editors (IKE,
+// SERAC, GRACE...) which override only what they route.
+class MIKE_API ForwardingModel : public EditedModel {
+ public:
+  ~ForwardingModel() override;
+  explicit ForwardingModel(Model& inner) : inner_(inner) {}
+  std::string describe() const override { return inner_.describe(); }
+  std::vector<ScoreResult> score(const std::vector<ScoreRequest>& b) override { return inner_.score(b); }
+  torch::Tensor loss(const std::vector<ScoreRequest>& b) override { return inner_.loss(b); }
+  std::vector<std::string> generate(const std::vector<ModelInput>& b, const GenerateOptions& o) override {
+    return inner_.generate(b, o);
+  }
+  std::vector<std::string> parameter_names() const override { return inner_.parameter_names(); }
+  torch::Tensor parameter(const std::string& n) override { return inner_.parameter(n); }
+  void set_parameter(const std::string& n, const torch::Tensor& v) override { inner_.set_parameter(n, v); }
+  ParameterSnapshot snapshot(const std::vector<std::string>& n) override { return inner_.snapshot(n); }
+  void restore(const ParameterSnapshot& s) override { inner_.restore(s); }
+  std::vector<std::string> tap_names() const override { return inner_.tap_names(); }
+  TapHandle add_tap(const std::string& t, TapCallback c) override { return inner_.add_tap(t, std::move(c)); }
+  void restore_original() override {}
+
+ protected:
+  Model& inner_;
+};
+
+// A parametric edit: weights of `inner` were changed in place; `before` holds
+// the original values of every parameter the editor touched.
+class MIKE_API InPlaceEdit : public ForwardingModel {
+ public:
+  ~InPlaceEdit() override;
+  InPlaceEdit(Model& inner, ParameterSnapshot before, std::map<std::string, double> stats = {})
+      : ForwardingModel(inner), before_(std::move(before)), stats_(std::move(stats)) {}
+  void restore_original() override { inner_.restore(before_); }
+  std::map<std::string, double> stats() const override { return stats_; }
+  const ParameterSnapshot& original_values() const { return before_; }
+
+ private:
+  ParameterSnapshot before_;
+  std::map<std::string, double> stats_;
+};
+
+class MIKE_API Editor : public Component {
+ public:
+  ~Editor() override;
+  // Train the editor itself (MEND, SERAC, KE); others keep this no-op.
+  virtual void fit(Model& model, const std::vector<EditRequest>& train) {
+    (void)model;
+    (void)train;
+  }
+  // Whether edit() accepts more than one request at once (MEMIT-style).
+  virtual bool supports_batch() const { return false; }
+  virtual std::unique_ptr<EditedModel> edit(Model& model, const std::vector<EditRequest>& requests) = 0;
+};
+
+}  // namespace mike

@@ -1,0 +1,76 @@
+#pragma once
+// mike::Model — a multimodal LLM as editors and the runner see it.
+//
+// Inputs are batches of prompts with an optional image. Models own their
+// tokenizer and image preprocessing, so callers pass text and images, never
+// token ids. Implementations batch internally; callers should send whole
+// batches rather than one sample at a time.
+#include <torch/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "mike/component.h"
+#include "mike/outputs.h"
+#include "mike/taps.h"
+
+namespace mike {
+
+// One model input. `image` is a float tensor [3, H, W] with values in [0, 1]
+// (the model resizes/normalises), or undefined for a text-only prompt. The
+// prompt marks where image features go with "<image>"; a prompt without the
+// marker gets the image in front, as LLaVA does.
+struct ModelInput {
+  std::string prompt;
+  torch::Tensor image;
+};
+
+struct ScoreRequest {
+  ModelInput input;
+  std::string target;  // continuation scored under teacher forcing
+  int top_k = 1;       // how many top tokens to report per target position
+};
+
+struct GenerateOptions {
+  int max_new_tokens = 16;
+  bool greedy = true;         // false = sampling with `temperature`
+  double temperature = 1.0;
+  std::uint64_t seed = 0;     // sampling seed; greedy ignores it
+};
+
+// Named parameter values, e.g. for restore after an edit.
+using ParameterSnapshot = std::map<std::string, torch::Tensor>;
+
+class MIKE_API Model : public Component {
+ public:
+  ~Model() override;
+  // Human-readable summary: architecture, layers, dims, parameter count, taps.
+  virtual std::string describe() const = 0;
+
+  // Teacher-forced loss/accuracy on each request's target tokens (prompt masked).
+  virtual std::vector<ScoreResult> score(const std::vector<ScoreRequest>& batch) = 0;
+  // Differentiable mean loss over the batch's target tokens (for editors that
+  // optimise; parameters touched by autograd are whatever requires_grad).
+  virtual torch::Tensor loss(const std::vector<ScoreRequest>& batch) = 0;
+  // Decoded continuations, one per input (KV-cached decoding).
+  virtual std::vector<std::string> generate(const std::vector<ModelInput>& batch,
+                                            const GenerateOptions& options) = 0;
+
+  // Parameters by dotted name. parameter() returns the live tensor: in-place
+  // writes (under NoGradGuard) change the model.
+  virtual std::vector<std::string> parameter_names() const = 0;
+  virtual torch::Tensor parameter(const std::string& name) = 0;
+  // Copies `value` into the named parameter; throws on unknown name or shape.
+  virtual void set_parameter(const std::string& name, const torch::Tensor& value);
+  // Clones of the named parameters (all when `names` is empty).
+  virtual ParameterSnapshot snapshot(const std::vector<std::string>& names = {});
+  // Writes snapshot values back; afterwards outputs are bitwise identical.
+  virtual void restore(const ParameterSnapshot& snapshot);
+
+  // Tap points this model offers, and registration of a callback at one.
+  virtual std::vector<std::string> tap_names() const = 0;
+  virtual TapHandle add_tap(const std::string& tap, TapCallback callback) = 0;
+};
+
+}  // namespace mike

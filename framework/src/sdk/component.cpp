@@ -1,0 +1,7 @@
+#include "mike/component.h"
+
+namespace mike {
+// Out-of-line so the vtable and type_info of Component live in
+// libmike_framework only; dynamic_cast across plugin libraries relies on it.
+Component::~Component() = default;
+}  // namespace mike

@@ -1,0 +1,60 @@
+#include "system/build_info.h"
+
+#include <ATen/Parallel.h>
+#include <link.h>
+#include <torch/version.h>
+
+#include <climits>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+namespace mike {
+
+const char* mike_version() { return MIKE_VERSION_STRING; }
+const char* torch_version() { return TORCH_VERSION; }
+
+namespace {
+int collect_library(struct dl_phdr_info* info, size_t, void* data) {
+  auto* names = static_cast<std::vector<std::string>*>(data);
+  if (info->dlpi_name && info->dlpi_name[0]) names->emplace_back(info->dlpi_name);
+  return 0;
+}
+}  // namespace
+
+BlasInfo detect_blas() {
+  std::vector<std::string> libraries;
+  dl_iterate_phdr(collect_library, &libraries);
+  BlasInfo info;
+  info.vendor = "unknown";
+  for (const std::string& name : libraries) {
+    bool is_blas = name.find("libblas") != std::string::npos || name.find("openblas") != std::string::npos ||
+                   name.find("libmkl") != std::string::npos;
+    if (!is_blas) continue;
+    char resolved[PATH_MAX];
+    std::string path = realpath(name.c_str(), resolved) ? std::string(resolved) : name;
+    info.library = path;
+    if (path.find("openblas") != std::string::npos) {
+      info.vendor = path.find("openmp") != std::string::npos ? "OpenBLAS (openmp)"
+                    : path.find("serial") != std::string::npos ? "OpenBLAS (serial)"
+                                                               : "OpenBLAS (pthread)";
+      info.is_reference = false;
+      return info;  // OpenBLAS wins whatever else is mapped
+    }
+    if (path.find("libmkl") != std::string::npos) {
+      info.vendor = "MKL";
+    } else if (path.find("/blas/") != std::string::npos) {
+      info.vendor = "reference BLAS";
+      info.is_reference = true;
+    }
+  }
+  return info;
+}
+
+int configure_threads(int threads) {
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(threads);
+  return threads;
+}
+
+}  // namespace mike
