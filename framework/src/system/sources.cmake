@@ -1,0 +1,2 @@
+# Sources of framework/src/system (included by framework/CMakeLists.txt).
+list(APPEND MIKE_FRAMEWORK_SOURCES ${CMAKE_CURRENT_LIST_DIR}/build_info.cpp)
