@@ -44,7 +44,7 @@ TEST_CASE("good fixture plugins load with the info they declare") {
   CHECK(toy.torch_version == TORCH_VERSION);
   CHECK(toy.default_config == "init_scale: 0.0\nseed: 0\n");
   CHECK(toy.file == std::string(MIKE_FIXTURE_PLUGIN_DIR) + "/libmike_model_toy.so");
-  CHECK(registry.names("editor") == std::vector<std::string>({"scale", "throws"}));
+  CHECK(registry.names("editor") == std::vector<std::string>({"crash", "scale", "throws"}));
   CHECK(registry.names("metric") == std::vector<std::string>{"exact"});
 }
 
@@ -159,7 +159,7 @@ TEST_CASE("exceptions inside a plugin are reported with the plugin's name") {
     CHECK(e.exit_code() == 2);
   }
   CHECK_THROWS_WITH_AS(registry.create_editor("nonexistent", Config()),
-                       "no editor plugin named 'nonexistent'; available: scale, throws. Check `mike plugins list`, "
+                       "no editor plugin named 'nonexistent'; available: crash, scale, throws. Check `mike plugins list`, "
                        "--plugin-path or MIKE_PLUGIN_PATH",
                        PluginError);
 }
