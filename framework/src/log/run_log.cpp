@@ -1,0 +1,382 @@
+#include "log/run_log.h"
+
+#include <hdf5.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <numeric>
+
+#include "mike/error.h"
+
+namespace mike {
+
+namespace {
+
+// The innermost message of the current HDF5 error stack.
+std::string hdf5_error_message() {
+  std::string message;
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_UPWARD,
+      [](unsigned, const H5E_error2_t* err, void* data) -> herr_t {
+        auto* out = static_cast<std::string*>(data);
+        if (out->empty() && err->desc) *out = err->desc;
+        return 0;
+      },
+      &message);
+  H5Eclear2(H5E_DEFAULT);
+  return message.empty() ? "unknown HDF5 error" : message;
+}
+
+hid_t check(hid_t id, const std::string& what) {
+  if (id < 0) throw Error("run.h5: " + what + " failed: " + hdf5_error_message());
+  return id;
+}
+
+// Closes an HDF5 handle when it leaves scope.
+class Handle {
+ public:
+  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  ~Handle() {
+    if (id_ >= 0) close_(id_);
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  operator hid_t() const { return id_; }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+hid_t string_type() {
+  hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  return type;
+}
+
+bool exists(hid_t file, const std::string& path) {
+  // Check every prefix: H5Lexists fails on a missing intermediate group.
+  std::size_t pos = 0;
+  while (true) {
+    pos = path.find('/', pos + 1);
+    std::string prefix = path.substr(0, pos);
+    if (H5Lexists(file, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    if (pos == std::string::npos) return true;
+  }
+}
+
+void ensure_group(hid_t file, const std::string& path) {
+  std::size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    std::string prefix = path.substr(0, pos);
+    if (H5Lexists(file, prefix.c_str(), H5P_DEFAULT) <= 0)
+      Handle(check(H5Gcreate2(file, prefix.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "creating " + prefix),
+             H5Gclose);
+  }
+}
+
+// HDF5 object names cannot contain '/'; tap and parameter names use dots.
+std::string object_name(const std::string& name) {
+  std::string out = name;
+  std::replace(out.begin(), out.end(), '/', '|');
+  return out;
+}
+
+// An extendable dataset whose first dimension grows by appends.
+void create_growing(hid_t file, const std::string& path, hid_t type, const std::vector<hsize_t>& row_shape,
+                    bool compress) {
+  std::vector<hsize_t> dims{0}, max_dims{H5S_UNLIMITED}, chunk;
+  hsize_t row_elements = 1;
+  for (hsize_t d : row_shape) {
+    dims.push_back(d);
+    max_dims.push_back(d);
+    row_elements *= d;
+  }
+  // Crash safety decides the chunking. A compressed chunk that is rewritten
+  // moves in the file and its old space can be reused at once, so a kill
+  // during the rewrite can destroy rows that were already committed.
+  // Compressed datasets therefore get one row per chunk (written once, never
+  // rewritten); uncompressed 1-D columns share chunks, which are rewritten in
+  // place with identical bytes for the committed rows.
+  (void)row_elements;
+  hsize_t rows_per_chunk = compress ? 1 : 1024;
+  chunk.push_back(rows_per_chunk);
+  for (hsize_t d : row_shape) chunk.push_back(std::max<hsize_t>(1, d));
+  Handle space(check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), max_dims.data()), "dataspace"),
+               H5Sclose);
+  Handle plist(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  H5Pset_chunk(plist, static_cast<int>(chunk.size()), chunk.data());
+  if (compress) {
+    H5Pset_shuffle(plist);
+    H5Pset_deflate(plist, 4);
+  }
+  if (H5Tequal(type, H5T_NATIVE_DOUBLE) > 0) {
+    double nan = std::numeric_limits<double>::quiet_NaN();
+    H5Pset_fill_value(plist, H5T_NATIVE_DOUBLE, &nan);
+  }
+  Handle ds(check(H5Dcreate2(file, path.c_str(), type, space, H5P_DEFAULT, plist, H5P_DEFAULT), "creating " + path),
+            H5Dclose);
+}
+
+hsize_t rows_of(hid_t file, const std::string& path) {
+  Handle ds(check(H5Dopen2(file, path.c_str(), H5P_DEFAULT), "opening " + path), H5Dclose);
+  Handle space(H5Dget_space(ds), H5Sclose);
+  int rank = H5Sget_simple_extent_ndims(space);
+  std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 1)));
+  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  return dims[0];
+}
+
+void set_rows(hid_t file, const std::string& path, hsize_t rows) {
+  Handle ds(check(H5Dopen2(file, path.c_str(), H5P_DEFAULT), "opening " + path), H5Dclose);
+  Handle space(H5Dget_space(ds), H5Sclose);
+  int rank = H5Sget_simple_extent_ndims(space);
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  dims[0] = rows;
+  check(H5Dset_extent(ds, dims.data()), "resizing " + path);
+}
+
+// Appends `count` rows (each of the dataset's row shape) from `data`.
+void append_rows(hid_t file, const std::string& path, hid_t mem_type, hsize_t count, const void* data) {
+  Handle ds(check(H5Dopen2(file, path.c_str(), H5P_DEFAULT), "opening " + path), H5Dclose);
+  Handle space(H5Dget_space(ds), H5Sclose);
+  int rank = H5Sget_simple_extent_ndims(space);
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  std::vector<hsize_t> start(dims.size(), 0), extent = dims;
+  start[0] = dims[0];
+  extent[0] = count;
+  dims[0] += count;
+  check(H5Dset_extent(ds, dims.data()), "extending " + path);
+  Handle file_space(H5Dget_space(ds), H5Sclose);
+  check(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr),
+        "selecting in " + path);
+  Handle mem_space(H5Screate_simple(rank, extent.data(), nullptr), H5Sclose);
+  check(H5Dwrite(ds, mem_type, mem_space, file_space, H5P_DEFAULT, data), "writing " + path);
+}
+
+template <class T>
+std::vector<T> read_column(hid_t file, const std::string& path, hid_t mem_type) {
+  std::vector<T> out(rows_of(file, path));
+  if (out.empty()) return out;
+  Handle ds(check(H5Dopen2(file, path.c_str(), H5P_DEFAULT), "opening " + path), H5Dclose);
+  check(H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "reading " + path);
+  return out;
+}
+
+std::vector<std::string> read_strings(hid_t file, const std::string& path) {
+  hsize_t n = rows_of(file, path);
+  std::vector<char*> raw(n, nullptr);
+  std::vector<std::string> out;
+  if (n == 0) return out;
+  Handle ds(check(H5Dopen2(file, path.c_str(), H5P_DEFAULT), "opening " + path), H5Dclose);
+  Handle type(string_type(), H5Tclose);
+  check(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()), "reading " + path);
+  for (char* s : raw) out.emplace_back(s ? s : "");
+  Handle space(H5Dget_space(ds), H5Sclose);
+  H5Dvlen_reclaim(type, space, H5P_DEFAULT, raw.data());
+  return out;
+}
+
+std::vector<std::string> children(hid_t file, const std::string& group) {
+  std::vector<std::string> names;
+  if (!exists(file, group)) return names;
+  H5Literate_by_name(
+      file, group.c_str(), H5_INDEX_NAME, H5_ITER_INC, nullptr,
+      [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
+        static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+        return 0;
+      },
+      &names, H5P_DEFAULT);
+  return names;
+}
+
+}  // namespace
+
+struct RunLog::Columns {
+  Handle strings{string_type(), H5Tclose};
+};
+
+RunLog::RunLog(std::int64_t file_id) : file_(file_id), columns_(std::make_unique<Columns>()) {}
+
+RunLog::~RunLog() {
+  if (file_ >= 0) {
+    H5Fflush(file_, H5F_SCOPE_GLOBAL);
+    H5Fclose(file_);
+  }
+}
+
+std::unique_ptr<RunLog> RunLog::create(const std::filesystem::path& file) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors become exceptions, not stderr dumps
+  hid_t id = H5Fcreate(file.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+  if (id < 0)
+    throw Error("cannot create run log " + file.string() + ": " + hdf5_error_message() +
+                " (does it exist already? use --resume to continue a run)");
+  std::unique_ptr<RunLog> log(new RunLog(id));
+  ensure_group(id, "/edits/stats");
+  hid_t strings = log->columns_->strings;
+  for (const char* column : {"record_id", "entity", "target"})
+    create_growing(id, std::string("/edits/") + column, strings, {}, false);
+  create_growing(id, "/edits/step", H5T_NATIVE_INT64, {}, false);
+  create_growing(id, "/edits/wall_time_s", H5T_NATIVE_DOUBLE, {}, false);
+  ensure_group(id, "/metrics");
+  ensure_group(id, "/weights");
+  ensure_group(id, "/activations");
+  log->flush();
+  return log;
+}
+
+std::unique_ptr<RunLog> RunLog::resume(const std::filesystem::path& file) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  hid_t id = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  if (id < 0)
+    throw Error("cannot reopen run log " + file.string() + " to resume: " + hdf5_error_message() +
+                "; if the run was killed, try `h5clear -s " + file.string() + "` and resume again");
+  std::unique_ptr<RunLog> log(new RunLog(id));
+  // Complete units: record_id is the last /edits column a unit writes.
+  hsize_t complete = rows_of(id, "/edits/record_id");
+  for (const char* column : {"entity", "target", "step", "wall_time_s"})
+    complete = std::min(complete, rows_of(id, std::string("/edits/") + column));
+  for (const std::string& path : {std::string("/edits"), std::string("/edits/stats")})
+    for (const std::string& name : children(id, path))
+      if (name != "stats") set_rows(id, path + "/" + name, complete);
+  log->edits_ = static_cast<std::int64_t>(complete);
+  // Everything else: keep rows of complete units only.
+  for (const std::string& top : {std::string("/metrics"), std::string("/weights"), std::string("/activations")}) {
+    for (const std::string& name : children(id, top)) {
+      std::string group = top + "/" + name;
+      auto edit = read_column<std::int64_t>(id, group + "/edit", H5T_NATIVE_INT64);
+      hsize_t keep = static_cast<hsize_t>(
+          std::find_if(edit.begin(), edit.end(), [&](std::int64_t e) { return e >= log->edits_; }) - edit.begin());
+      for (const std::string& column : children(id, group)) set_rows(id, group + "/" + column, keep);
+    }
+  }
+  log->flush();
+  return log;
+}
+
+void RunLog::set_attribute(const std::string& name, const std::string& value) {
+  if (H5Aexists(file_, name.c_str()) > 0) H5Adelete(file_, name.c_str());
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle attr(check(H5Acreate2(file_, name.c_str(), columns_->strings, space, H5P_DEFAULT, H5P_DEFAULT),
+                    "creating attribute " + name),
+              H5Aclose);
+  const char* text = value.c_str();
+  check(H5Awrite(attr, columns_->strings, &text), "writing attribute " + name);
+}
+
+std::string RunLog::attribute(const std::string& name) const {
+  if (H5Aexists(file_, name.c_str()) <= 0) return "";
+  Handle attr(check(H5Aopen(file_, name.c_str(), H5P_DEFAULT), "opening attribute " + name), H5Aclose);
+  char* text = nullptr;
+  check(H5Aread(attr, columns_->strings, &text), "reading attribute " + name);
+  std::string out = text ? text : "";
+  H5free_memory(text);
+  return out;
+}
+
+void RunLog::append_metric(const std::string& name, const MetricRow& row) {
+  std::string group = "/metrics/" + object_name(name);
+  if (!exists(file_, group)) {
+    ensure_group(file_, group);
+    create_growing(file_, group + "/edit", H5T_NATIVE_INT64, {}, false);
+    create_growing(file_, group + "/checkpoint", H5T_NATIVE_INT64, {}, false);
+    create_growing(file_, group + "/record_id", columns_->strings, {}, false);
+    create_growing(file_, group + "/pre", H5T_NATIVE_DOUBLE, {}, false);
+    create_growing(file_, group + "/post", H5T_NATIVE_DOUBLE, {}, false);
+  }
+  const char* id = row.record_id.c_str();
+  append_rows(file_, group + "/checkpoint", H5T_NATIVE_INT64, 1, &row.checkpoint);
+  append_rows(file_, group + "/record_id", columns_->strings, 1, &id);
+  append_rows(file_, group + "/pre", H5T_NATIVE_DOUBLE, 1, &row.pre);
+  append_rows(file_, group + "/post", H5T_NATIVE_DOUBLE, 1, &row.post);
+  append_rows(file_, group + "/edit", H5T_NATIVE_INT64, 1, &row.edit);
+}
+
+void RunLog::append_weight_delta(const std::string& param, std::int64_t edit, const std::vector<std::int64_t>& shape,
+                                 const float* data) {
+  std::string group = "/weights/" + object_name(param);
+  std::vector<hsize_t> row_shape(shape.begin(), shape.end());
+  if (!exists(file_, group)) {
+    ensure_group(file_, group);
+    create_growing(file_, group + "/delta", H5T_NATIVE_FLOAT, row_shape, true);
+    create_growing(file_, group + "/edit", H5T_NATIVE_INT64, {}, false);
+  }
+  append_rows(file_, group + "/delta", H5T_NATIVE_FLOAT, 1, data);
+  append_rows(file_, group + "/edit", H5T_NATIVE_INT64, 1, &edit);
+}
+
+void RunLog::append_activations(const std::string& tap, std::int64_t edit, std::int64_t sample,
+                                const std::vector<std::int64_t>& positions, std::int64_t width, const float* data) {
+  std::string group = "/activations/" + object_name(tap);
+  if (!exists(file_, group)) {
+    ensure_group(file_, group);
+    create_growing(file_, group + "/values", H5T_NATIVE_FLOAT, {static_cast<hsize_t>(width)}, true);
+    create_growing(file_, group + "/sample", H5T_NATIVE_INT64, {}, false);
+    create_growing(file_, group + "/position", H5T_NATIVE_INT64, {}, false);
+    create_growing(file_, group + "/edit", H5T_NATIVE_INT64, {}, false);
+  }
+  hsize_t rows = positions.size();
+  if (rows == 0) return;
+  std::vector<std::int64_t> samples(rows, sample), edits(rows, edit);
+  append_rows(file_, group + "/values", H5T_NATIVE_FLOAT, rows, data);
+  append_rows(file_, group + "/sample", H5T_NATIVE_INT64, rows, samples.data());
+  append_rows(file_, group + "/position", H5T_NATIVE_INT64, rows, positions.data());
+  append_rows(file_, group + "/edit", H5T_NATIVE_INT64, rows, edits.data());
+}
+
+void RunLog::commit_edit(const EditRow& row) {
+  // New statistics get a column, back-filled with NaN for earlier edits.
+  for (const auto& [name, value] : row.stats) {
+    std::string path = "/edits/stats/" + object_name(name);
+    if (!exists(file_, path)) {
+      create_growing(file_, path, H5T_NATIVE_DOUBLE, {}, false);
+      set_rows(file_, path, static_cast<hsize_t>(edits_));  // fill value is NaN
+    }
+  }
+  for (const std::string& name : children(file_, "/edits/stats")) {
+    auto it = row.stats.find(name);
+    double value = it == row.stats.end() ? std::numeric_limits<double>::quiet_NaN() : it->second;
+    append_rows(file_, "/edits/stats/" + name, H5T_NATIVE_DOUBLE, 1, &value);
+  }
+  const char* entity = row.entity.c_str();
+  const char* target = row.target.c_str();
+  const char* record = row.record_id.c_str();
+  append_rows(file_, "/edits/entity", columns_->strings, 1, &entity);
+  append_rows(file_, "/edits/target", columns_->strings, 1, &target);
+  append_rows(file_, "/edits/step", H5T_NATIVE_INT64, 1, &row.step);
+  append_rows(file_, "/edits/wall_time_s", H5T_NATIVE_DOUBLE, 1, &row.wall_time_s);
+  append_rows(file_, "/edits/record_id", columns_->strings, 1, &record);  // last: marks the unit complete
+  ++edits_;
+  flush();
+}
+
+std::vector<MetricRow> RunLog::read_metric(const std::string& name) const {
+  std::string group = "/metrics/" + object_name(name);
+  std::vector<MetricRow> rows;
+  if (!exists(file_, group)) return rows;
+  auto edit = read_column<std::int64_t>(file_, group + "/edit", H5T_NATIVE_INT64);
+  auto checkpoint = read_column<std::int64_t>(file_, group + "/checkpoint", H5T_NATIVE_INT64);
+  auto pre = read_column<double>(file_, group + "/pre", H5T_NATIVE_DOUBLE);
+  auto post = read_column<double>(file_, group + "/post", H5T_NATIVE_DOUBLE);
+  auto ids = read_strings(file_, group + "/record_id");
+  std::size_t n = std::min({edit.size(), checkpoint.size(), pre.size(), post.size(), ids.size()});
+  for (std::size_t i = 0; i < n; ++i) rows.push_back({edit[i], checkpoint[i], ids[i], pre[i], post[i]});
+  return rows;
+}
+
+std::vector<std::string> RunLog::metric_names() const { return children(file_, "/metrics"); }
+
+std::int64_t RunLog::weight_rows(const std::string& param) const {
+  std::string path = "/weights/" + object_name(param) + "/edit";
+  return exists(file_, path) ? static_cast<std::int64_t>(rows_of(file_, path)) : 0;
+}
+
+void RunLog::flush() { check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flushing"); }
+
+}  // namespace mike

@@ -1,0 +1,84 @@
+#pragma once
+// run.h5 — the HDF5 log of one run (layout in DESIGN.md "HDF5 run log").
+//
+//   /                      attributes: mike version, git, config, overrides, plugins, host, times, status
+//   /edits/<column>        one row per completed edit (record_id, entity, step, target, wall_time_s,
+//                          and stats/<name> for each editor statistic)
+//   /metrics/<name>/<col>  one row per evaluated sample: edit, checkpoint, record_id, pre, post
+//   /weights/<param>/      delta [n, ...shape] (float32, shuffle+deflate) and edit [n]
+//   /activations/<tap>/    values [rows, width] (float32, shuffle+deflate) and edit, sample, position [rows]
+//
+// A run is a sequence of units, one per edit. Everything a unit produces is
+// appended first and its /edits row last, then the file is flushed: so the
+// /edits row count is the number of complete units, and on resume every other
+// table is cut back to rows whose `edit` index is below it. All 1-D columns
+// are chunked and extendable; nothing is rewritten in place.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mike {
+
+struct EditRow {
+  std::string record_id;
+  std::string entity;
+  std::int64_t step = 0;
+  std::string target;
+  double wall_time_s = 0.0;
+  std::map<std::string, double> stats;  // editor statistics; a new name becomes a new column (earlier rows NaN)
+};
+
+struct MetricRow {
+  std::int64_t edit = 0;        // index of the unit (edit) after which this was evaluated
+  std::int64_t checkpoint = 0;  // number of edits applied when evaluated (sequential), else 1
+  std::string record_id;
+  double pre = 0.0;
+  double post = 0.0;
+};
+
+class RunLog {
+ public:
+  // Creates `file` (fails if it exists).
+  static std::unique_ptr<RunLog> create(const std::filesystem::path& file);
+  // Opens an existing log to continue it: every table is cut back to the
+  // complete units. Throws a clear error if the file is unreadable.
+  static std::unique_ptr<RunLog> resume(const std::filesystem::path& file);
+  ~RunLog();
+  RunLog(const RunLog&) = delete;
+  RunLog& operator=(const RunLog&) = delete;
+
+  void set_attribute(const std::string& name, const std::string& value);
+  std::string attribute(const std::string& name) const;  // "" if absent
+
+  // Number of complete units (rows in /edits).
+  std::int64_t edit_count() const { return edits_; }
+
+  void append_metric(const std::string& name, const MetricRow& row);
+  // `shape` excludes the leading row dimension; `data` holds product(shape) floats.
+  void append_weight_delta(const std::string& param, std::int64_t edit, const std::vector<std::int64_t>& shape,
+                           const float* data);
+  // `rows` activation vectors of `width` floats, one per (sample, position).
+  void append_activations(const std::string& tap, std::int64_t edit, std::int64_t sample,
+                          const std::vector<std::int64_t>& positions, std::int64_t width, const float* data);
+  // Closes the unit: appends the /edits row and flushes the file to disk.
+  void commit_edit(const EditRow& row);
+
+  // Per-record metric values already logged (for summaries after a resume).
+  std::vector<MetricRow> read_metric(const std::string& name) const;
+  std::vector<std::string> metric_names() const;
+  std::int64_t weight_rows(const std::string& param) const;
+
+  void flush();
+
+ private:
+  explicit RunLog(std::int64_t file_id);
+  struct Columns;
+  std::int64_t file_;
+  std::int64_t edits_ = 0;
+  std::unique_ptr<Columns> columns_;
+};
+
+}  // namespace mike

@@ -1,0 +1,25 @@
+// caption: MIKE's Entity-Level Caption task. The generated caption passes when
+// it names the entity (normalised mention of the target); BLEU-4 and ROUGE-L
+// against the reference captions measure the rest of the caption.
+#include "mike/metric.h"
+#include "mike/plugin.h"
+#include "mike/text_metrics.h"
+#include "mike_plugin_default_config.h"
+
+namespace {
+
+class CaptionMetric : public mike::Metric {
+ public:
+  explicit CaptionMetric(const mike::Config&) {}
+  std::vector<std::string> names() const override { return {"mention", "bleu4", "rouge_l"}; }
+  std::map<std::string, double> compute(const mike::MetricInput& in) const override {
+    return {{"mention", mike::mentions(in.generated_post, in.target) ? 1.0 : 0.0},
+            {"bleu4", mike::bleu4(in.generated_post, in.references)},
+            {"rouge_l", mike::rouge_l(in.generated_post, in.references)}};
+  }
+};
+
+}  // namespace
+
+MIKE_METRIC_PLUGIN(CaptionMetric, "caption", "1.0.0",
+                   "Entity mention, BLEU-4 and ROUGE-L of generated captions", kMikePluginDefaultConfig)
