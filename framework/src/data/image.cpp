@@ -1,0 +1,140 @@
+// stb_image / stb_image_write / stb_image_resize compiled here with static
+// linkage, so no other library's copy of stb can clash with ours.
+#define STB_IMAGE_STATIC
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_FAILURE_USERMSG
+#define STB_IMAGE_WRITE_STATIC
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#define STB_IMAGE_RESIZE_STATIC
+#define STB_IMAGE_RESIZE_IMPLEMENTATION
+#include <stb/stb_image.h>
+#include <stb/stb_image_resize.h>
+#include <stb/stb_image_write.h>
+
+#include "data/image.h"
+
+#include <fstream>
+#include <memory>
+
+#include "mike/error.h"
+
+namespace mike::data {
+
+namespace {
+
+std::vector<char> read_bytes(const std::filesystem::path& path, std::string* reason) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *reason = std::filesystem::exists(path) ? "it cannot be opened (permissions?)" : "the file does not exist";
+    return {};
+  }
+  return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void append_bytes(void* context, void* data, int size) {
+  auto* out = static_cast<std::vector<std::uint8_t>*>(context);
+  auto* bytes = static_cast<std::uint8_t*>(data);
+  out->insert(out->end(), bytes, bytes + size);
+}
+
+}  // namespace
+
+Image make_image(int width, int height, std::uint8_t r, std::uint8_t g, std::uint8_t b) {
+  Image image;
+  image.width = width;
+  image.height = height;
+  image.rgb.resize(static_cast<std::size_t>(width) * height * 3);
+  for (std::size_t i = 0; i < image.rgb.size(); i += 3) {
+    image.rgb[i] = r;
+    image.rgb[i + 1] = g;
+    image.rgb[i + 2] = b;
+  }
+  return image;
+}
+
+namespace {
+
+// Decodes `path` into `image`; on failure returns false with the reason.
+bool decode(const std::filesystem::path& path, Image* image, std::string* reason) {
+  reason->clear();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    *reason = std::filesystem::exists(path, ec) ? "it is not a regular file" : "the file does not exist";
+    return false;
+  }
+  std::vector<char> bytes = read_bytes(path, reason);
+  if (!reason->empty()) return false;
+  if (bytes.empty()) {
+    *reason = "the file is empty";
+    return false;
+  }
+  int channels = 0;
+  std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
+      stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), static_cast<int>(bytes.size()),
+                            &image->width, &image->height, &channels, 3),
+      stbi_image_free);
+  if (!pixels) {
+    *reason = std::string("it is not a readable image (") + stbi_failure_reason() + ")";
+    return false;
+  }
+  image->rgb.assign(pixels.get(), pixels.get() + static_cast<std::size_t>(image->width) * image->height * 3);
+  return true;
+}
+
+}  // namespace
+
+bool probe_image(const std::filesystem::path& path, std::string* reason) {
+  Image image;
+  return decode(path, &image, reason);
+}
+
+Image read_image(const std::filesystem::path& path) {
+  Image image;
+  std::string reason;
+  if (!decode(path, &image, &reason)) {
+    throw DataError("cannot load image '" + path.string() + "': " + reason +
+                    "; fix: point the record at an existing PNG/JPEG/BMP file, or re-create the dataset");
+  }
+  return image;
+}
+
+std::vector<std::uint8_t> encode_png(const Image& image) {
+  std::vector<std::uint8_t> out;
+  if (!stbi_write_png_to_func(append_bytes, &out, image.width, image.height, 3, image.rgb.data(), image.width * 3)) {
+    throw DataError("cannot encode a " + std::to_string(image.width) + "x" + std::to_string(image.height) +
+                    " image as PNG");
+  }
+  return out;
+}
+
+void write_png(const std::filesystem::path& path, const Image& image) {
+  std::vector<std::uint8_t> bytes = encode_png(image);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (!out) {
+    throw DataError("cannot write '" + path.string() + "'; fix: check the folder exists, is writable and has space");
+  }
+}
+
+ResizeFilter parse_resize_filter(const std::string& name) {
+  if (name == "bilinear") return ResizeFilter::kBilinear;
+  if (name == "bicubic") return ResizeFilter::kBicubic;
+  throw ConfigError("unknown image resize filter '" + name + "'; use bilinear or bicubic");
+}
+
+Image resize_image(const Image& image, int width, int height, ResizeFilter filter) {
+  if (width <= 0 || height <= 0) {
+    throw DataError("cannot resize an image to " + std::to_string(width) + "x" + std::to_string(height) +
+                    "; the size must be positive");
+  }
+  if (width == image.width && height == image.height) return image;
+  Image out = make_image(width, height);
+  stbir_filter kind = filter == ResizeFilter::kBicubic ? STBIR_FILTER_CATMULLROM : STBIR_FILTER_TRIANGLE;
+  int ok = stbir_resize_uint8_generic(image.rgb.data(), image.width, image.height, image.width * 3, out.rgb.data(),
+                                      width, height, width * 3, 3, STBIR_ALPHA_CHANNEL_NONE, 0, STBIR_EDGE_CLAMP,
+                                      kind, STBIR_COLORSPACE_LINEAR, nullptr);
+  if (!ok) throw DataError("image resize failed (out of memory?)");
+  return out;
+}
+
+}  // namespace mike::data

@@ -1,0 +1,635 @@
+// The synthetic fine-grained entity world (`mike data synth`). See synth.h
+// for what it is and docs/dataset.md for the files it writes.
+#include "data/synth.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "data/image.h"
+#include "data/raster.h"
+#include "data/rng.h"
+#include "data/shape_families.h"
+#include "mike/config.h"
+#include "mike/error.h"
+
+namespace fs = std::filesystem;
+using ordered_json = nlohmann::ordered_json;
+
+namespace mike::data {
+
+namespace {
+
+// Prompts shared by the pretraining corpus and the edit records, so the base
+// model has learned what each question asks for.
+const char* const kNamePrompt = "What is the name of this?";
+const char* const kNameRephrase = "What is this called?";
+const char* const kKindPrompt = "What kind of thing is this?";
+const char* const kCaptionPrompt = "Describe this image.";
+
+// Stream ids for Rng::derive, one per independent random decision.
+enum Stream : std::uint64_t { kLooks = 1, kNames, kSplits, kRender, kRecords, kPlaces };
+
+struct Entity {
+  std::string id;
+  std::string name;
+  std::size_t family = 0;
+  Look look;
+  std::string split;
+  std::string habitat;
+  int index = 0;  // global index (render seeds)
+  std::vector<std::string> views, augmented, scenes, csr_images;
+  std::vector<std::string> csr_questions;
+};
+
+std::string capitalised(std::string word) {
+  word[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(word[0])));
+  return word;
+}
+
+// Pronounceable invented words that split into several sub-words.
+std::string invent_word(Rng& rng, int syllables) {
+  static const std::vector<std::string> onsets = {"b", "br", "d", "dr", "f", "g", "gr", "h", "k", "l", "m",
+                                                  "n", "p", "r", "s", "st", "t", "th", "tr", "v", "w", "z"};
+  static const std::vector<std::string> vowels = {"a", "e", "i", "o", "u", "ai", "ea", "o"};
+  static const std::vector<std::string> codas = {"", "", "n", "l", "r", "s", "th", "nd", "rk", "m", "sk"};
+  std::string word;
+  for (int i = 0; i < syllables; ++i) word += rng.pick(onsets) + rng.pick(vowels) + rng.pick(codas);
+  return capitalised(word);
+}
+
+// True if `a` and `b` could be confused by substring matching.
+bool overlaps(const std::string& a, const std::string& b) {
+  return a.find(b) != std::string::npos || b.find(a) != std::string::npos;
+}
+
+std::string singular_if_one(const std::string& plural, int n) {
+  return n == 1 && !plural.empty() && plural.back() == 's' ? plural.substr(0, plural.size() - 1) : plural;
+}
+std::string with_article(const std::string& colour, const std::string& part) {
+  return (part.back() == 's' ? "" : (std::string(colour[0] == 'a' || colour[0] == 'e' || colour[0] == 'i' ||
+                                                         colour[0] == 'o' || colour[0] == 'u'
+                                                     ? "an "
+                                                     : "a "))) +
+         colour + " " + part;
+}
+
+struct WorldPlan {
+  SynthOptions options;
+  std::vector<Entity> entities;
+  std::vector<std::string> places;
+};
+
+int number_of(const Entity& e) { return e.look.count + families()[e.family].count_offset; }
+
+std::vector<std::pair<std::string, std::string>> attributes_of(const Entity& e) {
+  const Family& f = families()[e.family];
+  return {{f.part + " colour", part_colours()[static_cast<std::size_t>(e.look.colour)].name},
+          {f.counted, std::to_string(number_of(e))},
+          {f.marked + " mark", mark_names()[static_cast<std::size_t>(e.look.mark)]},
+          {"build", build_names()[static_cast<std::size_t>(e.look.build)]}};
+}
+
+std::vector<std::pair<std::string, std::string>> facts_of(const Entity& e) {
+  const Family& f = families()[e.family];
+  const std::string colour = part_colours()[static_cast<std::size_t>(e.look.colour)].name;
+  const int n = number_of(e);
+  return {{"What kind of thing is the " + e.name + "?", f.category},
+          {"Where is the " + e.name + " found?", e.habitat},
+          {"What colour " + std::string(f.part.back() == 's' ? "are" : "is") + " the " + f.part + " of the " + e.name + "?", colour},
+          {"How many " + f.counted + " does the " + e.name + " have?", count_words()[static_cast<std::size_t>(n)]}};
+}
+
+std::vector<std::string> captions_of(const Entity& e) {
+  const Family& f = families()[e.family];
+  const std::string colour = part_colours()[static_cast<std::size_t>(e.look.colour)].name;
+  const int n = number_of(e);
+  return {"A " + e.name + ", a " + f.category + " with " + with_article(colour, f.part) + " and " +
+              count_words()[static_cast<std::size_t>(n)] + " " + singular_if_one(f.counted, n) + ".",
+          "The " + e.name + ", a " + build_names()[static_cast<std::size_t>(e.look.build)] + " " + f.category +
+              " with " + mark_names()[static_cast<std::size_t>(e.look.mark)] + " mark on its " + f.marked + ".",
+          "A " + e.name + " from " + e.habitat + "."};
+}
+
+WorldPlan plan_world(const SynthOptions& options) {
+  const auto& fams = families();
+  const int categories = static_cast<int>(fams.size());
+  const int per_category_space = static_cast<int>(part_colours().size()) * kMaxCount * kMarks * kBuilds;
+  if (options.entities < 2 * categories) {
+    throw ConfigError("synth.entities = " + std::to_string(options.entities) + " is too small: the world has " +
+                      std::to_string(categories) + " categories and needs at least 2 entities each; use >= " +
+                      std::to_string(2 * categories));
+  }
+  if (options.entities > categories * per_category_space) {
+    throw ConfigError("synth.entities = " + std::to_string(options.entities) + " exceeds the " +
+                      std::to_string(categories * per_category_space) +
+                      " distinct-looking entities the categories allow; use fewer");
+  }
+  if (options.images_per_entity < 3) {
+    throw ConfigError("synth.images_per_entity = " + std::to_string(options.images_per_entity) +
+                      " is too small: an edit needs an edit image, a rephrase image and a held-out view; use >= 3");
+  }
+  if (options.image_size < 16 || options.image_size > 1024) {
+    throw ConfigError("synth.image_size = " + std::to_string(options.image_size) + " is out of range; use 16..1024");
+  }
+  if (options.augmented_per_entity < 1 || options.scenes_per_entity < 1) {
+    throw ConfigError("synth.augmented_per_entity and synth.scenes_per_entity must be >= 1");
+  }
+  double rest = 1.0 - options.known_fraction - options.dev_fraction - options.train_fraction;
+  if (options.known_fraction <= 0 || options.dev_fraction < 0 || options.train_fraction < 0 || rest <= 0) {
+    throw ConfigError("synth split fractions must be known > 0, dev >= 0, train >= 0 and leave a share for test "
+                      "(known + dev + train < 1); got known " + std::to_string(options.known_fraction) + ", dev " +
+                      std::to_string(options.dev_fraction) + ", train " + std::to_string(options.train_fraction));
+  }
+
+  WorldPlan plan;
+  plan.options = options;
+  Rng names_rng = Rng::derive(options.seed, kNames);
+  std::vector<std::string> words;
+  std::set<std::string> reserved;
+  for (const auto& f : fams) {
+    reserved.insert(capitalised(f.category));
+    for (const auto& n : f.nouns) reserved.insert(n);
+  }
+  auto fresh_word = [&](int syllables, const std::string& suffix) {
+    for (;;) {
+      std::string w = invent_word(names_rng, syllables) + suffix;
+      if (w.size() < 4 || reserved.count(w)) continue;
+      bool clash = false;
+      for (const auto& other : words) clash = clash || overlaps(w, other);
+      if (clash) continue;
+      words.push_back(w);
+      return w;
+    }
+  };
+  static const std::vector<std::string> place_suffixes = {"mere", "ford", "holm", "wick", "dale", "moor"};
+  Rng places_rng = Rng::derive(options.seed, kPlaces);
+  for (int i = 0; i < 16; ++i) plan.places.push_back(fresh_word(1, places_rng.pick(place_suffixes)));
+
+  Rng looks_rng = Rng::derive(options.seed, kLooks);
+  Rng splits_rng = Rng::derive(options.seed, kSplits);
+  int global = 0;
+  for (int c = 0; c < categories; ++c) {
+    const int n = options.entities / categories + (c < options.entities % categories ? 1 : 0);
+    std::vector<int> combos(static_cast<std::size_t>(per_category_space));
+    for (int i = 0; i < per_category_space; ++i) combos[static_cast<std::size_t>(i)] = i;
+    looks_rng.shuffle(combos);
+    // Splits by entity, balanced per category: known first, then dev, train, the rest test.
+    int known = std::max(1, static_cast<int>(std::lround(n * options.known_fraction)));
+    int dev = static_cast<int>(std::lround(n * options.dev_fraction));
+    int train = static_cast<int>(std::lround(n * options.train_fraction));
+    while (known + dev + train >= n) {
+      if (train > 0) --train;
+      else if (dev > 0) --dev;
+      else --known;
+    }
+    std::vector<std::string> splits;
+    for (int i = 0; i < n; ++i) {
+      splits.push_back(i < known ? "known" : i < known + dev ? "dev" : i < known + dev + train ? "train" : "test");
+    }
+    splits_rng.shuffle(splits);
+    for (int i = 0; i < n; ++i) {
+      Entity e;
+      e.family = static_cast<std::size_t>(c);
+      e.index = global++;
+      char id[64];
+      std::snprintf(id, sizeof(id), "%s_%03d", fams[e.family].category.c_str(), i);
+      e.id = id;
+      int combo = combos[static_cast<std::size_t>(i)];
+      e.look.build = combo % kBuilds;
+      combo /= kBuilds;
+      e.look.mark = combo % kMarks;
+      combo /= kMarks;
+      e.look.count = 1 + combo % kMaxCount;
+      combo /= kMaxCount;
+      e.look.colour = combo;
+      e.name = fresh_word(2, "") + " " + names_rng.pick(fams[e.family].nouns);
+      e.habitat = names_rng.pick(plan.places);
+      e.split = splits[static_cast<std::size_t>(i)];
+      plan.entities.push_back(std::move(e));
+    }
+  }
+  return plan;
+}
+
+// ---- rendering -------------------------------------------------------------
+
+struct ViewParams {
+  Background background = Background::kFlat;
+  std::uint64_t background_seed = 0;
+  Pose pose;
+  float brightness = 1;
+  float noise = 0;
+};
+
+ViewParams sample_view(Rng& rng, int size) {
+  ViewParams v;
+  const float s = static_cast<float>(size);
+  v.background = static_cast<Background>(rng.below(kBackgroundKinds));
+  v.background_seed = rng.next();
+  v.pose.cx = s * (0.5F + rng.uniform(-0.08F, 0.08F));
+  v.pose.cy = s * (0.5F + rng.uniform(-0.08F, 0.08F));
+  v.pose.scale = s * 0.42F * rng.uniform(0.8F, 1.0F);
+  v.pose.angle = rng.uniform(-0.3F, 0.3F);
+  v.pose.flip = rng.below(2) == 1;
+  v.brightness = rng.uniform(0.88F, 1.12F);
+  v.noise = rng.uniform(2.0F, 7.0F);
+  return v;
+}
+
+void draw_entity(Canvas& canvas, const Entity& e, const Pose& pose, float brightness) {
+  Look look = e.look;
+  look.brightness = brightness;
+  canvas.set_pose(pose);
+  families()[e.family].draw(canvas, look);
+}
+
+Image render_view(const Entity& e, const ViewParams& v, int size, std::uint64_t noise_seed) {
+  Image image = make_image(size, size);
+  Rng background_rng(v.background_seed);
+  paint_background(image, v.background, background_rng);
+  Canvas canvas(image);
+  draw_entity(canvas, e, v.pose, v.brightness);
+  Rng noise_rng(noise_seed);
+  add_noise(image, v.noise, noise_rng);
+  return image;
+}
+
+// Shapes that belong to no category, so scenes are cluttered.
+void draw_clutter(Canvas& canvas, Rng& rng, int size, int count) {
+  for (int i = 0; i < count; ++i) {
+    Pose pose;
+    pose.cx = rng.uniform(0.0F, 1.0F) * size;
+    pose.cy = rng.uniform(0.0F, 1.0F) * size;
+    pose.scale = size * rng.uniform(0.04F, 0.1F);
+    pose.angle = rng.uniform(0.0F, 3.14F);
+    canvas.set_pose(pose);
+    Color c{rng.uniform(60.0F, 200.0F), rng.uniform(60.0F, 200.0F), rng.uniform(60.0F, 200.0F)};
+    if (rng.below(2)) {
+      canvas.ellipse(0, 0, 1.0F, rng.uniform(0.3F, 1.0F), 0, c);
+    } else {
+      canvas.rect(0, 0, 2.0F, rng.uniform(0.5F, 2.0F), 0, c);
+    }
+  }
+}
+
+const std::vector<std::vector<std::string>>& slot_names() {
+  static const std::vector<std::vector<std::string>> names = {
+      {},
+      {},
+      {"on the left", "on the right"},
+      {"on the left", "in the middle", "on the right"},
+      {"in the top left", "in the top right", "in the bottom left", "in the bottom right"}};
+  return names;
+}
+
+Vec2 slot_centre(int slot, int count, float size) {
+  if (count == 4) return {size * (slot % 2 == 0 ? 0.27F : 0.73F), size * (slot < 2 ? 0.27F : 0.73F)};
+  return {size * (static_cast<float>(slot) + 0.5F) / count, size * 0.52F};
+}
+
+struct Scene {
+  Image image;
+  std::string question;
+};
+
+// CSR scene: the target among 1-3 siblings whose part colour differs, plus clutter.
+Scene render_csr(const Entity& target, const std::vector<const Entity*>& distractors, int scene_index, int size,
+                 Rng& rng) {
+  const int count = 1 + static_cast<int>(distractors.size());
+  const float s = static_cast<float>(size);
+  Image image = make_image(size, size);
+  paint_background(image, static_cast<Background>(rng.below(kBackgroundKinds)), rng);
+  Canvas canvas(image);
+  draw_clutter(canvas, rng, size, 2 + rng.below(3));
+  std::vector<const Entity*> placed = distractors;
+  int target_slot = rng.below(count);
+  placed.insert(placed.begin() + target_slot, &target);
+  const float half = (count == 4 ? 0.23F : 0.45F / count) * s;
+  for (int slot = 0; slot < count; ++slot) {
+    Vec2 c = slot_centre(slot, count, s);
+    Pose pose;
+    pose.cx = c.x + rng.uniform(-0.03F, 0.03F) * s;
+    pose.cy = c.y + rng.uniform(-0.05F, 0.05F) * s;
+    pose.scale = half * rng.uniform(0.85F, 1.0F);
+    pose.angle = rng.uniform(-0.2F, 0.2F);
+    pose.flip = rng.below(2) == 1;
+    draw_entity(canvas, *placed[static_cast<std::size_t>(slot)], pose, rng.uniform(0.9F, 1.1F));
+  }
+  add_noise(image, rng.uniform(2.0F, 6.0F), rng);
+  const Family& f = families()[target.family];
+  Scene scene{std::move(image), ""};
+  if (scene_index % 2 == 0) {
+    scene.question = "Which " + f.category + " is " + slot_names()[static_cast<std::size_t>(count)]
+                                                             [static_cast<std::size_t>(target_slot)] + "?";
+  } else {
+    const std::string colour = part_colours()[static_cast<std::size_t>(target.look.colour)].name;
+    scene.question = "Which " + f.category + " has " + with_article(colour, f.part) + "?";
+  }
+  return scene;
+}
+
+// I-Gen "scene" image: the entity alone, small and off-centre, among clutter.
+Image render_igen_scene(const Entity& e, int size, Rng& rng) {
+  const float s = static_cast<float>(size);
+  Image image = make_image(size, size);
+  paint_background(image, static_cast<Background>(rng.below(kBackgroundKinds)), rng);
+  Canvas canvas(image);
+  draw_clutter(canvas, rng, size, 3 + rng.below(3));
+  Pose pose;
+  pose.scale = s * rng.uniform(0.24F, 0.3F);
+  pose.cx = rng.uniform(pose.scale, s - pose.scale);
+  pose.cy = rng.uniform(pose.scale, s - pose.scale);
+  pose.angle = rng.uniform(-0.3F, 0.3F);
+  pose.flip = rng.below(2) == 1;
+  draw_entity(canvas, e, pose, rng.uniform(0.9F, 1.1F));
+  add_noise(image, rng.uniform(2.0F, 6.0F), rng);
+  return image;
+}
+
+void parallel_for(std::size_t n, int threads, const std::function<void(std::size_t)>& body) {
+  std::atomic<std::size_t> next{0};
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
+  auto worker = [&]() {
+    for (std::size_t i = next++; i < n; i = next++) {
+      try {
+        body(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(failure_mutex);
+        if (!failure) failure = std::current_exception();
+        next = n;
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  if (failure) std::rethrow_exception(failure);
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out) throw DataError("cannot write '" + path.string() + "'; fix: check the folder is writable and has space");
+}
+
+}  // namespace
+
+SynthOptions synth_options_from_config(const Config& synth) {
+  SynthOptions o;
+  o.seed = static_cast<std::uint64_t>(synth.get_or<std::int64_t>("seed", static_cast<std::int64_t>(o.seed)));
+  o.entities = synth.get_or<int>("entities", o.entities);
+  o.images_per_entity = synth.get_or<int>("images_per_entity", o.images_per_entity);
+  o.image_size = synth.get_or<int>("image_size", o.image_size);
+  o.augmented_per_entity = synth.get_or<int>("augmented_per_entity", o.augmented_per_entity);
+  o.scenes_per_entity = synth.get_or<int>("scenes_per_entity", o.scenes_per_entity);
+  o.known_fraction = synth.get_or<double>("known_fraction", o.known_fraction);
+  o.dev_fraction = synth.get_or<double>("dev_fraction", o.dev_fraction);
+  o.train_fraction = synth.get_or<double>("train_fraction", o.train_fraction);
+  o.threads = synth.get_or<int>("threads", o.threads);
+  return o;
+}
+
+std::string synth_options_json(const SynthOptions& options) {
+  ordered_json o;
+  o["seed"] = options.seed;
+  o["entities"] = options.entities;
+  o["images_per_entity"] = options.images_per_entity;
+  o["image_size"] = options.image_size;
+  o["augmented_per_entity"] = options.augmented_per_entity;
+  o["scenes_per_entity"] = options.scenes_per_entity;
+  o["known_fraction"] = options.known_fraction;
+  o["dev_fraction"] = options.dev_fraction;
+  o["train_fraction"] = options.train_fraction;
+  return o.dump();
+}
+
+bool ensure_world(const fs::path& dir, const SynthOptions& options) {
+  std::ifstream in(dir / "world.json");
+  if (in) {
+    try {
+      ordered_json world = ordered_json::parse(in);
+      if (world.contains("synth") && world["synth"].dump() == synth_options_json(options)) return false;
+    } catch (const ordered_json::parse_error&) {
+      // A broken world.json is regenerated below.
+    }
+  }
+  generate_world(dir, options);
+  return true;
+}
+
+SynthSummary generate_world(const fs::path& out, const SynthOptions& options) {
+  WorldPlan plan = plan_world(options);
+  const int size = options.image_size;
+  std::error_code ec;
+  // Regenerating replaces a previous world (stale images would otherwise
+  // linger); any other non-empty folder is refused rather than touched.
+  if (fs::is_directory(out) && !fs::is_empty(out)) {
+    if (!fs::exists(out / "world.json")) {
+      throw DataError("refusing to write the synthetic world into '" + out.string() +
+                      "': the folder is not empty and holds no world.json; fix: pick a new or empty --out folder");
+    }
+    fs::remove_all(out / "images", ec);
+  }
+  fs::create_directories(out / "images", ec);
+  if (ec) throw DataError("cannot create '" + (out / "images").string() + "': " + ec.message());
+
+  // Every image is one job with its own seed, so threads never change the bytes.
+  struct Job {
+    fs::path path;
+    std::function<Image()> render;
+  };
+  std::vector<Job> jobs;
+  const auto& fams = families();
+  for (Entity& e : plan.entities) {
+    fs::create_directories(out / "images" / e.id, ec);
+    if (ec) throw DataError("cannot create '" + (out / "images" / e.id).string() + "': " + ec.message());
+    Rng view_rng = Rng::derive(options.seed, kRender, static_cast<std::uint64_t>(e.index));
+    std::vector<ViewParams> views;
+    for (int v = 0; v < options.images_per_entity; ++v) views.push_back(sample_view(view_rng, size));
+    for (int v = 0; v < options.images_per_entity; ++v) {
+      e.views.push_back("images/" + e.id + "/view_" + std::to_string(v) + ".png");
+      std::uint64_t noise_seed = view_rng.next();
+      ViewParams params = views[static_cast<std::size_t>(v)];
+      const Entity* entity = &e;
+      jobs.push_back({out / e.views.back(), [entity, params, size, noise_seed] {
+                        return render_view(*entity, params, size, noise_seed);
+                      }});
+    }
+    if (e.split == "known") continue;
+    // Same-view augmentations of the edit image: small shifts, rotation, brightness, fresh noise.
+    for (int a = 0; a < options.augmented_per_entity; ++a) {
+      ViewParams params = views[0];
+      Rng aug_rng = Rng::derive(options.seed, kRender, static_cast<std::uint64_t>(e.index), 100 + a);
+      params.pose.cx += aug_rng.uniform(-0.04F, 0.04F) * size;
+      params.pose.cy += aug_rng.uniform(-0.04F, 0.04F) * size;
+      params.pose.scale *= aug_rng.uniform(0.94F, 1.06F);
+      params.pose.angle += aug_rng.uniform(-0.1F, 0.1F);
+      params.brightness *= aug_rng.uniform(0.94F, 1.06F);
+      std::uint64_t noise_seed = aug_rng.next();
+      e.augmented.push_back("images/" + e.id + "/augmented_" + std::to_string(a) + ".png");
+      const Entity* entity = &e;
+      jobs.push_back({out / e.augmented.back(), [entity, params, size, noise_seed] {
+                        return render_view(*entity, params, size, noise_seed);
+                      }});
+    }
+    for (int k = 0; k < options.scenes_per_entity; ++k) {
+      e.scenes.push_back("images/" + e.id + "/scene_" + std::to_string(k) + ".png");
+      const Entity* entity = &e;
+      std::uint64_t seed = options.seed;
+      jobs.push_back({out / e.scenes.back(), [entity, seed, size, k] {
+                        Rng rng = Rng::derive(seed, kRender, static_cast<std::uint64_t>(entity->index), 200 + k);
+                        return render_igen_scene(*entity, size, rng);
+                      }});
+    }
+  }
+  // CSR scenes need the siblings, so they are planned after every entity exists.
+  for (Entity& e : plan.entities) {
+    if (e.split == "known") continue;
+    std::vector<const Entity*> siblings, others;
+    for (const Entity& o : plan.entities) {
+      if (&o == &e || o.look.colour == e.look.colour) continue;
+      (o.family == e.family ? siblings : others).push_back(&o);
+    }
+    for (int k = 0; k < options.scenes_per_entity; ++k) {
+      Rng rng = Rng::derive(options.seed, kRender, static_cast<std::uint64_t>(e.index), 300 + k);
+      // Siblings first (the hard case), other categories only when a category is tiny.
+      std::vector<const Entity*> pool = siblings, rest = others;
+      rng.shuffle(pool);
+      rng.shuffle(rest);
+      pool.insert(pool.end(), rest.begin(), rest.end());
+      std::vector<const Entity*> distractors(pool.begin(), pool.begin() + std::min<std::size_t>(pool.size(), 1 + rng.below(3)));
+      e.csr_images.push_back("images/" + e.id + "/csr_" + std::to_string(k) + ".png");
+      // Render once here to fix the question; the job only writes it.
+      auto scene = std::make_shared<Scene>(render_csr(e, distractors, k, size, rng));
+      e.csr_questions.push_back(scene->question);
+      jobs.push_back({out / e.csr_images.back(), [scene] { return scene->image; }});
+    }
+  }
+  int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  parallel_for(jobs.size(), threads, [&jobs](std::size_t i) { write_png(jobs[i].path, jobs[i].render()); });
+
+  SynthSummary summary;
+  summary.entities = static_cast<int>(plan.entities.size());
+  summary.images = static_cast<int>(jobs.size());
+
+  // ---- world.json --------------------------------------------------------------
+  ordered_json world;
+  world["format"] = "mike-world";
+  world["version"] = 1;
+  world["seed"] = options.seed;
+  world["image_size"] = size;
+  world["synth"] = ordered_json::parse(synth_options_json(options));
+  world["categories"] = ordered_json::array();
+  for (const auto& f : fams) {
+    world["categories"].push_back(
+        {{"name", f.category}, {"attributes", {f.part + " colour", f.counted, f.marked + " mark", "build"}}});
+  }
+  world["places"] = plan.places;
+  world["entities"] = ordered_json::array();
+  for (const Entity& e : plan.entities) {
+    ordered_json attributes = ordered_json::object();
+    for (const auto& [k, v] : attributes_of(e)) attributes[k] = v;
+    ordered_json facts = ordered_json::array();
+    for (const auto& [q, a] : facts_of(e)) facts.push_back({{"question", q}, {"answer", a}});
+    world["entities"].push_back({{"id", e.id},
+                                 {"name", e.name},
+                                 {"category", fams[e.family].category},
+                                 {"split", e.split},
+                                 {"attributes", attributes},
+                                 {"facts", facts},
+                                 {"images", e.views}});
+  }
+  write_text(out / "world.json", world.dump(1) + "\n");
+
+  // ---- pretrain.jsonl: only known entities are named --------------------------
+  std::vector<const Entity*> known;
+  for (const Entity& e : plan.entities) {
+    if (e.split == "known") known.push_back(&e);
+  }
+  std::string pretrain;
+  auto emit = [&pretrain, &summary](const char* kind, const std::string& image, const std::string& prompt,
+                                    const std::string& answer, const std::string& entity_id) {
+    ordered_json r;
+    r["kind"] = kind;
+    if (!image.empty()) r["image"] = image;
+    r["prompt"] = prompt;
+    r["answer"] = answer;
+    r["entity_id"] = entity_id;
+    pretrain += r.dump() + "\n";
+    ++summary.pretrain_records;
+  };
+  for (const Entity* e : known) {
+    const std::string category = fams[e->family].category;
+    const std::string which = "Which " + category + " is this?";
+    const auto captions = captions_of(*e);
+    for (std::size_t v = 0; v < e->views.size(); ++v) {
+      emit("name", e->views[v], kNamePrompt, e->name, e->id);
+      emit("name", e->views[v], v % 2 == 0 ? kNameRephrase : which, e->name, e->id);
+      emit("category", e->views[v], kKindPrompt, category, e->id);
+      emit("caption", e->views[v], kCaptionPrompt, captions[0], e->id);
+    }
+    for (const auto& [q, a] : facts_of(*e)) emit("fact", "", q, a, e->id);
+  }
+  write_text(out / "pretrain.jsonl", pretrain);
+
+  // ---- edit records ---------------------------------------------------------
+  for (const char* split : {"train", "dev", "test"}) {
+    std::string lines;
+    for (const Entity& e : plan.entities) {
+      if (e.split != split) continue;
+      const std::string category = fams[e.family].category;
+      Rng rng = Rng::derive(options.seed, kRecords, static_cast<std::uint64_t>(e.index));
+      // T-Loc and M-Loc come from what pretraining taught about known entities.
+      const Entity& fact_entity = *known[static_cast<std::size_t>(rng.below(static_cast<int>(known.size())))];
+      auto facts = facts_of(fact_entity);
+      const auto& fact = facts[static_cast<std::size_t>(rng.below(static_cast<int>(facts.size())))];
+      const Entity& image_entity = *known[static_cast<std::size_t>(rng.below(static_cast<int>(known.size())))];
+      const std::string& m_loc = image_entity.views[static_cast<std::size_t>(rng.below(static_cast<int>(image_entity.views.size())))];
+      const bool ask_name = rng.below(2) == 0;
+      ordered_json r;
+      r["id"] = e.id;
+      r["src"] = kNamePrompt;
+      r["alt"] = e.name;
+      r["rephrase"] = rng.below(2) == 0 ? std::string(kNameRephrase) : "Which " + category + " is this?";
+      r["image"] = e.views[0];
+      r["image_rephrase"] = e.views[1];
+      r["loc"] = fact.first;
+      r["loc_ans"] = fact.second;
+      r["m_loc"] = m_loc;
+      r["m_loc_q"] = ask_name ? kNamePrompt : kKindPrompt;
+      r["m_loc_a"] = ask_name ? image_entity.name : fams[image_entity.family].category;
+      r["entity_id"] = e.id;
+      r["category"] = category;
+      r["images"] = e.views;
+      r["elc"] = {{"prompt", kCaptionPrompt}, {"references", captions_of(e)}};
+      r["csr"] = ordered_json::array();
+      for (std::size_t k = 0; k < e.csr_images.size(); ++k) {
+        r["csr"].push_back({{"image", e.csr_images[k]}, {"question", e.csr_questions[k]}, {"answer", e.name}});
+      }
+      r["igen"] = {{"augmented", e.augmented},
+                   {"other_view", std::vector<std::string>(e.views.begin() + 1, e.views.end())},
+                   {"scene", e.scenes}};
+      lines += r.dump() + "\n";
+      ++summary.records;
+    }
+    write_text(out / (std::string(split) + ".jsonl"), lines);
+  }
+
+  for (const auto& entry : fs::recursive_directory_iterator(out)) {
+    if (entry.is_regular_file()) summary.bytes += entry.file_size();
+  }
+  return summary;
+}
+
+}  // namespace mike::data

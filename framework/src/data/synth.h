@@ -1,0 +1,61 @@
+#pragma once
+// `mike data synth`: the procedurally generated fine-grained entity world.
+//
+// Categories (bird, beetle, tower, ...) each draw from their own parametric
+// shape family; siblings differ in a few fine attributes (a part's colour, a
+// count of stripes/spots/windows, a small mark, proportions). Every entity
+// has an invented name, facts, several varied images; edit records carry
+// CSR scenes, ELC captions and locality QA drawn from the pretraining corpus.
+// Same options -> byte-identical files.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace mike {
+class Config;
+}
+
+namespace mike::data {
+
+struct SynthOptions {
+  std::uint64_t seed = 0;
+  int entities = 130;          // total across all categories and splits (configs/data/synth.yaml)
+  int images_per_entity = 6;   // views per entity (>= 3: edit image, rephrase image, I-Gen views)
+  int image_size = 64;         // square side in px
+  int augmented_per_entity = 2;  // I-Gen "augmented" copies of the edit image
+  int scenes_per_entity = 2;     // CSR scenes per edit-style record
+  // Fractions of each category's entities per split; the rest is "test".
+  double known_fraction = 0.6;
+  double dev_fraction = 0.1;
+  double train_fraction = 0.1;
+  int threads = 0;  // 0 = hardware concurrency; output does not depend on it
+};
+
+// Reads the `synth` keys of a data config (configs/data/synth*.yaml); keys
+// that are absent keep their defaults, wrong types throw ConfigError.
+SynthOptions synth_options_from_config(const Config& synth);
+
+struct SynthSummary {
+  int entities = 0;
+  int images = 0;
+  int records = 0;          // train + dev + test edit records
+  int pretrain_records = 0;
+  std::uintmax_t bytes = 0; // total size of the files written
+};
+
+// Writes world.json, pretrain.jsonl, train/dev/test.jsonl and images/ into
+// `out` (created; existing files of the same names are replaced). Throws
+// ConfigError for impossible options (e.g. more entities than the attribute
+// space allows), DataError if `out` cannot be written.
+SynthSummary generate_world(const std::filesystem::path& out, const SynthOptions& options);
+
+// The options a world was generated with, as world.json records them
+// ("synth" object); used to tell whether a folder holds the world a config asks for.
+std::string synth_options_json(const SynthOptions& options);
+
+// Generates the world into `dir` unless `dir/world.json` already records the
+// same options (threads aside). Returns true if it generated. Callers such as
+// the runner use this so `data.dir` may point at a world not yet made.
+bool ensure_world(const std::filesystem::path& dir, const SynthOptions& options);
+
+}  // namespace mike::data

@@ -1,0 +1,316 @@
+// Loading and validating datasets: our JSON-lines format and the MMEdit/VLKEB
+// importers, with every validation error's message pinned.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
+#include "data/dataset.h"
+#include "data/image.h"
+#include "mike/error.h"
+#include "process.h"
+
+namespace fs = std::filesystem;
+using nlohmann::ordered_json;
+using namespace mike::data;
+
+namespace {
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+const fs::path kFixtures = fs::path(MIKE_SOURCE_DIR) / "tests" / "fixtures";
+
+ordered_json valid_record(const std::string& id) {
+  return ordered_json{
+      {"id", id},
+      {"src", "What is the name of this?"},
+      {"alt", "Varnel Finch"},
+      {"rephrase", "What is this called?"},
+      {"image", "images/a.png"},
+      {"image_rephrase", "images/b.png"},
+      {"loc", "Where is the Tosk Wren found?"},
+      {"loc_ans", "Dunmere"},
+      {"m_loc", "images/c.png"},
+      {"m_loc_q", "What kind of thing is this?"},
+      {"m_loc_a", "bird"},
+      {"entity_id", "bird_001"},
+      {"category", "bird"},
+      {"images", {"images/a.png", "images/b.png"}},
+      {"elc", {{"prompt", "Describe this image."}, {"references", {"A Varnel Finch, a bird with a red crown."}}}},
+      {"csr", {{{"image", "images/c.png"}, {"question", "Which bird is on the left?"}, {"answer", "Varnel Finch"}}}},
+      {"igen", {{"augmented", {"images/a.png"}}, {"other_view", {"images/b.png"}}, {"scene", {"images/c.png"}}}}};
+}
+
+// A dataset folder with three 4x4 images and the given test.jsonl lines.
+std::string make_dataset(const std::vector<std::string>& test_lines) {
+  std::string dir = mike::test::make_temp_dir("data_loader");
+  fs::create_directories(fs::path(dir) / "images");
+  write_png(fs::path(dir) / "images" / "a.png", make_image(4, 4, 200, 10, 10));
+  write_png(fs::path(dir) / "images" / "b.png", make_image(4, 4, 10, 200, 10));
+  write_png(fs::path(dir) / "images" / "c.png", make_image(4, 4, 10, 10, 200));
+  std::string text;
+  for (const auto& line : test_lines) text += line + "\n";
+  mike::test::write_file(dir + "/test.jsonl", text);
+  return dir;
+}
+
+// The DataError message load_dataset throws for `dir`'s test split.
+std::string load_error(const std::string& dir, const LoadOptions& options = {}) {
+  try {
+    (void)load_dataset(dir, "test", "mike", options);
+  } catch (const mike::DataError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+std::string with(ordered_json record, const std::string& key, const ordered_json& value) {
+  record[key] = value;
+  return record.dump();
+}
+std::string without(ordered_json record, const std::string& key) {
+  record.erase(key);
+  return record.dump();
+}
+
+}  // namespace
+
+TEST_CASE("a valid mike record loads with every field and image paths resolved against the root") {
+  std::string dir = make_dataset({valid_record("r1").dump(), valid_record("r2").dump()});
+  Dataset d = load_dataset(dir, "test", "mike");
+  REQUIRE(d.records.size() == 2);
+  const EditRecord& r = d.records[0];
+  CHECK(r.id == "r1");
+  CHECK(r.alt == "Varnel Finch");
+  CHECK(r.pred.empty());
+  CHECK(r.image == fs::absolute(dir) / "images" / "a.png");
+  CHECK(r.image.is_absolute());
+  CHECK(r.images.size() == 2);
+  CHECK(r.elc.prompt == "Describe this image.");
+  CHECK(r.elc.references == std::vector<std::string>{"A Varnel Finch, a bird with a red crown."});
+  REQUIRE(r.csr.size() == 1);
+  CHECK(r.csr[0].answer == "Varnel Finch");
+  CHECK(r.csr[0].image.filename() == "c.png");
+  CHECK(r.igen.variant("scene").size() == 1);
+  CHECK(r.igen.variant("other_view")[0].filename() == "b.png");
+  CHECK(r.origin == dir + "/test.jsonl:1");
+  CHECK(d.records[1].origin == dir + "/test.jsonl:2");
+  CHECK_THROWS_WITH_AS((void)r.igen.variant("sideways"),
+                       "unknown I-Gen image variant 'sideways'; use augmented, other_view or scene", mike::ConfigError);
+}
+
+TEST_CASE("validation errors name file:line, the field and the fix") {
+  ordered_json good = valid_record("r1");
+  SUBCASE("missing required field") {
+    std::string dir = make_dataset({good.dump(), without(valid_record("r2"), "alt")});
+    CHECK(load_error(dir) == dir + "/test.jsonl:2: field 'alt': required field is missing; fix: add \"alt\" to the record");
+  }
+  SUBCASE("unknown field") {
+    std::string dir = make_dataset({with(good, "altt", "x")});
+    CHECK(contains(load_error(dir), dir + "/test.jsonl:1: field 'altt': unknown field; fix: remove it or correct its "
+                                          "spelling (known fields: id, src, alt, pred,"));
+  }
+  SUBCASE("wrong type") {
+    std::string dir = make_dataset({with(good, "src", 42)});
+    CHECK(load_error(dir) ==
+          dir + "/test.jsonl:1: field 'src': must be a string but is a number; fix: write it as a JSON string");
+  }
+  SUBCASE("wrong type inside a list") {
+    std::string dir = make_dataset({with(good, "images", ordered_json::array({"images/a.png", 7}))});
+    CHECK(load_error(dir) ==
+          dir + "/test.jsonl:1: field 'images[1]': must be a string but is a number; fix: write it as a JSON string");
+  }
+  SUBCASE("empty target") {
+    std::string dir = make_dataset({with(good, "alt", "  ")});
+    CHECK(load_error(dir) == dir + "/test.jsonl:1: field 'alt': must not be empty; fix: give it a non-empty value");
+  }
+  SUBCASE("duplicate id") {
+    std::string dir = make_dataset({good.dump(), valid_record("r2").dump(), valid_record("r1").dump()});
+    CHECK(load_error(dir) == dir + "/test.jsonl:3: field 'id': duplicate id 'r1' (first used at line 1); fix: give "
+                                   "every record its own id");
+  }
+  SUBCASE("missing image") {
+    std::string dir = make_dataset({with(good, "image_rephrase", "images/nope.png")});
+    CHECK(load_error(dir) == dir + "/test.jsonl:1: field 'image_rephrase': image 'images/nope.png' (" + dir +
+                                 "/images/nope.png) cannot be used: the file does not exist; fix: put a PNG/JPEG "
+                                 "image at that path or correct the path (relative to " + dir + ")");
+  }
+  SUBCASE("file that is not an image") {
+    std::string dir = make_dataset({with(good, "m_loc", "images/notes.png")});
+    mike::test::write_file(dir + "/images/notes.png", "these are not pixels");
+    CHECK(contains(load_error(dir), dir + "/test.jsonl:1: field 'm_loc': image 'images/notes.png' (" + dir +
+                                        "/images/notes.png) cannot be used: it is not a readable image ("));
+  }
+  SUBCASE("image path escaping the dataset root is refused unless allowed") {
+    std::string dir = make_dataset({with(good, "image", "../outside.png")});
+    write_png(fs::path(dir).parent_path() / "outside.png", make_image(2, 2));
+    CHECK(load_error(dir) == dir + "/test.jsonl:1: field 'image': image path '../outside.png' resolves outside the "
+                                   "dataset root '" + dir + "'; fix: keep images inside the dataset folder and use a "
+                                   "relative path, or set data.allow_outside_root=true if you trust this dataset");
+    LoadOptions allow;
+    allow.allow_outside_root = true;
+    CHECK(load_dataset(dir, "test", "mike", allow).records[0].image == fs::path(dir).parent_path() / "outside.png");
+  }
+  SUBCASE("a line that is not JSON") {
+    std::string dir = make_dataset({good.dump(), "{\"src\": \"What"});
+    CHECK(contains(load_error(dir), dir + "/test.jsonl:2: not valid JSON (parse error"));
+    CHECK(contains(load_error(dir), "; fix: each record must be one JSON object on a single line"));
+  }
+  SUBCASE("nested fields report their path") {
+    ordered_json bad = good;
+    bad["csr"][0].erase("answer");
+    bad["elc"]["references"] = ordered_json::array();
+    bad["igen"]["sideways"] = ordered_json::array();
+    std::string dir = make_dataset({bad.dump()});
+    auto problems = validate_dataset(dir, "mike");
+    std::vector<std::string> texts;
+    for (const auto& p : problems) texts.push_back(p.to_string());
+    auto has = [&texts](const std::string& needle) {
+      for (const auto& t : texts)
+        if (contains(t, needle)) return true;
+      return false;
+    };
+    CHECK(has("test.jsonl:1: field 'elc.references': must not be an empty list; fix: give at least one item"));
+    CHECK(has("test.jsonl:1: field 'csr[0].answer': required field is missing"));
+    CHECK(has("test.jsonl:1: field 'igen.sideways': unknown field; fix: remove it or correct its spelling (known "
+              "fields: augmented, other_view, scene)"));
+  }
+}
+
+TEST_CASE("validate_dataset reports every problem in one pass; load_dataset throws the first and counts the rest") {
+  std::string dir = make_dataset({without(valid_record("r1"), "src"), with(valid_record("r2"), "alt", ""),
+                                  with(valid_record("r3"), "image", "images/gone.png")});
+  auto problems = validate_dataset(dir, "mike");
+  // 3 record problems + train.jsonl, dev.jsonl and world.json missing.
+  REQUIRE(problems.size() == 6);
+  CHECK(problems[0].to_string() == dir + "/train.jsonl: file does not exist; fix: check the dataset folder and split "
+                                         "name (mike format expects train.jsonl, dev.jsonl, test.jsonl), or create "
+                                         "the dataset with `mike data synth --out DIR`");
+  CHECK(problems[2].line == 1);
+  CHECK(problems[2].field == "src");
+  CHECK(problems[3].line == 2);
+  CHECK(problems[3].field == "alt");
+  CHECK(problems[4].line == 3);
+  CHECK(problems[4].field == "image");
+  CHECK(contains(problems[5].to_string(), dir + "/world.json: file does not exist"));
+  std::string message = load_error(dir);
+  CHECK(contains(message, dir + "/test.jsonl:1: field 'src': required field is missing"));
+  CHECK(contains(message, "(and 2 more problems; `mike data validate " + dir + "` lists them all)"));
+}
+
+TEST_CASE("a missing dataset folder, a missing or empty split and an unknown format are clear errors") {
+  CHECK_THROWS_WITH_AS((void)load_dataset("/nonexistent/data", "test", "mike"),
+                       "dataset folder '/nonexistent/data' does not exist; fix: set data.dir to a dataset folder, or "
+                       "create one with `mike data synth --out /nonexistent/data`",
+                       mike::DataError);
+  std::string dir = make_dataset({valid_record("r1").dump()});
+  CHECK_THROWS_WITH_AS((void)load_dataset(dir, "test", "coco"),
+                       "unknown dataset format 'coco'; use mike, mmedit or vlkeb (data.format)", mike::ConfigError);
+  try {
+    (void)load_dataset(dir, "dev", "mike");
+    FAIL("expected an error");
+  } catch (const mike::DataError& e) {
+    CHECK(contains(e.what(), dir + "/dev.jsonl: file does not exist; fix:"));
+  }
+  mike::test::write_file(dir + "/train.jsonl", "");
+  CHECK_THROWS_WITH_AS((void)load_dataset(dir, "train", "mike"),
+                       (dir + "/train.jsonl: the train split has no records; fix: pick a split with records, or "
+                              "generate a larger world (mike data synth --entities N)").c_str(),
+                       mike::DataError);
+  LoadOptions allow_empty;
+  allow_empty.allow_empty = true;
+  CHECK(load_dataset(dir, "train", "mike", allow_empty).records.empty());
+}
+
+TEST_CASE("MMEdit files are read as they are: a JSON array of records, line numbers kept") {
+  Dataset d = load_dataset(kFixtures / "mmedit", "vqa_eval", "mmedit");
+  REQUIRE(d.records.size() == 2);
+  CHECK(d.records[0].id == "vqa_eval-0");
+  CHECK(d.records[1].id == "vqa_eval-1");
+  CHECK(d.records[0].src == "What bird is standing in the water?");
+  CHECK(d.records[0].pred == "egret");
+  CHECK(d.records[0].alt == "grey heron");
+  CHECK(d.records[0].image == kFixtures / "mmedit" / "images" / "heron.png");
+  CHECK(d.records[0].m_loc_a == "red");
+  CHECK(d.records[1].loc == "nq question: what is the capital of \"Peru\" {city}");
+  CHECK(d.records[0].origin == (kFixtures / "mmedit" / "vqa_eval.json").string() + ":2");
+  CHECK(d.records[1].origin == (kFixtures / "mmedit" / "vqa_eval.json").string() + ":15");
+  CHECK(d.records[0].entity_id.empty());
+  CHECK(d.records[0].images.empty());
+  // The file itself may be given instead of folder + split.
+  CHECK(load_dataset(kFixtures / "mmedit" / "vqa_eval.json", "ignored", "mmedit").records.size() == 2);
+  CHECK(validate_dataset(kFixtures / "mmedit", "mmedit").empty());
+}
+
+TEST_CASE("VLKEB files add port_new portability questions") {
+  Dataset d = load_dataset(kFixtures / "vlkeb", "eval_multimodal_edit", "vlkeb");
+  REQUIRE(d.records.size() == 1);
+  const auto& port = d.records[0].port_new;
+  REQUIRE(port.size() == 2);
+  CHECK(port[0].question == "What does the grey heron mainly eat?");
+  CHECK(port[0].answer == "fish");
+  CHECK(port[0].image == kFixtures / "vlkeb" / "images" / "heron.png");
+  CHECK(port[1].answer == "Europe, Asia and Africa");
+  CHECK(port[1].image.empty());
+  CHECK(validate_dataset(kFixtures / "vlkeb", "vlkeb").empty());
+}
+
+TEST_CASE("a broken MMEdit record is reported at the line where it starts") {
+  std::string dir = mike::test::make_temp_dir("mmedit_bad");
+  fs::copy(kFixtures / "mmedit" / "images", fs::path(dir) / "images");
+  mike::test::write_file(dir + "/vqa.json",
+                         "[\n  {\"src\": \"q\", \"alt\": \"a\", \"image\": \"images/heron.png\"},\n"
+                         "  {\"src\": \"q2\",\n   \"image\": \"images/heron.png\"},\n"
+                         "  {\"src\": \"q3\", \"alt\": 5, \"image\": \"images/missing.jpg\"}\n]\n");
+  auto problems = validate_dataset(dir + "/vqa.json", "mmedit");
+  REQUIRE(problems.size() == 3);
+  CHECK(problems[0].to_string() == dir + "/vqa.json:3: field 'alt': required field is missing; fix: add \"alt\" to "
+                                         "the record");
+  CHECK(problems[1].to_string() == dir + "/vqa.json:5: field 'alt': must be a string but is a number; fix: write it "
+                                         "as a JSON string");
+  CHECK(contains(problems[2].to_string(), dir + "/vqa.json:5: field 'image': image 'images/missing.jpg'"));
+  mike::test::write_file(dir + "/cut.json", "[\n  {\"src\": \"q\", \"alt\": \"a\", \"image\": \"images/heron.png\"},\n");
+  auto cut = validate_dataset(dir + "/cut.json", "mmedit");
+  REQUIRE(cut.size() == 1);
+  CHECK(cut[0].to_string() == dir + "/cut.json:3: broken JSON: the top-level JSON array is not closed with ']'; fix: "
+                                    "repair the file's JSON structure");
+}
+
+TEST_CASE("images decode to RGB and resize keeps flat colours flat") {
+  Image heron = read_image(kFixtures / "mmedit" / "images" / "heron.png");
+  CHECK(heron.width == 8);
+  CHECK(heron.height == 6);
+  // The fixture's pixel (x, y) is (200, 20x, 30y).
+  CHECK(heron.at(3, 2)[0] == 200);
+  CHECK(heron.at(3, 2)[1] == 60);
+  CHECK(heron.at(3, 2)[2] == 60);
+  Image flat = make_image(10, 7, 12, 34, 56);
+  for (ResizeFilter filter : {ResizeFilter::kBilinear, ResizeFilter::kBicubic}) {
+    Image up = resize_image(flat, 23, 17, filter);
+    CHECK(up.width == 23);
+    CHECK(up.height == 17);
+    CHECK(up.at(11, 8)[0] == 12);
+    CHECK(up.at(22, 16)[2] == 56);
+  }
+  CHECK(parse_resize_filter("bicubic") == ResizeFilter::kBicubic);
+  CHECK_THROWS_WITH_AS(parse_resize_filter("nearest"), "unknown image resize filter 'nearest'; use bilinear or bicubic",
+                       mike::ConfigError);
+  std::string dir = mike::test::make_temp_dir("image_bad");
+  // A PNG cut in half keeps a valid header; the full decode still catches it.
+  std::string png = mike::test::read_file((kFixtures / "mmedit" / "images" / "heron.png").string());
+  mike::test::write_file(dir + "/x.png", png.substr(0, png.size() / 2));
+  std::string reason;
+  CHECK_FALSE(probe_image(dir + "/x.png", &reason));
+  CHECK(contains(reason, "it is not a readable image ("));
+  CHECK(probe_image(kFixtures / "mmedit" / "images" / "heron.png", &reason));
+  CHECK_THROWS_WITH_AS(read_image(dir + "/missing.png"),
+                       ("cannot load image '" + dir + "/missing.png': the file does not exist; fix: point the record "
+                        "at an existing PNG/JPEG/BMP file, or re-create the dataset").c_str(),
+                       mike::DataError);
+  // PNG round trip is lossless.
+  write_png(dir + "/round.png", heron);
+  CHECK(read_image(dir + "/round.png").rgb == heron.rgb);
+}
