@@ -1,20 +1,33 @@
-// `mike report` — placeholder until issue #7 lands: it refuses clearly
-// instead of pretending to work.
+// `mike report <run or sweep dir>`: tables (Markdown, CSV, terminal) and plots.
+#include <cstdio>
 #include <iostream>
 
 #include "commands.h"
 #include "mike/error.h"
+#include "report/report.h"
 
 namespace po = boost::program_options;
 
 namespace mike::cli {
 
 int cmd_report(const std::vector<std::string>& args, CommonOptions& common) {
-  po::options_description desc("mike report");
-  desc.add_options()("help,h", "show help");
+  po::options_description desc("mike report DIR [--no-plots]");
+  desc.add_options()("help,h", "show help")                                    //
+      ("dir", po::value<std::string>(), "a run dir or a sweep dir")            //
+      ("no-plots", "write the tables only");
   po::positional_options_description positional;
-  (void)parse_command("report", args, desc, positional, common);
-  throw UsageError("`mike report` is not available in this build yet (tracked in issue #7)");
+  positional.add("dir", 1);
+  auto vm = parse_command("report", args, desc, positional, common);
+  if (vm.count("help")) {
+    std::cout << desc;
+    return 0;
+  }
+  if (!vm.count("dir")) throw UsageError("report: which run? usage: mike report DIR (a run or sweep directory)");
+  ReportFiles files = write_report(vm["dir"].as<std::string>(), !vm.count("no-plots"));
+  std::printf("%s\n%d job(s)\ntable: %s\ncsv:   %s\n", files.table.c_str(), files.jobs, files.markdown.c_str(),
+              files.csv.c_str());
+  for (const auto& plot : files.plots) std::printf("plot:  %s\n", plot.c_str());
+  return 0;
 }
 
 }  // namespace mike::cli

@@ -82,7 +82,9 @@ TEST_CASE("caption scores mention, BLEU-4 and ROUGE-L of the generated caption")
   in.target = "Varnel Finch";
   in.references = {"the cat is on the mat"};
   in.generated_post = "the cat sat on the mat";
+  in.post.token_accuracy = 0.4;
   auto values = metric("caption")->compute(in);
+  CHECK(values.at("token_acc") == 0.4);
   CHECK(values.at("mention") == 0.0);
   CHECK(values.at("bleu4") == doctest::Approx(0.5));
   CHECK(values.at("rouge_l") == doctest::Approx(0.75));

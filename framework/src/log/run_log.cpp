@@ -330,29 +330,42 @@ void RunLog::append_activations(const std::string& tap, std::int64_t edit, std::
   append_rows(file_, group + "/edit", H5T_NATIVE_INT64, rows, edits.data());
 }
 
-void RunLog::commit_edit(const EditRow& row) {
+void RunLog::commit_edits(const std::vector<EditRow>& rows) {
+  if (rows.empty()) return;
   // New statistics get a column, back-filled with NaN for earlier edits.
-  for (const auto& [name, value] : row.stats) {
-    std::string path = "/edits/stats/" + object_name(name);
-    if (!exists(file_, path)) {
-      create_growing(file_, path, H5T_NATIVE_DOUBLE, {}, false);
-      set_rows(file_, path, static_cast<hsize_t>(edits_));  // fill value is NaN
+  for (const EditRow& row : rows)
+    for (const auto& [name, value] : row.stats) {
+      std::string path = "/edits/stats/" + object_name(name);
+      if (!exists(file_, path)) {
+        create_growing(file_, path, H5T_NATIVE_DOUBLE, {}, false);
+        set_rows(file_, path, static_cast<hsize_t>(edits_));  // fill value is NaN
+      }
     }
-  }
+  const hsize_t n = rows.size();
   for (const std::string& name : children(file_, "/edits/stats")) {
-    auto it = row.stats.find(name);
-    double value = it == row.stats.end() ? std::numeric_limits<double>::quiet_NaN() : it->second;
-    append_rows(file_, "/edits/stats/" + name, H5T_NATIVE_DOUBLE, 1, &value);
+    std::vector<double> values;
+    for (const EditRow& row : rows) {
+      auto it = row.stats.find(name);
+      values.push_back(it == row.stats.end() ? std::numeric_limits<double>::quiet_NaN() : it->second);
+    }
+    append_rows(file_, "/edits/stats/" + name, H5T_NATIVE_DOUBLE, n, values.data());
   }
-  const char* entity = row.entity.c_str();
-  const char* target = row.target.c_str();
-  const char* record = row.record_id.c_str();
-  append_rows(file_, "/edits/entity", columns_->strings, 1, &entity);
-  append_rows(file_, "/edits/target", columns_->strings, 1, &target);
-  append_rows(file_, "/edits/step", H5T_NATIVE_INT64, 1, &row.step);
-  append_rows(file_, "/edits/wall_time_s", H5T_NATIVE_DOUBLE, 1, &row.wall_time_s);
-  append_rows(file_, "/edits/record_id", columns_->strings, 1, &record);  // last: marks the unit complete
-  ++edits_;
+  std::vector<const char*> entity, target, record;
+  std::vector<std::int64_t> step;
+  std::vector<double> wall;
+  for (const EditRow& row : rows) {
+    entity.push_back(row.entity.c_str());
+    target.push_back(row.target.c_str());
+    record.push_back(row.record_id.c_str());
+    step.push_back(row.step);
+    wall.push_back(row.wall_time_s);
+  }
+  append_rows(file_, "/edits/entity", columns_->strings, n, entity.data());
+  append_rows(file_, "/edits/target", columns_->strings, n, target.data());
+  append_rows(file_, "/edits/step", H5T_NATIVE_INT64, n, step.data());
+  append_rows(file_, "/edits/wall_time_s", H5T_NATIVE_DOUBLE, n, wall.data());
+  append_rows(file_, "/edits/record_id", columns_->strings, n, record.data());  // last: marks the unit complete
+  edits_ += static_cast<std::int64_t>(n);
   flush();
 }
 

@@ -63,8 +63,10 @@ class RunLog {
   // `rows` activation vectors of `width` floats, one per (sample, position).
   void append_activations(const std::string& tap, std::int64_t edit, std::int64_t sample,
                           const std::vector<std::int64_t>& positions, std::int64_t width, const float* data);
-  // Closes the unit: appends the /edits row and flushes the file to disk.
-  void commit_edit(const EditRow& row);
+  // Closes the unit: appends its /edits row(s) and flushes the file to disk.
+  // A batch edit commits all its rows at once, so a unit is never half-committed.
+  void commit_edits(const std::vector<EditRow>& rows);
+  void commit_edit(const EditRow& row) { commit_edits({row}); }
 
   // Per-record metric values already logged (for summaries after a resume).
   std::vector<MetricRow> read_metric(const std::string& name) const;

@@ -1,13 +1,205 @@
 #include "run/experiment.h"
 
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <iterator>
+
+#include "data/dataset.h"
+#include "data/synth.h"
 #include "mike/error.h"
+#include "plugins/plugin_registry.h"
+#include "run/runner.h"
+#include "run/summary.h"
+#include "system/build_info.h"
 
 namespace mike {
 
-// Replaced by the edit/evaluate runner (issue #7); until then a job refuses
-// clearly instead of producing numbers.
-void run_experiment(const Config&, const JobContext&) {
-  throw Error("the edit/evaluate runner is not in this build yet (issue #7)", 1);
+namespace {
+
+std::string now_iso8601() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string hostname() {
+  char buf[256] = {};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+RunnerOptions runner_options(const Config& config) {
+  RunnerOptions options;
+  options.task = parse_task(config.get_or<std::string>("task", "vna"));
+  options.igen = config.get_or<std::string>("igen", "augmented");
+  if (options.igen != "augmented" && options.igen != "other_view" && options.igen != "scene")
+    throw ConfigError("igen '" + options.igen + "' is not one of augmented, other_view, scene; set e.g. igen=augmented");
+  Config protocol = config.has("protocol") ? config.sub("protocol") : Config();
+  options.protocol = parse_protocol(protocol.get_or<std::string>("name", "single"));
+  options.batch_edits = protocol.get_or<int>("batch_size", 1);
+  options.checkpoints = protocol.get_or<std::vector<int>>("checkpoints", {});
+  options.steps = protocol.get_or<int>("steps", 4);
+  options.log_taps = config.get_or<std::vector<std::string>>("log.taps", {});
+  options.log_weights = config.get_or<bool>("log.weights", true);
+  options.probe_metrics = default_probe_metrics(options.task);
+  if (config.has("eval.metrics")) {
+    Config metrics = config.sub("eval.metrics");
+    for (const std::string& probe : metrics.keys())
+      options.probe_metrics[probe] = metrics.get<std::vector<std::string>>(probe);
+  }
+  return options;
+}
+
+}  // namespace
+
+void run_experiment(const Config& config, const JobContext& context) {
+  auto started = std::chrono::steady_clock::now();
+  int threads = configure_threads(config.get_or<int>("threads", 0));
+  torch::manual_seed(static_cast<std::uint64_t>(config.get_or<std::int64_t>("seed", 0)));
+  RunnerOptions options = runner_options(config);
+
+  // Plugins.
+  PluginRegistry registry;
+  registry.discover(PluginRegistry::default_search_path(context.plugin_paths));
+  // Refusals matter only if the run needs that plugin, and then creating it says why.
+  for (const std::string& warning : registry.warnings()) spdlog::debug("{}", warning);
+
+  // Data: the synthetic world is generated on first use.
+  Config data_config = config.sub("data");
+  const std::string format = data_config.get_or<std::string>("format", "mike");
+  const std::filesystem::path data_dir = data_config.get<std::string>("dir");
+  if (format == "mike" && data_config.has("synth")) {
+    if (data::ensure_world(data_dir, data::synth_options_from_config(data_config.sub("synth"))))
+      spdlog::info("generated the synthetic world in {}", data_dir.string());
+  }
+  data::LoadOptions load;
+  load.allow_outside_root = data_config.get_or<bool>("allow_outside_root", false);
+  load.limit = static_cast<std::size_t>(data_config.get_or<int>("limit", 0));
+  data::Dataset dataset = data::load_dataset(data_dir, data_config.get_or<std::string>("split", "test"), format, load);
+  if (dataset.records.empty()) throw DataError(dataset.file.string() + " has no records to edit");
+
+  // Model, editor, metrics.
+  Config model_config = config.sub("model");
+  Config editor_config = config.sub("editor");
+  const std::string model_name = model_config.get<std::string>("plugin");
+  const std::string editor_name = editor_config.get<std::string>("plugin");
+  auto model = registry.create_model(model_name, model_config);
+  auto editor = registry.create_editor(editor_name, editor_config);
+  Plugins plugins;
+  plugins.model = model.get();
+  plugins.editor = editor.get();
+  plugins.model_label = "model '" + model_name + "'";
+  plugins.editor_label = "editor '" + editor_name + "'";
+  std::string plugin_versions;
+  for (const auto& [kind, name] : std::vector<std::pair<std::string, std::string>>{{"model", model_name},
+                                                                                   {"editor", editor_name}})
+    plugin_versions += kind + " " + name + " " + registry.find(kind, name)->version + "\n";
+  for (const auto& [probe, names] : options.probe_metrics)
+    for (const std::string& name : names)
+      if (!plugins.metrics.count(name)) {
+        const PluginRecord* record = registry.find("metric", name);
+        if (!record) throw PluginError("no metric plugin named '" + name + "' (eval.metrics." + probe + ")");
+        plugins.metrics[name] = registry.create_metric(name, Config::from_yaml(record->default_config, name));
+        plugin_versions += "metric " + name + " " + record->version + "\n";
+      }
+
+  EvaluatorOptions eval;
+  eval.batch_size = config.get_or<int>("eval.batch_size", 16);
+  eval.top_k = config.get_or<int>("eval.top_k", 5);
+  eval.max_new_tokens = config.get_or<int>("eval.max_new_tokens", options.task == Task::kElc ? 40 : 16);
+  Evaluator evaluator(eval);
+
+  // Trained editors (MEND, SERAC, ...) learn from the train split first.
+  if (data_config.get_or<bool>("fit_editor", true)) {
+    std::filesystem::path train_file = data_dir / "train.jsonl";
+    if (format == "mike" && std::filesystem::exists(train_file) && std::filesystem::file_size(train_file) > 0) {
+      data::Dataset train = data::load_dataset(data_dir, "train", format, load);
+      std::vector<EditRequest> requests;
+      for (const auto& record : train.records) {
+        EditSpec spec = edit_spec(record, options.task, 0);
+        requests.push_back({record.id, record.entity_id, evaluator.input(spec.image, spec.prompt), spec.target, 0});
+      }
+      call_plugin(plugins.editor_label, [&] { editor->fit(*model, requests); });
+    }
+  }
+
+  // The log.
+  std::filesystem::path log_path = context.job_dir / "run.h5";
+  std::unique_ptr<RunLog> log = context.resume && std::filesystem::exists(log_path) ? RunLog::resume(log_path)
+                                                                                      : RunLog::create(log_path);
+  if (log->edit_count() == 0) {
+    log->set_attribute("mike_version", mike_version());
+    log->set_attribute("git_sha", git_sha());
+    log->set_attribute("git_dirty", git_dirty() ? "true" : "false");
+    log->set_attribute("config", config.to_yaml());
+    log->set_attribute("host", hostname());
+    log->set_attribute("start_time", now_iso8601());
+  } else {
+    spdlog::info("resuming {} after {} edits", log_path.string(), log->edit_count());
+    if (log->attribute("config") != config.to_yaml())
+      throw ConfigError("cannot resume " + log_path.string() +
+                        ": the composed config differs from the one the run started with (see its config.yaml)");
+  }
+  std::string overrides_file = (context.job_dir / "overrides.yaml").string();
+  if (std::filesystem::exists(overrides_file)) {
+    std::ifstream in(overrides_file);
+    log->set_attribute("overrides", std::string(std::istreambuf_iterator<char>(in), {}));
+  }
+  BlasInfo blas = detect_blas();
+  log->set_attribute("plugins", plugin_versions);
+  log->set_attribute("libtorch", torch_version());
+  log->set_attribute("blas", blas.vendor + " " + blas.library);
+  log->set_attribute("threads", std::to_string(threads));
+  log->set_attribute("status", "running");
+  log->flush();
+
+  Runner runner(plugins, dataset.records, options, evaluator, *log);
+  spdlog::info("{}: {} records, task {}, protocol {}, editor {}, model {}", dataset.file.string(),
+               dataset.records.size(), task_name(options.task), protocol_name(options.protocol), editor_name,
+               model_name);
+  try {
+    runner.run();
+  } catch (...) {
+    log->set_attribute("status", "failed");
+    log->set_attribute("end_time", now_iso8601());
+    throw;
+  }
+  log->set_attribute("status", "done");
+  log->set_attribute("end_time", now_iso8601());
+  log->flush();
+
+  nlohmann::json metrics = summarize_metrics(*log);
+  nlohmann::json summary;
+  summary["status"] = "done";
+  summary["task"] = task_name(options.task);
+  summary["igen"] = options.igen;
+  summary["protocol"] = protocol_name(options.protocol);
+  summary["model"] = model_name;
+  summary["editor"] = editor_name;
+  summary["records"] = dataset.records.size();
+  summary["edits"] = log->edit_count();
+  summary["wall_time_s"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  summary["metrics"] = metrics;
+  nlohmann::json final_values = nlohmann::json::object();
+  for (const auto& [name, by_checkpoint] : metrics.items()) {
+    // The last checkpoint (largest number) is the final state.
+    std::int64_t last = -1;
+    for (const auto& [checkpoint, value] : by_checkpoint.items()) last = std::max<std::int64_t>(last, std::stoll(checkpoint));
+    final_values[name] = by_checkpoint.at(std::to_string(last));
+  }
+  summary["final"] = final_values;
+  write_json(context.job_dir / "summary.json", summary);
+  std::printf("%s", format_summary_table(summary).c_str());
+  std::printf("run log: %s\nsummary: %s\n", log_path.c_str(), (context.job_dir / "summary.json").c_str());
+  std::fflush(stdout);
 }
 
 }  // namespace mike

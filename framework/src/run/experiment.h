@@ -3,6 +3,8 @@
 // its job directory. Launchers (local, subprocess workers, Slurm) call this;
 // the implementation is the shared runner loop of issue #7.
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "mike/config.h"
 
@@ -11,6 +13,8 @@ namespace mike {
 struct JobContext {
   std::filesystem::path job_dir;  // exists; holds config.yaml, status, mike.log, run.h5, summary.json
   int job_index = 0;              // index in the sweep (0 for a single run)
+  std::vector<std::string> plugin_paths;  // --plugin-path values, searched before the defaults
+  bool resume = false;            // continue the run.h5 in job_dir instead of starting anew
 };
 
 // Runs the job; throws mike::Error (or another exception) on failure.

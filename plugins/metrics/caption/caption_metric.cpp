@@ -1,6 +1,8 @@
 // caption: MIKE's Entity-Level Caption task. The generated caption passes when
 // it names the entity (normalised mention of the target); BLEU-4 and ROUGE-L
-// against the reference captions measure the rest of the caption.
+// against the reference captions measure the rest of the caption, and
+// token_acc is the teacher-forced accuracy on the reference caption (the
+// EasyEdit/VLKEB convention, kept for comparison).
 #include "mike/metric.h"
 #include "mike/plugin.h"
 #include "mike/text_metrics.h"
@@ -11,11 +13,12 @@ namespace {
 class CaptionMetric : public mike::Metric {
  public:
   explicit CaptionMetric(const mike::Config&) {}
-  std::vector<std::string> names() const override { return {"mention", "bleu4", "rouge_l"}; }
+  std::vector<std::string> names() const override { return {"mention", "bleu4", "rouge_l", "token_acc"}; }
   std::map<std::string, double> compute(const mike::MetricInput& in) const override {
     return {{"mention", mike::mentions(in.generated_post, in.target) ? 1.0 : 0.0},
             {"bleu4", mike::bleu4(in.generated_post, in.references)},
-            {"rouge_l", mike::rouge_l(in.generated_post, in.references)}};
+            {"rouge_l", mike::rouge_l(in.generated_post, in.references)},
+            {"token_acc", in.post.token_accuracy}};
   }
 };
 

@@ -26,9 +26,13 @@ class ToyModel : public mike::Model {
       r.loss = torch::nn::functional::cross_entropy(logits, targets).item<double>();
       auto predicted = logits.argmax(-1);
       r.token_accuracy = predicted.eq(targets).to(torch::kFloat).mean().item<double>();
+      torch::Tensor top = std::get<1>(logits.topk(std::max(1, request.top_k), -1)).contiguous();
       for (int64_t i = 0; i < targets.size(0); ++i) {
         r.target_tokens.push_back(targets[i].item<int64_t>());
         r.predicted_tokens.push_back(predicted[i].item<int64_t>());
+        const int64_t* begin = top.data_ptr<int64_t>() + i * top.size(1);
+        std::vector<int64_t> row(begin, begin + top.size(1));
+        r.topk_tokens.push_back(std::move(row));
       }
       out.push_back(std::move(r));
     }

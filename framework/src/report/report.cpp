@@ -1,0 +1,283 @@
+#include "report/report.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "mike/error.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace mike {
+
+namespace {
+
+struct Column {
+  std::string title;
+  std::vector<std::string> metrics;  // first present wins (EM for vna/csr, mention for elc)
+};
+
+const std::vector<Column>& columns() {
+  static const std::vector<Column> table = {
+      {"Rel acc", {"reliability.token_acc"}},
+      {"Rel EM", {"reliability.exact_match", "reliability.mention"}},
+      {"T-Gen acc", {"t_generality.token_acc"}},
+      {"T-Gen EM", {"t_generality.exact_match", "t_generality.mention"}},
+      {"I-Gen acc", {"i_generality.token_acc"}},
+      {"I-Gen EM", {"i_generality.exact_match", "i_generality.mention"}},
+      {"T-Loc", {"t_locality.top1_agreement"}},
+      {"M-Loc", {"m_locality.top1_agreement"}},
+      {"M-Loc top-k", {"m_locality.topk_agreement"}},
+  };
+  return table;
+}
+
+struct Job {
+  fs::path dir;
+  json summary;
+  std::vector<std::pair<std::string, std::string>> keys;  // swept key -> value
+};
+
+std::vector<std::pair<std::string, std::string>> read_overrides(const fs::path& dir) {
+  std::vector<std::pair<std::string, std::string>> out;
+  fs::path file = dir / "overrides.yaml";
+  if (!fs::exists(file)) return out;
+  YAML::Node node = YAML::LoadFile(file.string());
+  auto add = [&](std::string text) {
+    while (!text.empty() && (text[0] == '+' || text[0] == '~')) text.erase(0, 1);
+    auto eq = text.find('=');
+    if (eq == std::string::npos) return;
+    out.emplace_back(text.substr(0, eq), text.substr(eq + 1));
+  };
+  if (node.IsSequence())
+    for (const auto& item : node) add(item.as<std::string>());
+  else if (node.IsMap())
+    for (const auto& kv : node) {
+      if (kv.second.IsSequence())
+        for (const auto& item : kv.second) add(item.as<std::string>());
+      else if (kv.second.IsScalar())
+        out.emplace_back(kv.first.as<std::string>(), kv.second.as<std::string>());
+    }
+  return out;
+}
+
+const json* metric_of(const json& values, const Column& column) {
+  for (const std::string& name : column.metrics)
+    if (values.contains(name)) return &values.at(name);
+  return nullptr;
+}
+
+std::string cell(const json* metric) {
+  if (!metric) return "–";
+  const json& post = metric->at("post");
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3f ±%.3f", post.at("mean").get<double>(),
+                (post.at("ci_high").get<double>() - post.at("ci_low").get<double>()) / 2.0);
+  return buf;
+}
+
+std::string quote_gnuplot(const std::string& s) {
+  std::string out;
+  for (char c : s) out += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+  return out;
+}
+
+void run_gnuplot(const fs::path& script) {
+  std::string command = "gnuplot \"" + script.string() + "\" 2>\"" + script.string() + ".log\"";
+  int status = std::system(command.c_str());
+  if (status != 0) {
+    std::ifstream log(script.string() + ".log");
+    std::string text((std::istreambuf_iterator<char>(log)), {});
+    throw Error("gnuplot failed on " + script.string() + ": " + text +
+                " (is gnuplot installed? apt-get install gnuplot-nox; ./bootstrap.sh does)");
+  }
+}
+
+}  // namespace
+
+ReportFiles write_report(const fs::path& dir, bool plots) {
+  if (!fs::is_directory(dir)) throw UsageError("report: '" + dir.string() + "' is not a directory");
+  std::vector<Job> jobs;
+  std::vector<fs::path> summaries;
+  if (fs::exists(dir / "summary.json")) {
+    summaries.push_back(dir / "summary.json");
+  } else {
+    for (const auto& entry : fs::recursive_directory_iterator(dir))
+      if (entry.path().filename() == "summary.json") summaries.push_back(entry.path());
+  }
+  std::sort(summaries.begin(), summaries.end(), [](const fs::path& a, const fs::path& b) {
+    // Job dirs are numbered: compare numerically where both are numbers.
+    std::string x = a.parent_path().filename().string(), y = b.parent_path().filename().string();
+    bool nx = !x.empty() && std::all_of(x.begin(), x.end(), ::isdigit);
+    bool ny = !y.empty() && std::all_of(y.begin(), y.end(), ::isdigit);
+    if (nx && ny && a.parent_path().parent_path() == b.parent_path().parent_path()) return std::stoll(x) < std::stoll(y);
+    return a < b;
+  });
+  if (summaries.empty())
+    throw UsageError("report: no summary.json under '" + dir.string() +
+                     "'; point it at a finished run (outputs/<date>/<time>) or sweep (multirun/<date>/<time>)");
+  for (const fs::path& file : summaries) {
+    std::ifstream in(file);
+    Job job;
+    job.dir = file.parent_path();
+    try {
+      job.summary = json::parse(in);
+    } catch (const json::exception& e) {
+      throw DataError("report: " + file.string() + " is not valid JSON (" + e.what() + "); rerun that job");
+    }
+    job.keys = read_overrides(job.dir);
+    jobs.push_back(std::move(job));
+  }
+  // Row keys: every key any job overrides; a plain run is described by what it ran.
+  std::vector<std::string> keys;
+  for (const Job& job : jobs)
+    for (const auto& [key, value] : job.keys)
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+  if (keys.empty()) keys = {"model", "editor", "task", "protocol"};
+  auto key_value = [](const Job& job, const std::string& key) -> std::string {
+    for (const auto& [k, v] : job.keys)
+      if (k == key) return v;
+    if (job.summary.contains(key) && job.summary.at(key).is_string()) return job.summary.at(key).get<std::string>();
+    return "–";
+  };
+
+  ReportFiles files;
+  files.jobs = static_cast<int>(jobs.size());
+  std::string md = "|";
+  for (const std::string& key : keys) md += " " + key + " |";
+  for (const Column& column : columns()) md += " " + column.title + " |";
+  md += "\n|";
+  for (std::size_t i = 0; i < keys.size() + columns().size(); ++i) md += "---|";
+  md += "\n";
+  std::string csv;
+  for (const std::string& key : keys) csv += key + ",";
+  for (const Column& column : columns()) csv += column.title + "," + column.title + " ci_low," + column.title + " ci_high,";
+  csv += "status,dir\n";
+  for (const Job& job : jobs) {
+    const json empty = json::object();
+    const json& final_values = job.summary.contains("final") ? job.summary.at("final") : empty;
+    md += "|";
+    for (const std::string& key : keys) {
+      md += " " + key_value(job, key) + " |";
+      csv += key_value(job, key) + ",";
+    }
+    for (const Column& column : columns()) {
+      const json* metric = metric_of(final_values, column);
+      md += " " + cell(metric) + " |";
+      if (metric) {
+        const json& post = metric->at("post");
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "%.6f,%.6f,%.6f,", post.at("mean").get<double>(),
+                      post.at("ci_low").get<double>(), post.at("ci_high").get<double>());
+        csv += buf;
+      } else {
+        csv += ",,,";
+      }
+    }
+    md += "\n";
+    csv += job.summary.value("status", std::string("?")) + "," + job.dir.string() + "\n";
+  }
+  files.table = md;
+  files.markdown = dir / "report.md";
+  files.csv = dir / "report.csv";
+  std::ofstream(files.markdown) << "# mike report: " << dir.string() << "\n\n"
+                                << "Post-edit means ± half the 95% bootstrap CI. acc = teacher-forced token "
+                                   "accuracy, EM = greedy generation exact match (mention for ELC).\n\n"
+                                << md;
+  std::ofstream(files.csv) << csv;
+  if (!plots) return files;
+
+  auto row_label = [&](const Job& job) {
+    std::string label;
+    for (const std::string& key : keys) label += (label.empty() ? "" : " ") + key_value(job, key);
+    return label;
+  };
+  // Grouped bars: one group per metric column, one bar per job, CI as error bars.
+  {
+    fs::path data = dir / "report_bars.dat", script = dir / "report_bars.gp";
+    std::ofstream out(data);
+    for (const Column& column : columns()) {
+      out << "\"" << column.title << "\"";
+      for (const Job& job : jobs) {
+        const json* metric = job.summary.contains("final") ? metric_of(job.summary.at("final"), column) : nullptr;
+        if (metric) {
+          const json& post = metric->at("post");
+          out << " " << post.at("mean").get<double>() << " " << post.at("ci_low").get<double>() << " "
+              << post.at("ci_high").get<double>();
+        } else {
+          out << " NaN NaN NaN";
+        }
+      }
+      out << "\n";
+    }
+    out.close();
+    std::ofstream gp(script);
+    for (const char* terminal : {"svg size 1000,480 dynamic", "png size 1000,480"}) {
+      std::string ext = std::string(terminal).substr(0, 3);
+      gp << "set terminal " << terminal << "\nset output \"" << quote_gnuplot((dir / ("report_bars." + ext)).string())
+         << "\"\nset title \"Post-edit scores (mean, 95% CI)\"\nset yrange [0:1.05]\nset grid ytics\n"
+         << "set style data histogram\nset style histogram errorbars gap 2 lw 1\nset style fill solid 0.6 border -1\n"
+         << "set key outside right\nset xtics rotate by -30\nplot ";
+      for (std::size_t j = 0; j < jobs.size(); ++j) {
+        int c = static_cast<int>(2 + 3 * j);
+        gp << (j ? ", " : "") << "\"" << quote_gnuplot(data.string()) << "\" using " << c << ":" << c + 1 << ":"
+           << c + 2 << ":xtic(1) title \"" << quote_gnuplot(row_label(jobs[j])) << "\"";
+      }
+      gp << "\n";
+    }
+    gp.close();
+    run_gnuplot(script);
+    files.plots.push_back(dir / "report_bars.svg");
+    files.plots.push_back(dir / "report_bars.png");
+  }
+  // Lines over checkpoints (sequential: edits applied; multi_step: step).
+  std::vector<const Job*> stepped;
+  for (const Job& job : jobs)
+    if (job.summary.contains("metrics") && job.summary.at("metrics").contains("reliability.token_acc") &&
+        job.summary.at("metrics").at("reliability.token_acc").size() > 1)
+      stepped.push_back(&job);
+  if (!stepped.empty()) {
+    fs::path script = dir / "report_steps.gp";
+    std::vector<std::pair<std::string, fs::path>> series;
+    for (std::size_t j = 0; j < stepped.size(); ++j) {
+      for (const Column& column : columns()) {
+        if (column.title != "Rel EM" && column.title != "I-Gen EM" && column.title != "T-Loc") continue;
+        const json& metrics = stepped[j]->summary.at("metrics");
+        const json* by_checkpoint = metric_of(metrics, column);
+        if (!by_checkpoint) continue;
+        fs::path data = dir / ("report_steps_" + std::to_string(j) + "_" + std::to_string(series.size()) + ".dat");
+        std::vector<std::pair<long long, double>> points;
+        for (const auto& [checkpoint, value] : by_checkpoint->items())
+          points.emplace_back(std::stoll(checkpoint), value.at("post").at("mean").get<double>());
+        std::sort(points.begin(), points.end());
+        std::ofstream out(data);
+        for (const auto& [x, y] : points) out << x << " " << y << "\n";
+        series.emplace_back(row_label(*stepped[j]) + " " + column.title, data);
+      }
+    }
+    std::ofstream gp(script);
+    for (const char* terminal : {"svg size 900,480 dynamic", "png size 900,480"}) {
+      std::string ext = std::string(terminal).substr(0, 3);
+      gp << "set terminal " << terminal << "\nset output \"" << quote_gnuplot((dir / ("report_steps." + ext)).string())
+         << "\"\nset title \"Scores over edits / steps\"\nset xlabel \"edits applied (sequential) or step (multi-step)\"\n"
+         << "set yrange [0:1.05]\nset grid\nset key outside right\nplot ";
+      for (std::size_t i = 0; i < series.size(); ++i)
+        gp << (i ? ", " : "") << "\"" << quote_gnuplot(series[i].second.string())
+           << "\" using 1:2 with linespoints title \"" << quote_gnuplot(series[i].first) << "\"";
+      gp << "\n";
+    }
+    gp.close();
+    run_gnuplot(script);
+    files.plots.push_back(dir / "report_steps.svg");
+    files.plots.push_back(dir / "report_steps.png");
+  }
+  return files;
+}
+
+}  // namespace mike

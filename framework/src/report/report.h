@@ -1,0 +1,25 @@
+#pragma once
+// `mike report`: collects summary.json of a run or of every job of a sweep
+// into one table (rows: the swept keys; columns: Rel, T-Gen, I-Gen, T-Loc,
+// M-Loc as token accuracy and exact match/mention, ± 95% CI), written as
+// Markdown and CSV, and plotted with gnuplot (grouped bars per metric; lines
+// over checkpoints for sequential / multi-step runs) as SVG and PNG.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace mike {
+
+struct ReportFiles {
+  std::filesystem::path markdown, csv;
+  std::vector<std::filesystem::path> plots;
+  std::string table;  // the Markdown table, also printed to the terminal
+  int jobs = 0;
+};
+
+// `dir` is a run dir (holds summary.json) or a sweep dir (job dirs below it).
+// Writes report.md, report.csv and report_*.{svg,png} into `dir`. Throws
+// UsageError when no summary.json is found, Error when gnuplot fails.
+ReportFiles write_report(const std::filesystem::path& dir, bool plots = true);
+
+}  // namespace mike

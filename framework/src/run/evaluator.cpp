@@ -1,0 +1,63 @@
+#include "run/evaluator.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+
+#include "data/image_tensor.h"
+
+namespace mike {
+
+torch::Tensor Evaluator::image(const std::filesystem::path& path) {
+  auto it = images_.find(path);
+  if (it != images_.end()) return it->second;
+  torch::Tensor tensor = data::load_image_tensor(path);
+  images_.emplace(path, tensor);
+  return tensor;
+}
+
+ModelInput Evaluator::input(const std::filesystem::path& image_path, const std::string& prompt) {
+  ModelInput in;
+  in.prompt = prompt;
+  if (!image_path.empty()) in.image = image(image_path);
+  return in;
+}
+
+std::vector<SampleOutput> Evaluator::evaluate(Model& model, const std::vector<ProbeSample>& samples,
+                                              const std::vector<std::string>& taps, const ActivationSink& sink) {
+  torch::NoGradGuard no_grad;
+  std::vector<SampleOutput> outputs(samples.size());
+  const std::size_t batch = static_cast<std::size_t>(std::max(1, options_.batch_size));
+  for (std::size_t start = 0; start < samples.size(); start += batch) {
+    std::size_t end = std::min(samples.size(), start + batch);
+    std::vector<ScoreRequest> score_batch;
+    std::vector<ModelInput> generate_batch;
+    for (std::size_t i = start; i < end; ++i) {
+      ModelInput in = input(samples[i].image, samples[i].prompt);
+      score_batch.push_back({in, samples[i].teacher_target, options_.top_k});
+      generate_batch.push_back(std::move(in));
+    }
+    // Activation logging: taps see [batch, positions, width]; row r is sample start + r.
+    std::vector<TapHandle> handles;
+    if (sink)
+      for (const std::string& tap : taps)
+        handles.push_back(model.add_tap(tap, [&, start](const std::string& name, const torch::Tensor& x) {
+          torch::Tensor rows = x.dim() >= 3 ? x : x.unsqueeze(0);
+          for (int64_t r = 0; r < rows.size(0); ++r)
+            sink(name, start + static_cast<std::size_t>(r), rows[r].reshape({-1, rows.size(-1)}));
+          return x;
+        }));
+    std::vector<ScoreResult> scores = model.score(score_batch);
+    handles.clear();
+    GenerateOptions generate_options;
+    generate_options.max_new_tokens = options_.max_new_tokens;
+    std::vector<std::string> generated = model.generate(generate_batch, generate_options);
+    for (std::size_t i = start; i < end; ++i) {
+      outputs[i].score = std::move(scores[i - start]);
+      outputs[i].generated = std::move(generated[i - start]);
+    }
+  }
+  return outputs;
+}
+
+}  // namespace mike

@@ -1,0 +1,48 @@
+#pragma once
+// Runs probe samples through a model in batches: one teacher-forced score()
+// and one greedy generate() per batch. The runner computes pre-edit outputs
+// once per record with it and post-edit outputs after every edit.
+#include <torch/types.h>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "mike/model.h"
+#include "run/probes.h"
+
+namespace mike {
+
+struct SampleOutput {
+  ScoreResult score;
+  std::string generated;
+};
+
+struct EvaluatorOptions {
+  int batch_size = 16;      // samples per score()/generate() call
+  int top_k = 5;            // top-k tokens recorded per target position (for M-Loc agreement)
+  int max_new_tokens = 16;  // greedy generation budget
+};
+
+// Called for every activation seen at a logged tap while scoring: the tensor
+// is [positions, width] for `sample` (index into the evaluated list).
+using ActivationSink = std::function<void(const std::string& tap, std::size_t sample, const torch::Tensor& values)>;
+
+class Evaluator {
+ public:
+  explicit Evaluator(EvaluatorOptions options) : options_(options) {}
+  std::vector<SampleOutput> evaluate(Model& model, const std::vector<ProbeSample>& samples,
+                                     const std::vector<std::string>& taps = {}, const ActivationSink& sink = {});
+  // The image as a [3, H, W] float tensor in [0, 1]; decoded once per path.
+  torch::Tensor image(const std::filesystem::path& path);
+  ModelInput input(const std::filesystem::path& image_path, const std::string& prompt);
+  const EvaluatorOptions& options() const { return options_; }
+
+ private:
+  EvaluatorOptions options_;
+  std::map<std::filesystem::path, torch::Tensor> images_;
+};
+
+}  // namespace mike

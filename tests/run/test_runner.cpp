@@ -1,0 +1,199 @@
+// The edit/evaluate runner end to end on a generated mini world with the toy
+// fixture model and the ft editor: every protocol's log layout, restore
+// checks, batch refusal, kill -9 + resume giving the same numbers, and the
+// report of a finished run.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "data/synth.h"
+#include "log/run_log.h"
+#include "mike/error.h"
+#include "process.h"
+#include "report/report.h"
+#include "run/experiment.h"
+
+namespace fs = std::filesystem;
+using namespace mike;
+
+namespace {
+
+const std::string& world_dir() {
+  static const std::string dir = [] {
+    std::string d = test::make_temp_dir("runner_world");
+    data::SynthOptions options;
+    options.entities = 52;
+    options.images_per_entity = 4;
+    options.image_size = 16;
+    options.known_fraction = 0.5;
+    options.dev_fraction = 0.0;
+    options.train_fraction = 0.0;
+    data::generate_world(d, options);
+    return d;
+  }();
+  return dir;
+}
+
+const std::string kFtEditor =
+    "{plugin: ft, params: [bigram.weight], steps: 15, lr: 0.5, weight_decay: 0.0, norm_constraint: 0.0, "
+    "early_stop_loss: 0.0}";
+
+Config run_config(const std::string& protocol, int limit, const std::string& editor = kFtEditor) {
+  return Config::from_yaml("task: vna\nigen: augmented\nseed: 0\nthreads: 1\n"
+                           "data: {format: mike, dir: '" + world_dir() + "', split: test, limit: " +
+                           std::to_string(limit) + "}\n"
+                           "model: {plugin: toy, init_scale: 0.1, seed: 1}\n"
+                           "editor: " + editor + "\n"
+                           "protocol: " + protocol + "\n"
+                           "eval: {batch_size: 4, max_new_tokens: 8}\n",
+                           "test config");
+}
+
+JobContext job(const std::string& label, bool resume = false) {
+  JobContext context;
+  context.job_dir = test::make_temp_dir(label);
+  context.plugin_paths = {MIKE_FIXTURE_PLUGIN_DIR};
+  context.resume = resume;
+  return context;
+}
+
+nlohmann::json summary_of(const JobContext& context) {
+  std::ifstream in(context.job_dir / "summary.json");
+  return nlohmann::json::parse(in);
+}
+
+}  // namespace
+
+TEST_CASE("single protocol: one unit per record, deltas logged, edits help reliability") {
+  JobContext context = job("runner_single");
+  run_experiment(run_config("{name: single}", 4), context);
+  auto log = RunLog::resume(context.job_dir / "run.h5");
+  CHECK(log->edit_count() == 4);
+  CHECK(log->attribute("status") == "done");
+  CHECK(log->attribute("config").find("plugin: ft") != std::string::npos);
+  CHECK(log->weight_rows("bigram.weight") == 4);
+  auto rel = log->read_metric("reliability.token_acc");
+  CHECK(rel.size() == 4);
+  auto loc = log->read_metric("t_locality.top1_agreement");
+  CHECK(loc.size() == 4);
+  for (const auto& row : loc) CHECK(row.pre == 1.0);  // the unedited model agrees with itself
+  auto summary = summary_of(context);
+  CHECK(summary["edits"] == 4);
+  CHECK(summary["protocol"] == "single");
+  double pre = summary["final"]["reliability.token_acc"]["pre"]["mean"];
+  double post = summary["final"]["reliability.token_acc"]["post"]["mean"];
+  CHECK(post > pre + 0.3);  // fine-tuning on the target works on the toy model
+  CHECK(summary["final"].contains("i_generality.exact_match"));
+  CHECK(summary["final"].contains("m_locality.topk_agreement"));
+}
+
+TEST_CASE("sequential protocol evaluates all edited records at each checkpoint") {
+  JobContext context = job("runner_sequential");
+  run_experiment(run_config("{name: sequential, checkpoints: [1, 2]}", 4), context);
+  auto log = RunLog::resume(context.job_dir / "run.h5");
+  auto rows = log->read_metric("reliability.token_acc");
+  REQUIRE(rows.size() == 1 + 2 + 4);  // checkpoints 1, 2 and the final 4
+  CHECK(rows[0].checkpoint == 1);
+  CHECK(rows[1].checkpoint == 2);
+  CHECK(rows[3].checkpoint == 4);
+  CHECK(rows[3].edit == 3);
+  auto summary = summary_of(context);
+  CHECK(summary["metrics"]["reliability.token_acc"].size() == 3);
+}
+
+TEST_CASE("multi_step edits one entity with successive images and evaluates after each step") {
+  JobContext context = job("runner_multi_step");
+  run_experiment(run_config("{name: multi_step, steps: 2}", 2), context);
+  auto log = RunLog::resume(context.job_dir / "run.h5");
+  CHECK(log->edit_count() == 4);
+  auto rows = log->read_metric("reliability.token_acc");
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[0].checkpoint == 1);
+  CHECK(rows[1].checkpoint == 2);
+  CHECK(rows[0].record_id == rows[1].record_id);
+}
+
+TEST_CASE("batch protocol edits k records at once; an editor that cannot batch says so") {
+  JobContext context = job("runner_batch");
+  run_experiment(run_config("{name: batch, batch_size: 2}", 4), context);
+  auto log = RunLog::resume(context.job_dir / "run.h5");
+  CHECK(log->edit_count() == 4);
+  CHECK(log->weight_rows("bigram.weight") == 2);  // one delta per batch
+  JobContext refused = job("runner_batch_refused");
+  try {
+    run_experiment(run_config("{name: batch, batch_size: 2}", 4, "{plugin: scale, parameter: bigram.weight, factor: 2.0}"), refused);
+    FAIL("expected a refusal");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("editor 'scale' cannot edit 2 records at once; use protocol=single or "
+                                     "protocol=sequential, or protocol.batch_size=1") != std::string::npos);
+  }
+}
+
+TEST_CASE("a run killed with SIGKILL resumes to the same final numbers") {
+  const std::string protocol = "{name: sequential, checkpoints: [2, 4]}";
+  JobContext reference = job("runner_reference");
+  run_experiment(run_config(protocol, 6), reference);
+
+  JobContext killed = job("runner_killed");
+  int out[2];
+  REQUIRE(pipe(out) == 0);
+  pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    close(out[0]);
+    dup2(out[1], 1);
+    dup2(out[1], 2);
+    try {
+      run_experiment(run_config(protocol, 6), killed);
+    } catch (...) {
+    }
+    _exit(0);
+  }
+  close(out[1]);
+  std::string seen;
+  char buf[256];
+  while (seen.find("2/6 edits") == std::string::npos) {
+    ssize_t n = read(out[0], buf, sizeof buf);
+    if (n <= 0) break;
+    seen.append(buf, static_cast<std::size_t>(n));
+  }
+  kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  close(out[0]);
+  REQUIRE(seen.find("2/6 edits") != std::string::npos);
+  CHECK_FALSE(fs::exists(killed.job_dir / "summary.json"));
+
+  killed.resume = true;
+  run_experiment(run_config(protocol, 6), killed);
+  auto a = summary_of(reference), b = summary_of(killed);
+  CHECK(b["edits"] == 6);
+  CHECK(a["metrics"] == b["metrics"]);  // every metric, every checkpoint, bitwise-equal aggregates
+}
+
+TEST_CASE("resuming with a different config is refused") {
+  JobContext context = job("runner_resume_mismatch");
+  run_experiment(run_config("{name: single}", 2), context);
+  context.resume = true;
+  CHECK_THROWS_WITH(run_experiment(run_config("{name: single}", 3), context),
+                    doctest::Contains("the composed config differs from the one the run started with"));
+}
+
+TEST_CASE("mike report turns a run into Markdown, CSV and gnuplot plots") {
+  JobContext context = job("runner_report");
+  run_experiment(run_config("{name: sequential, checkpoints: [1]}", 2), context);
+  ReportFiles files = write_report(context.job_dir);
+  CHECK(files.jobs == 1);
+  std::string md = test::read_file(files.markdown.string());
+  CHECK(md.find("| model | editor | task | protocol | Rel acc | Rel EM |") != std::string::npos);
+  CHECK(md.find("| toy | ft | vna | sequential |") != std::string::npos);
+  CHECK(test::read_file(files.csv.string()).find("toy,ft,vna,sequential,") != std::string::npos);
+  REQUIRE(files.plots.size() == 4);  // bars + steps, SVG and PNG
+  for (const auto& plot : files.plots) CHECK(fs::file_size(plot) > 1000);
+  CHECK(test::read_file((context.job_dir / "report_bars.svg").string()).find("<svg") != std::string::npos);
+}
