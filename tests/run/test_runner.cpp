@@ -197,3 +197,25 @@ TEST_CASE("mike report turns a run into Markdown, CSV and gnuplot plots") {
   for (const auto& plot : files.plots) CHECK(fs::file_size(plot) > 1000);
   CHECK(test::read_file((context.job_dir / "report_bars.svg").string()).find("<svg") != std::string::npos);
 }
+
+TEST_CASE("log.taps records activations per sample with an index back to the edit") {
+  JobContext context = job("runner_taps");
+  Config config = Config::from_yaml(run_config("{name: single}", 2).to_yaml() +
+                                    "\nlog: {taps: [bigram.out], weights: false}\n");
+  run_experiment(config, context);
+  std::string script = "import h5py\nf = h5py.File('" + (context.job_dir / "run.h5").string() +
+                       "', 'r')\n"
+                       "a = f['activations/bigram.out']\n"
+                       "assert a['values'].shape[1] == 256, a['values'].shape\n"
+                       "assert set(a['edit'][:]) == {0, 1}, set(a['edit'][:])\n"
+                       "assert a['values'].compression == 'gzip'\n"
+                       "assert 'weights' in f and len(f['weights']) == 0\n"
+                       "print(a['values'].shape[0])\n";
+  test::write_file((context.job_dir / "check.py").string(), script);
+  auto r = test::run_command("/usr/bin/python3 " + (context.job_dir / "check.py").string());
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(std::stoi(r.out) > 0);
+  auto summary = summary_of(context);
+  CHECK(summary["timing"]["log_s"].get<double>() > 0.0);
+  CHECK(summary["timing"]["pre_eval_records_per_s"].get<double>() > 0.0);
+}

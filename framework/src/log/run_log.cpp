@@ -3,6 +3,7 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -198,6 +199,17 @@ std::vector<std::string> children(hid_t file, const std::string& group) {
 
 }  // namespace
 
+// Adds the lifetime of a scope to RunLog::seconds_writing_.
+class RunLog::Timer {
+ public:
+  explicit Timer(double& total) : total_(total), start_(std::chrono::steady_clock::now()) {}
+  ~Timer() { total_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
+
+ private:
+  double& total_;
+  std::chrono::steady_clock::time_point start_;
+};
+
 struct RunLog::Columns {
   Handle strings{string_type(), H5Tclose};
 };
@@ -261,6 +273,7 @@ std::unique_ptr<RunLog> RunLog::resume(const std::filesystem::path& file) {
 }
 
 void RunLog::set_attribute(const std::string& name, const std::string& value) {
+  Timer timer(seconds_writing_);
   if (H5Aexists(file_, name.c_str()) > 0) H5Adelete(file_, name.c_str());
   Handle space(H5Screate(H5S_SCALAR), H5Sclose);
   Handle attr(check(H5Acreate2(file_, name.c_str(), columns_->strings, space, H5P_DEFAULT, H5P_DEFAULT),
@@ -281,6 +294,7 @@ std::string RunLog::attribute(const std::string& name) const {
 }
 
 void RunLog::append_metric(const std::string& name, const MetricRow& row) {
+  Timer timer(seconds_writing_);
   std::string group = "/metrics/" + object_name(name);
   if (!exists(file_, group)) {
     ensure_group(file_, group);
@@ -300,6 +314,7 @@ void RunLog::append_metric(const std::string& name, const MetricRow& row) {
 
 void RunLog::append_weight_delta(const std::string& param, std::int64_t edit, const std::vector<std::int64_t>& shape,
                                  const float* data) {
+  Timer timer(seconds_writing_);
   std::string group = "/weights/" + object_name(param);
   std::vector<hsize_t> row_shape(shape.begin(), shape.end());
   if (!exists(file_, group)) {
@@ -313,6 +328,7 @@ void RunLog::append_weight_delta(const std::string& param, std::int64_t edit, co
 
 void RunLog::append_activations(const std::string& tap, std::int64_t edit, std::int64_t sample,
                                 const std::vector<std::int64_t>& positions, std::int64_t width, const float* data) {
+  Timer timer(seconds_writing_);
   std::string group = "/activations/" + object_name(tap);
   if (!exists(file_, group)) {
     ensure_group(file_, group);
@@ -331,6 +347,7 @@ void RunLog::append_activations(const std::string& tap, std::int64_t edit, std::
 }
 
 void RunLog::commit_edits(const std::vector<EditRow>& rows) {
+  Timer timer(seconds_writing_);
   if (rows.empty()) return;
   // New statistics get a column, back-filled with NaN for earlier edits.
   for (const EditRow& row : rows)
@@ -366,7 +383,7 @@ void RunLog::commit_edits(const std::vector<EditRow>& rows) {
   append_rows(file_, "/edits/wall_time_s", H5T_NATIVE_DOUBLE, n, wall.data());
   append_rows(file_, "/edits/record_id", columns_->strings, n, record.data());  // last: marks the unit complete
   edits_ += static_cast<std::int64_t>(n);
-  flush();
+  check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flushing");  // not flush(): this scope is timed already
 }
 
 std::vector<MetricRow> RunLog::read_metric(const std::string& name) const {
@@ -390,6 +407,9 @@ std::int64_t RunLog::weight_rows(const std::string& param) const {
   return exists(file_, path) ? static_cast<std::int64_t>(rows_of(file_, path)) : 0;
 }
 
-void RunLog::flush() { check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flushing"); }
+void RunLog::flush() {
+  Timer timer(seconds_writing_);
+  check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flushing");
+}
 
 }  // namespace mike

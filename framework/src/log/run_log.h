@@ -75,11 +75,17 @@ class RunLog {
 
   void flush();
 
+  // Wall seconds spent inside this object's writes and flushes so far (the
+  // logging overhead a run reports in summary.json).
+  double seconds_writing() const { return seconds_writing_; }
+
  private:
+  class Timer;
   explicit RunLog(std::int64_t file_id);
   struct Columns;
   std::int64_t file_;
   std::int64_t edits_ = 0;
+  double seconds_writing_ = 0.0;
   std::unique_ptr<Columns> columns_;
 };
 

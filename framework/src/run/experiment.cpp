@@ -187,6 +187,17 @@ void run_experiment(const Config& config, const JobContext& context) {
   summary["edits"] = log->edit_count();
   summary["wall_time_s"] =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const RunTiming& timing = runner.timing();
+  summary["timing"] = {{"pre_eval_s", timing.pre_eval_s},
+                       {"pre_eval_samples_per_s",
+                        timing.pre_eval_s > 0 ? static_cast<double>(timing.pre_eval_samples) / timing.pre_eval_s : 0.0},
+                       {"pre_eval_records_per_s",
+                        timing.pre_eval_s > 0 ? static_cast<double>(dataset.records.size()) / timing.pre_eval_s : 0.0},
+                       {"edit_s", timing.edit_s},
+                       {"post_eval_s", timing.post_eval_s},
+                       {"restore_s", timing.restore_s},
+                       {"log_s", log->seconds_writing()},
+                       {"threads", threads}};
   summary["metrics"] = metrics;
   nlohmann::json final_values = nlohmann::json::object();
   for (const auto& [name, by_checkpoint] : metrics.items()) {

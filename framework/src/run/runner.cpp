@@ -11,6 +11,12 @@
 
 namespace mike {
 
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+}  // namespace
+
 Protocol parse_protocol(const std::string& name) {
   if (name == "single") return Protocol::kSingle;
   if (name == "batch") return Protocol::kBatch;
@@ -83,7 +89,9 @@ std::unique_ptr<EditedModel> Runner::apply_edit(Model& model, const std::vector<
   if (batch.size() > 1 && !plugins_.editor->supports_batch())
     throw ConfigError(plugins_.editor_label + " cannot edit " + std::to_string(batch.size()) +
                       " records at once; use protocol=single or protocol=sequential, or protocol.batch_size=1");
+  auto start = std::chrono::steady_clock::now();
   auto edited = call_plugin(plugins_.editor_label, [&] { return plugins_.editor->edit(model, batch); });
+  timing_.edit_s += seconds_since(start);
   if (!edited) throw PluginError(plugins_.editor_label + ": edit() returned no model");
   return edited;
 }
@@ -93,7 +101,10 @@ void Runner::compute_pre_outputs() {
   // once and reused for all locality comparisons and the "pre" columns.
   std::vector<ProbeSample> all;
   for (const auto& samples : samples_) all.insert(all.end(), samples.begin(), samples.end());
+  auto start = std::chrono::steady_clock::now();
   auto outputs = call_plugin(plugins_.model_label, [&] { return evaluator_.evaluate(*plugins_.model, all); });
+  timing_.pre_eval_s += seconds_since(start);
+  timing_.pre_eval_samples += static_cast<std::int64_t>(all.size());
   pre_.clear();
   std::size_t offset = 0;
   for (const auto& samples : samples_) {
@@ -121,8 +132,10 @@ void Runner::evaluate_records(Model& model, const std::vector<std::size_t>& reco
       log_.append_activations(tap, edit, static_cast<std::int64_t>(sample), positions, rows.size(1),
                               rows.data_ptr<float>());
     };
+  auto start = std::chrono::steady_clock::now();
   auto post = call_plugin(plugins_.model_label,
                           [&] { return evaluator_.evaluate(model, samples, options_.log_taps, sink); });
+  timing_.post_eval_s += seconds_since(start);
   for (std::size_t i = 0; i < samples.size(); ++i) {
     const ProbeSample& sample = samples[i];
     const SampleOutput& before = pre_[origin[i].first][origin[i].second];
@@ -171,6 +184,7 @@ void Runner::log_weights(const EditedModel& edited, Model& model, std::int64_t e
 }
 
 void Runner::restore_checked(EditedModel& edited, Model& model) {
+  auto start = std::chrono::steady_clock::now();
   call_plugin(plugins_.editor_label, [&] { edited.restore_original(); });
   // Parametric edits: the restored weights must be bitwise the originals.
   if (const auto* in_place = dynamic_cast<const InPlaceEdit*>(&edited)) {
@@ -179,6 +193,7 @@ void Runner::restore_checked(EditedModel& edited, Model& model) {
         throw Error(plugins_.editor_label + ": restore after an edit did not give back parameter '" + name +
                     "' bitwise; results after this point would be contaminated");
   }
+  timing_.restore_s += seconds_since(start);
 }
 
 void Runner::commit(const std::vector<EditRequest>& batch, double seconds, const EditedModel& edited) {
@@ -196,12 +211,6 @@ void Runner::commit(const std::vector<EditRequest>& batch, double seconds, const
   }
   log_.commit_edits(rows);
 }
-
-namespace {
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-}  // namespace
 
 void Runner::run() {
   Model& model = *plugins_.model;

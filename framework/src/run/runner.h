@@ -51,6 +51,15 @@ struct Plugins {
   std::map<std::string, std::shared_ptr<Metric>> metrics;  // by plugin name
 };
 
+// Where a run's time went (seconds), reported in summary.json.
+struct RunTiming {
+  double pre_eval_s = 0.0;   // pre-edit outputs of every record (once)
+  double edit_s = 0.0;       // inside Editor::edit
+  double post_eval_s = 0.0;  // post-edit score()+generate() of the probes
+  double restore_s = 0.0;    // restore + its bitwise check
+  std::int64_t pre_eval_samples = 0;
+};
+
 class Runner {
  public:
   Runner(Plugins plugins, std::vector<data::EditRecord> records, RunnerOptions options, Evaluator& evaluator,
@@ -59,6 +68,7 @@ class Runner {
   void run();
   // Total number of units (edits) the protocol makes for these records.
   std::int64_t total_edits() const;
+  const RunTiming& timing() const { return timing_; }
 
  private:
   struct Unit;
@@ -78,6 +88,7 @@ class Runner {
   RunLog& log_;
   std::vector<std::vector<ProbeSample>> samples_;   // per record
   std::vector<std::vector<SampleOutput>> pre_;      // per record, per sample
+  RunTiming timing_;
 };
 
 }  // namespace mike
