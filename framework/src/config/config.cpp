@@ -1,5 +1,6 @@
 #include "config/config_impl.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <sstream>
@@ -9,8 +10,39 @@
 namespace mike {
 namespace {
 
-// Follows a dotted path from `node`; returns an invalid/undefined node when absent.
 YAML::Node find_node(const YAML::Node& start, const std::vector<std::string>& parts) {
+  return find_config_node(start, parts);
+}
+
+bool is_quoted(const YAML::Node& node) { return node.Tag() == "!"; }
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+void collect_key_paths(const YAML::Node& node, const std::string& prefix, std::vector<std::string>& out) {
+  if (!node.IsMap()) return;
+  for (const auto& kv : node) {
+    std::string path = join_key_path(prefix, kv.first.Scalar());
+    out.push_back(path);
+    collect_key_paths(kv.second, path, out);
+  }
+}
+
+}  // namespace
+
+YAML::Node find_config_node(const YAML::Node& start, const std::vector<std::string>& parts) {
   // yaml-cpp nodes are references: `reset` rebinds, `=` would overwrite the
   // tree, and non-const operator[] would insert. Only const lookups here.
   YAML::Node current;
@@ -37,7 +69,7 @@ YAML::Node find_node(const YAML::Node& start, const std::vector<std::string>& pa
   return current;
 }
 
-bool is_quoted(const YAML::Node& node) { return node.Tag() == "!"; }
+namespace {
 
 template <class T>
 bool decode_scalar(const YAML::Node& node, T& out) {
@@ -139,14 +171,51 @@ Config::Config() : Config(make_config(YAML::Node(YAML::NodeType::Map), "<empty>"
 Config::Config(std::shared_ptr<const Impl> impl, std::string prefix)
     : impl_(std::move(impl)), prefix_(std::move(prefix)) {}
 
-Config Config::from_yaml(std::string_view text, const std::string& origin) {
-  YAML::Node root;
+YAML::Node load_yaml_text(const std::string& text, const std::string& origin) {
   try {
-    root = YAML::Load(std::string(text));
+    return YAML::Load(text);
   } catch (const YAML::Exception& e) {
     throw ConfigError("YAML syntax error in " + origin + ":" + std::to_string(e.mark.line + 1) + ":" +
                       std::to_string(e.mark.column + 1) + ": " + e.msg + "; fix the YAML at that position");
   }
+}
+
+YAML::Node load_yaml_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError("cannot read config file '" + path + "'; check the path and permissions");
+  std::stringstream text;
+  text << in.rdbuf();
+  return load_yaml_text(text.str(), path);
+}
+
+std::vector<std::string> all_key_paths(const YAML::Node& root) {
+  std::vector<std::string> out;
+  collect_key_paths(root, "", out);
+  return out;
+}
+
+std::vector<std::string> nearest_key_paths(const YAML::Node& root, const std::string& key, std::size_t count) {
+  struct Candidate {
+    std::size_t distance;
+    std::size_t shared_prefix;
+    std::string path;
+  };
+  std::vector<Candidate> candidates;
+  for (std::string& path : all_key_paths(root)) {
+    std::size_t shared = 0;
+    while (shared < path.size() && shared < key.size() && path[shared] == key[shared]) ++shared;
+    candidates.push_back({edit_distance(path, key), shared, std::move(path)});
+  }
+  std::stable_sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    return a.distance != b.distance ? a.distance < b.distance : a.shared_prefix > b.shared_prefix;
+  });
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < candidates.size() && i < count; ++i) out.push_back(candidates[i].path);
+  return out;
+}
+
+Config Config::from_yaml(std::string_view text, const std::string& origin) {
+  YAML::Node root = load_yaml_text(std::string(text), origin);
   if (root.IsDefined() && !root.IsNull() && !root.IsMap())
     throw ConfigError("config " + origin + " must be a YAML map at the top level, but it is " +
                       describe_yaml_value(root));

@@ -3,8 +3,10 @@
 // of it came from. The composer (configs + overrides) builds these.
 #include <yaml-cpp/yaml.h>
 
+#include <cstddef>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "mike/config.h"
 
@@ -27,6 +29,21 @@ Config make_config(const YAML::Node& root, std::string default_origin,
 // Splits "a.b.c" into {"a","b","c"}; throws ConfigError on empty segments.
 std::vector<std::string> split_key_path(std::string_view key);
 std::string join_key_path(const std::string& prefix, std::string_view key);
+
+// Follows a dotted path (split) from `start` without modifying the tree;
+// returns an undefined node when any part is absent. Sequences take indices.
+YAML::Node find_config_node(const YAML::Node& start, const std::vector<std::string>& parts);
+
+// Parses YAML text / a file; a syntax error is a ConfigError naming
+// origin:line:col. An empty document yields a null node.
+YAML::Node load_yaml_text(const std::string& text, const std::string& origin);
+YAML::Node load_yaml_file(const std::string& path);
+
+// Every key path in `root` (maps are descended, lists are not), document order.
+std::vector<std::string> all_key_paths(const YAML::Node& root);
+// Up to `count` key paths of `root` closest to `key` (edit distance, ties
+// broken by shared prefix), for "did you mean" hints.
+std::vector<std::string> nearest_key_paths(const YAML::Node& root, const std::string& key, std::size_t count = 3);
 
 // One-word description of a node's type for messages: "map", "list", "null",
 // "integer 3", "float 0.5", "bool true", "string \"abc\"".

@@ -1,3 +1,8 @@
 # Sources of framework/src/config (included by framework/CMakeLists.txt).
-list(APPEND MIKE_FRAMEWORK_SOURCES ${CMAKE_CURRENT_LIST_DIR}/config.cpp)
-list(APPEND MIKE_FRAMEWORK_NO_PCH_SOURCES ${CMAKE_CURRENT_LIST_DIR}/config.cpp)
+set(mike_config_sources
+  ${CMAKE_CURRENT_LIST_DIR}/config.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/override.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/interpolation.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/composer.cpp)
+list(APPEND MIKE_FRAMEWORK_SOURCES ${mike_config_sources})
+list(APPEND MIKE_FRAMEWORK_NO_PCH_SOURCES ${mike_config_sources})

@@ -9,5 +9,8 @@ namespace mike {
 void init_logging(int verbosity);
 // Also write log lines to `path` (the run's mike.log) from now on.
 void add_log_file(const std::string& path);
+// Stop writing to a file added with add_log_file (e.g. when an in-process
+// sweep moves on to its next job). Unknown paths are ignored.
+void remove_log_file(const std::string& path);
 
 }  // namespace mike

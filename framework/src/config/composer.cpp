@@ -1,0 +1,317 @@
+#include "config/composer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "config/config_impl.h"
+#include "config/interpolation.h"
+#include "config/override.h"
+#include "mike/error.h"
+
+namespace fs = std::filesystem;
+
+namespace mike {
+namespace {
+
+std::string mark_text(const std::string& file, const YAML::Node& node) {
+  if (node.Mark().line < 0) return file;
+  return file + ":" + std::to_string(node.Mark().line + 1) + ":" + std::to_string(node.Mark().column + 1);
+}
+
+std::string join(const std::vector<std::string>& items, const char* separator = ", ") {
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "" : separator) + item;
+  return out;
+}
+
+// One entry of the defaults list: a group option, or `_self_` (group empty).
+struct DefaultEntry {
+  std::string group;
+  std::string option;
+  std::string origin;  // where it was chosen, for messages
+};
+
+class Composer {
+ public:
+  explicit Composer(const ComposeRequest& request) : request_(request) {}
+
+  ComposedConfig run() {
+    primary_path_ = primary_config_path(request_.config_dir, request_.config_name).string();
+    YAML::Node primary = load_yaml_file(primary_path_);
+    if (primary.IsDefined() && !primary.IsNull() && !primary.IsMap())
+      throw ConfigError("config " + primary_path_ + " must be a YAML map at the top level, but it is " +
+                        describe_yaml_value(primary));
+    read_defaults(primary);
+    std::vector<Override> value_overrides;
+    for (const std::string& text : request_.overrides) {
+      Override item = parse_override(text);
+      if (item.key.find('.') == std::string::npos && is_config_group(request_.config_dir, item.key))
+        apply_group_override(item);
+      else
+        value_overrides.push_back(std::move(item));
+    }
+    root_ = YAML::Node(YAML::NodeType::Map);
+    ComposedConfig result;
+    for (const DefaultEntry& entry : defaults_) {
+      if (entry.group.empty()) {
+        merge_self(primary);
+      } else {
+        merge_group(entry);
+        result.choices.emplace_back(entry.group, entry.option);
+      }
+    }
+    for (const Override& item : value_overrides) apply_value_override(item);
+    Config before_interpolation = make_config(root_, primary_path_, origins_);
+    resolve_interpolations(root_, [&](const std::string& key) { return before_interpolation.origin(key); });
+    result.config = make_config(root_, primary_path_, origins_);
+    return result;
+  }
+
+ private:
+  void read_defaults(const YAML::Node& primary) {
+    bool has_self = false;
+    if (primary.IsMap() && primary["defaults"]) {
+      const YAML::Node list = primary["defaults"];
+      if (!list.IsSequence())
+        throw ConfigError("'defaults' in " + mark_text(primary_path_, list) +
+                          " must be a list, e.g.\ndefaults:\n  - editor: ft_llm\n  - _self_");
+      for (const auto& item : list) {
+        std::string where = mark_text(primary_path_, item);
+        if (item.IsScalar() && item.Scalar() == "_self_") {
+          defaults_.push_back({"", "", where});
+          has_self = true;
+        } else if (item.IsMap() && item.size() == 1) {
+          auto kv = *item.begin();
+          std::string group = kv.first.Scalar();
+          if (kv.second.IsNull()) continue;  // "- group: null" lists a group with nothing chosen
+          if (!kv.second.IsScalar())
+            throw ConfigError("defaults entry for group '" + group + "' in " + where +
+                              " must name one option, e.g. - " + group + ": <option>");
+          defaults_.push_back({group, kv.second.Scalar(), where});
+        } else {
+          throw ConfigError("defaults entry in " + where + " must be '- group: option' or '- _self_' but is " +
+                            describe_yaml_value(item));
+        }
+      }
+    }
+    if (!has_self) defaults_.push_back({"", "", primary_path_});  // Hydra: the primary config comes last
+  }
+
+  std::vector<DefaultEntry>::iterator find_group(const std::string& group) {
+    return std::find_if(defaults_.begin(), defaults_.end(), [&](const DefaultEntry& e) { return e.group == group; });
+  }
+
+  void apply_group_override(const Override& item) {
+    auto entry = find_group(item.key);
+    std::string origin = override_origin(item);
+    if (item.op == OverrideOp::remove) {
+      if (entry == defaults_.end())
+        throw ConfigError(origin + ": config group '" + item.key + "' is not in the defaults list of " +
+                          primary_path_ + "; there is nothing to delete");
+      defaults_.erase(entry);
+      return;
+    }
+    YAML::Node value = parse_override_value(item);
+    if (!value.IsScalar() || is_sweep_value(item.value))
+      throw ConfigError(origin + ": config group '" + item.key + "' takes one option name, e.g. " + item.key + "=" +
+                        example_option(item.key) + (is_sweep_value(item.value) ? "; to sweep over options add -m" : ""));
+    if (item.op == OverrideOp::set && entry == defaults_.end())
+      throw ConfigError(origin + ": config group '" + item.key + "' is not in the defaults list of " + primary_path_ +
+                        "; write +" + item.text + " to add it");
+    if (item.op == OverrideOp::add && entry != defaults_.end())
+      throw ConfigError(origin + ": config group '" + item.key + "' is already in the defaults list (option '" +
+                        entry->option + "'); write " + item.text.substr(1) + " to change it");
+    if (entry != defaults_.end()) {
+      entry->option = value.Scalar();
+      entry->origin = origin;
+    } else {
+      defaults_.push_back({item.key, value.Scalar(), origin});
+    }
+  }
+
+  std::string example_option(const std::string& group) const {
+    auto options = group_options(request_.config_dir, group);
+    return options.empty() ? "<option>" : options.front();
+  }
+
+  void merge_group(const DefaultEntry& entry) {
+    fs::path file = request_.config_dir / entry.group / (entry.option + ".yaml");
+    if (!fs::is_regular_file(file)) {
+      auto options = group_options(request_.config_dir, entry.group);
+      if (!is_config_group(request_.config_dir, entry.group))
+        throw ConfigError("config group '" + entry.group + "' (from " + entry.origin + ") does not exist: no folder " +
+                          (request_.config_dir / entry.group).string() + "; fix the group name or add the folder");
+      throw ConfigError("unknown option '" + entry.option + "' for config group '" + entry.group + "' (from " +
+                        entry.origin + "); available options: " + (options.empty() ? "(none)" : join(options)) +
+                        "; pick one of them or add " + file.string());
+    }
+    YAML::Node content = load_yaml_file(file.string());
+    if (content.IsDefined() && !content.IsNull() && !content.IsMap())
+      throw ConfigError("config " + file.string() + " must be a YAML map at the top level, but it is " +
+                        describe_yaml_value(content));
+    YAML::Node slot = ensure_map(entry.group, file.string());
+    if (content.IsMap() && content["plugin"] && content["plugin"].IsScalar() && request_.plugin_defaults) {
+      std::string plugin = content["plugin"].Scalar();
+      if (std::optional<PluginDefaults> defaults = request_.plugin_defaults(entry.group, plugin)) {
+        YAML::Node plugin_config = load_yaml_text(defaults->yaml, defaults->label);
+        if (plugin_config.IsMap()) merge_map(slot, plugin_config, entry.group, defaults->label);
+      } else {
+        spdlog::debug("config group {}={}: plugin '{}' was not found, so its default config is not merged "
+                      "(fine for --cfg job; running the job needs the plugin)",
+                      entry.group, entry.option, plugin);
+      }
+    }
+    if (content.IsMap()) merge_map(slot, content, entry.group, file.string());
+  }
+
+  void merge_self(const YAML::Node& primary) {
+    if (!primary.IsMap()) return;
+    YAML::Node body(YAML::NodeType::Map);
+    for (const auto& kv : primary) {
+      if (kv.first.Scalar() != "defaults") body[kv.first] = kv.second;
+    }
+    merge_map(root_, body, "", primary_path_);
+  }
+
+  // The map at top-level key `key`, created (attributed to `source`) if absent.
+  YAML::Node ensure_map(const std::string& key, const std::string& source) {
+    YAML::Node existing = find_config_node(root_, {key});
+    if (existing.IsMap()) return existing;
+    root_[key] = YAML::Node(YAML::NodeType::Map);
+    set_origin(key, source);
+    return find_config_node(root_, {key});
+  }
+
+  void set_origin(const std::string& path, const std::string& source) {
+    std::string prefix = path + ".";
+    for (auto it = origins_.lower_bound(prefix); it != origins_.end() && it->first.rfind(prefix, 0) == 0;)
+      it = origins_.erase(it);
+    origins_[path] = source;
+  }
+
+  // Deep-merges map `source_map` into map `target` (at key path `path`): maps
+  // merge key by key, anything else replaces. Nodes are shared, not copied,
+  // so each keeps its line:col for messages.
+  void merge_map(YAML::Node target, const YAML::Node& source_map, const std::string& path, const std::string& source) {
+    for (const auto& kv : source_map) {
+      std::string key = kv.first.Scalar();
+      std::string child_path = join_key_path(path, key);
+      YAML::Node existing = find_config_node(target, {key});
+      if (existing.IsMap() && kv.second.IsMap()) {
+        merge_map(existing, kv.second, child_path, source);
+      } else {
+        target[key] = kv.second;
+        set_origin(child_path, source);
+      }
+    }
+  }
+
+  std::string nearest_hint(const std::string& key) const {
+    auto near = nearest_key_paths(root_, key);
+    return near.empty() ? "" : "nearest existing keys: " + join(near) + "; ";
+  }
+
+  void apply_value_override(const Override& item) {
+    std::string origin = override_origin(item);
+    if (item.op != OverrideOp::remove && is_sweep_value(item.value))
+      throw ConfigError(origin + " gives several values; run a sweep with -m, or quote the value to mean one string: " +
+                        item.key + "='" + item.value + "'");
+    std::vector<std::string> parts = split_key_path(item.key);
+    YAML::Node existing = find_config_node(root_, parts);
+    if (item.op == OverrideOp::set && !existing.IsDefined())
+      throw ConfigError(origin + ": key '" + item.key + "' is not in the config; " + nearest_hint(item.key) +
+                        "fix the key, or write +" + item.text + " to add it");
+    if (item.op == OverrideOp::add && existing.IsDefined())
+      throw ConfigError(origin + ": key '" + item.key + "' already exists (value " + describe_yaml_value(existing) +
+                        "); write " + item.text.substr(1) + " to change it, or ++" + item.text.substr(1) +
+                        " to set it either way");
+    if (item.op == OverrideOp::remove && !existing.IsDefined())
+      throw ConfigError(origin + ": key '" + item.key + "' is not in the config, so it cannot be deleted; " +
+                        nearest_hint(item.key) + "fix the key");
+    std::vector<std::string> parent_parts(parts.begin(), parts.end() - 1);
+    // Walk down with non-const operator[] from root_: yaml-cpp keeps new
+    // nodes alive through the memory of the handle they are assigned via,
+    // which must be the tree's own.
+    YAML::Node parent = root_;
+    std::string parent_path;
+    for (const std::string& part : parent_parts) {
+      parent_path = join_key_path(parent_path, part);
+      YAML::Node existing_child = find_config_node(parent, {part});
+      if (!existing_child.IsDefined()) {
+        if (parent.IsSequence())
+          throw ConfigError(origin + ": list index '" + part + "' of '" + parent_path + "' is out of range");
+        parent[part] = YAML::Node(YAML::NodeType::Map);
+        set_origin(parent_path, origin);
+      } else if (!existing_child.IsMap() && !existing_child.IsSequence()) {
+        throw ConfigError(origin + ": key '" + parent_path + "' is " + describe_yaml_value(existing_child) +
+                          ", not a map, so it cannot hold '" + item.key + "'; set " + parent_path + " itself instead");
+      }
+      YAML::Node child = parent.IsSequence() ? parent[std::stoul(part)] : parent[part];
+      parent.reset(child);
+    }
+    const std::string& last = parts.back();
+    if (item.op == OverrideOp::remove) {
+      if (parent.IsSequence())
+        throw ConfigError(origin + ": deleting list items is not supported; set the whole list instead");
+      parent.remove(last);
+      set_origin(item.key, origin);
+      origins_.erase(item.key);
+      return;
+    }
+    YAML::Node value = parse_override_value(item);
+    if (parent.IsSequence()) {
+      if (!existing.IsDefined())
+        throw ConfigError(origin + ": list index '" + last + "' is out of range; set the whole list instead");
+      parent[std::stoul(last)] = value;
+    } else {
+      parent[last] = value;
+    }
+    set_origin(item.key, origin);
+  }
+
+  const ComposeRequest& request_;
+  std::string primary_path_;
+  std::vector<DefaultEntry> defaults_;
+  YAML::Node root_;
+  std::map<std::string, std::string> origins_;
+};
+
+}  // namespace
+
+std::vector<std::string> group_options(const fs::path& config_dir, const std::string& group) {
+  std::vector<std::string> options;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(config_dir / group, error)) {
+    if (entry.is_regular_file() && entry.path().extension() == ".yaml") options.push_back(entry.path().stem().string());
+  }
+  std::sort(options.begin(), options.end());
+  return options;
+}
+
+bool is_config_group(const fs::path& config_dir, const std::string& name) {
+  std::error_code error;
+  return !name.empty() && fs::is_directory(config_dir / name, error);
+}
+
+fs::path primary_config_path(const fs::path& config_dir, const std::string& config_name) {
+  fs::path name = config_name;
+  if (name.extension() != ".yaml") name += ".yaml";
+  fs::path path = config_dir / name;
+  std::error_code error;
+  if (fs::is_regular_file(path, error)) return path;
+  if (!fs::is_directory(config_dir, error))
+    throw ConfigError("config directory '" + config_dir.string() +
+                      "' does not exist; run from the project root or pass --config-dir DIR");
+  std::vector<std::string> available;
+  for (const auto& entry : fs::directory_iterator(config_dir, error))
+    if (entry.is_regular_file() && entry.path().extension() == ".yaml") available.push_back(entry.path().stem().string());
+  std::sort(available.begin(), available.end());
+  throw ConfigError("config '" + config_name + "' not found: no file " + path.string() + "; configs in " +
+                    config_dir.string() + ": " + (available.empty() ? "(none)" : join(available)) +
+                    "; pass --config-name NAME");
+}
+
+ComposedConfig compose_config(const ComposeRequest& request) { return Composer(request).run(); }
+
+}  // namespace mike
