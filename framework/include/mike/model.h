@@ -30,6 +30,10 @@ struct ScoreRequest {
   ModelInput input;
   std::string target;  // continuation scored under teacher forcing
   int top_k = 1;       // how many top tokens to report per target position
+  // Also score the end-of-sequence token after the target, so training on it
+  // teaches generation where to stop (pretraining). Off for edit metrics:
+  // token accuracy then covers the target's own tokens only.
+  bool end_with_eos = false;
 };
 
 struct GenerateOptions {
@@ -37,6 +41,9 @@ struct GenerateOptions {
   bool greedy = true;         // false = sampling with `temperature`
   double temperature = 1.0;
   std::uint64_t seed = 0;     // sampling seed; greedy ignores it
+  // false recomputes the whole sequence at every step: the reference the
+  // KV-cached path is tested against; never faster.
+  bool use_kv_cache = true;
 };
 
 // Named parameter values, e.g. for restore after an edit.
@@ -71,6 +78,11 @@ class MIKE_API Model : public Component {
   // Tap points this model offers, and registration of a callback at one.
   virtual std::vector<std::string> tap_names() const = 0;
   virtual TapHandle add_tap(const std::string& tap, TapCallback callback) = 0;
+
+  // Writes a checkpoint directory the model's `checkpoint` config key can
+  // load (weights as model.safetensors + config.json + tokenizer.model).
+  // The default throws ModelError: not every model can save.
+  virtual void save_checkpoint(const std::string& dir);
 };
 
 }  // namespace mike

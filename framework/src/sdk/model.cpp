@@ -39,6 +39,10 @@ void Model::restore(const ParameterSnapshot& snapshot) {
   for (const auto& [name, value] : snapshot) set_parameter(name, value);
 }
 
+void Model::save_checkpoint(const std::string& dir) {
+  throw ModelError("this model cannot save checkpoints (asked to write '" + dir + "')");
+}
+
 TapHandle TapRegistry::add(const std::string& tap, TapCallback callback) {
   std::uint64_t id = state_->next_id++;
   state_->callbacks[tap].emplace_back(id, std::move(callback));

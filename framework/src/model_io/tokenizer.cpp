@@ -1,0 +1,172 @@
+// mike::Tokenizer over libsentencepiece, reached through libmike_sentencepiece.so
+// (loaded in isolation; see sentencepiece_backend.h for why).
+#include "mike/tokenizer.h"
+
+#include <dlfcn.h>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <unordered_map>
+
+#include "mike/error.h"
+#include "model_io/sentencepiece_backend.h"
+
+namespace mike {
+
+namespace {
+
+// The backend library sits next to libmike_framework.so (build tree and install).
+detail::CreateSentencePieceBackendFn* backend_factory() {
+  static std::once_flag once;
+  static detail::CreateSentencePieceBackendFn* factory = nullptr;
+  static std::string error;
+  std::call_once(once, [] {
+    Dl_info info{};
+    std::filesystem::path dir;
+    if (dladdr(reinterpret_cast<void*>(&backend_factory), &info) && info.dli_fname)
+      dir = std::filesystem::path(info.dli_fname).parent_path();
+    const std::string path = (dir / detail::kSentencePieceBackendLibrary).string();
+    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    if (!handle) {
+      error = "cannot load the SentencePiece backend '" + path + "' (" + dlerror() +
+              "); reinstall mike or rebuild the mike_sentencepiece target";
+      return;
+    }
+    factory = reinterpret_cast<detail::CreateSentencePieceBackendFn*>(dlsym(handle, detail::kSentencePieceBackendSymbol));
+    if (!factory) error = "'" + path + "' lacks " + detail::kSentencePieceBackendSymbol + "; it is not mike's backend";
+  });
+  if (!factory) throw ModelError(error);
+  return factory;
+}
+
+std::unique_ptr<detail::SentencePieceBackend> new_backend() {
+  std::unique_ptr<detail::SentencePieceBackend> backend(backend_factory()());
+  if (!backend) throw ModelError("the SentencePiece backend could not be created (out of memory?)");
+  return backend;
+}
+
+}  // namespace
+
+struct Tokenizer::Impl {
+  std::unique_ptr<detail::SentencePieceBackend> backend;
+  std::string origin;
+};
+
+Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
+Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
+Tokenizer::~Tokenizer() = default;
+
+Tokenizer Tokenizer::load(const std::string& model_path) {
+  std::ifstream in(model_path, std::ios::binary);
+  if (!in)
+    throw ModelError("tokenizer '" + model_path +
+                     "' cannot be opened; check the path (a SentencePiece tokenizer.model is expected)");
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  return from_serialized(bytes.str(), model_path);
+}
+
+Tokenizer Tokenizer::from_serialized(const std::string& bytes, const std::string& origin) {
+  auto impl = std::make_unique<Impl>();
+  impl->backend = new_backend();
+  impl->origin = origin;
+  const std::string error = impl->backend->load(bytes);
+  if (!error.empty())
+    throw ModelError("tokenizer '" + origin + "' is not a valid SentencePiece model (" + error +
+                     "); point the model config's `tokenizer` at a tokenizer.model file");
+  return Tokenizer(std::move(impl));
+}
+
+Tokenizer Tokenizer::train(const std::vector<std::string>& sentences, const TokenizerTrainOptions& options) {
+  if (sentences.empty()) throw ModelError("cannot train a tokenizer on an empty corpus; check the pretraining data");
+  if (options.model_type != "bpe" && options.model_type != "unigram")
+    throw ConfigError("tokenizer model_type '" + options.model_type + "' is not one of bpe, unigram");
+  const std::unordered_map<std::string, std::string> args = {
+      {"model_type", options.model_type},
+      {"vocab_size", std::to_string(options.vocab_size)},
+      {"character_coverage", "1.0"},
+      {"byte_fallback", options.byte_fallback ? "true" : "false"},
+      {"unk_id", "0"},
+      {"bos_id", "1"},
+      {"eos_id", "2"},
+      {"pad_id", "3"},
+      {"num_threads", std::to_string(options.threads)},
+      {"input_sentence_size", "0"},
+      {"shuffle_input_sentence", "false"},
+      {"max_sentence_length", "65536"},
+      {"hard_vocab_limit", "true"},
+      {"minloglevel", "2"},
+  };
+  std::string serialized;
+  const std::string error = new_backend()->train(sentences, args, &serialized);
+  if (!error.empty())
+    throw ModelError("training the tokenizer (" + options.model_type + ", vocab_size " +
+                     std::to_string(options.vocab_size) + ") failed: " + error +
+                     "; lower model.tokenizer_vocab_size or use more text");
+  return from_serialized(serialized, "<trained>");
+}
+
+std::vector<std::int64_t> Tokenizer::encode(const std::string& text) const {
+  std::vector<int> ids;
+  const std::string error = impl_->backend->encode(text, &ids);
+  if (!error.empty()) throw ModelError("tokenizer '" + impl_->origin + "' failed to encode text: " + error);
+  return std::vector<std::int64_t>(ids.begin(), ids.end());
+}
+
+std::vector<std::int64_t> Tokenizer::encode_prompt(const std::string& prompt) const {
+  std::vector<std::int64_t> ids = {bos_id()};
+  const std::string marker = kImageMarker;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t at = prompt.find(marker, start);
+    const std::string chunk = prompt.substr(start, at == std::string::npos ? std::string::npos : at - start);
+    if (!chunk.empty()) {
+      const auto piece_ids = encode(chunk);
+      ids.insert(ids.end(), piece_ids.begin(), piece_ids.end());
+    }
+    if (at == std::string::npos) break;
+    ids.push_back(kImageTokenId);
+    start = at + marker.size();
+  }
+  return ids;
+}
+
+std::string Tokenizer::decode(const std::vector<std::int64_t>& ids) const {
+  std::vector<int> kept;
+  const std::int64_t n = vocab_size();
+  const int pad = impl_->backend->pad_id();
+  for (std::int64_t id : ids) {
+    if (id < 0 || id >= n || id == bos_id() || id == eos_id() || id == pad) continue;
+    kept.push_back(static_cast<int>(id));
+  }
+  std::string text;
+  const std::string error = impl_->backend->decode(kept, &text);
+  if (!error.empty()) throw ModelError("tokenizer '" + impl_->origin + "' failed to decode: " + error);
+  return text;
+}
+
+std::int64_t Tokenizer::vocab_size() const { return impl_->backend->piece_size(); }
+std::int64_t Tokenizer::bos_id() const { return impl_->backend->bos_id(); }
+std::int64_t Tokenizer::eos_id() const { return impl_->backend->eos_id(); }
+std::int64_t Tokenizer::unk_id() const { return impl_->backend->unk_id(); }
+std::int64_t Tokenizer::pad_id() const {
+  const int pad = impl_->backend->pad_id();
+  return pad >= 0 ? pad : impl_->backend->unk_id();
+}
+std::string Tokenizer::piece(std::int64_t id) const {
+  if (id < 0 || id >= vocab_size()) return id == kImageTokenId ? kImageMarker : "<invalid>";
+  return impl_->backend->id_to_piece(static_cast<int>(id));
+}
+std::string Tokenizer::serialized() const { return impl_->backend->serialized(); }
+
+void Tokenizer::save(const std::string& model_path) const {
+  std::ofstream out(model_path, std::ios::binary | std::ios::trunc);
+  const std::string bytes = serialized();
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw ModelError("cannot write tokenizer to '" + model_path + "'; check the directory is writable");
+}
+
+}  // namespace mike

@@ -1,0 +1,131 @@
+// LLaMA decoder forward (HF LlamaModel semantics, so real checkpoints load).
+#include "language_model.h"
+
+#include <cmath>
+#include <limits>
+
+namespace mike::llava {
+
+namespace {
+
+// RoPE (Su et al. 2021, eq. 34) in LLaMA's half-split layout:
+// x' = x * cos + rotate_half(x) * sin, rotate_half([a, b]) = [-b, a].
+torch::Tensor rotate_half(const torch::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return torch::cat({-x.slice(-1, half), x.slice(-1, 0, half)}, -1);
+}
+
+torch::nn::Linear linear(int in, int out) { return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false)); }
+
+}  // namespace
+
+RmsNormImpl::RmsNormImpl(int hidden, double eps) : eps_(eps) {
+  weight_ = register_parameter("weight", torch::ones({hidden}));
+}
+
+// RMSNorm (Zhang & Sennrich 2019, eq. 4): x / sqrt(mean(x^2) + eps) * g.
+torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) {
+  const torch::Tensor variance = x.pow(2).mean(-1, /*keepdim=*/true);
+  return weight_ * (x * torch::rsqrt(variance + eps_));
+}
+
+DecoderLayerImpl::DecoderLayerImpl(const LanguageConfig& c, int index)
+    : index_(index), heads_(c.heads), kv_heads_(c.kv_heads), head_dim_(c.head_dim()) {
+  input_layernorm_ = register_module("input_layernorm", RmsNorm(c.hidden, c.rms_norm_eps));
+  q_proj_ = register_module("q_proj", linear(c.hidden, c.heads * head_dim_));
+  k_proj_ = register_module("k_proj", linear(c.hidden, c.kv_heads * head_dim_));
+  v_proj_ = register_module("v_proj", linear(c.hidden, c.kv_heads * head_dim_));
+  o_proj_ = register_module("o_proj", linear(c.heads * head_dim_, c.hidden));
+  post_attention_layernorm_ = register_module("post_attention_layernorm", RmsNorm(c.hidden, c.rms_norm_eps));
+  gate_proj_ = register_module("gate_proj", linear(c.hidden, c.intermediate));
+  up_proj_ = register_module("up_proj", linear(c.hidden, c.intermediate));
+  down_proj_ = register_module("down_proj", linear(c.intermediate, c.hidden));
+  const std::string base = "lm.layers." + std::to_string(index) + ".";
+  tap_in_ = base + "in";
+  tap_attn_out_ = base + "self_attn.out";
+  tap_mlp_in_ = base + "mlp.in";
+  tap_down_in_ = base + "mlp.down_proj.in";
+  tap_down_out_ = base + "mlp.down_proj.out";
+  tap_out_ = base + "out";
+}
+
+torch::Tensor DecoderLayerImpl::forward(torch::Tensor x, const torch::Tensor& cos, const torch::Tensor& sin,
+                                        const torch::Tensor& mask, KvCache* cache, const TapRegistry& taps) {
+  x = taps.apply(tap_in_, std::move(x));
+  const int64_t batch = x.size(0), tokens = x.size(1);
+  const torch::Tensor h = input_layernorm_(x);
+  auto heads = [&](const torch::Tensor& t, int n) { return t.view({batch, tokens, n, head_dim_}).transpose(1, 2); };
+  torch::Tensor q = heads(q_proj_(h), heads_), k = heads(k_proj_(h), kv_heads_), v = heads(v_proj_(h), kv_heads_);
+  const torch::Tensor c = cos.unsqueeze(1), s = sin.unsqueeze(1);
+  q = q * c + rotate_half(q) * s;
+  k = k * c + rotate_half(k) * s;
+  if (cache) {
+    torch::Tensor& ck = cache->keys[index_];
+    torch::Tensor& cv = cache->values[index_];
+    if (ck.defined()) {
+      k = torch::cat({ck, k}, 2);
+      v = torch::cat({cv, v}, 2);
+    }
+    ck = k;
+    cv = v;
+  }
+  if (kv_heads_ != heads_) {  // grouped-query attention: each kv head serves heads/kv_heads query heads
+    k = k.repeat_interleave(heads_ / kv_heads_, 1);
+    v = v.repeat_interleave(heads_ / kv_heads_, 1);
+  }
+  // Scaled dot-product attention (Vaswani et al. 2017, eq. 1) with an additive causal/padding mask.
+  torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(head_dim_)) + mask;
+  torch::Tensor attn = torch::matmul(torch::softmax(scores, -1), v).transpose(1, 2).reshape({batch, tokens, -1});
+  torch::Tensor attn_out = taps.apply(tap_attn_out_, o_proj_(attn));
+  x = x + attn_out;
+  torch::Tensor mlp_in = taps.apply(tap_mlp_in_, post_attention_layernorm_(x));
+  // SwiGLU (Shazeer 2020, eq. 6): down(silu(gate(x)) * up(x)).
+  torch::Tensor down_in = taps.apply(tap_down_in_, torch::silu(gate_proj_(mlp_in)) * up_proj_(mlp_in));
+  torch::Tensor down_out = taps.apply(tap_down_out_, down_proj_(down_in));
+  return taps.apply(tap_out_, x + down_out);
+}
+
+LanguageModelImpl::LanguageModelImpl(const LanguageConfig& c, int64_t vocab_size) : config_(c) {
+  const int64_t dim = c.head_dim();
+  // RoPE frequencies theta_i = base^(-2i/d), computed in double as HF does before casting.
+  inv_freq_ = register_buffer(
+      "inv_freq",
+      (1.0 / torch::pow(c.rope_theta, torch::arange(0, dim, 2, torch::kFloat64) / double(dim))).to(torch::kFloat32));
+  embed_tokens_ = register_module("embed_tokens", torch::nn::Embedding(vocab_size, c.hidden));
+  torch::nn::init::normal_(embed_tokens_->weight, 0.0, 0.02);
+  auto list = register_module("layers", torch::nn::ModuleList());
+  for (int i = 0; i < c.layers; ++i) {
+    layers_.push_back(DecoderLayer(c, i));
+    list->push_back(layers_.back());
+  }
+  norm_ = register_module("norm", RmsNorm(c.hidden, c.rms_norm_eps));
+  lm_head_ = register_module("lm_head", linear(c.hidden, static_cast<int>(vocab_size)));
+}
+
+torch::Tensor LanguageModelImpl::forward(const torch::Tensor& embeds, const torch::Tensor& positions,
+                                         const torch::Tensor& key_mask, KvCache* cache, const TapRegistry& taps) {
+  const int64_t batch = embeds.size(0), tokens = embeds.size(1);
+  const int64_t past = cache ? cache->length() : 0;
+  if (cache && cache->keys.empty()) {
+    cache->keys.resize(layers_.size());
+    cache->values.resize(layers_.size());
+  }
+  // RoPE angles for each position: theta_i * pos, duplicated over both halves.
+  const torch::Tensor freqs = positions.to(torch::kFloat32).unsqueeze(-1) * inv_freq_;  // [B, T, d/2]
+  const torch::Tensor emb = torch::cat({freqs, freqs}, -1);
+  const torch::Tensor cos = emb.cos(), sin = emb.sin();
+  // Query t (absolute index past + t) sees key j when j <= past + t and key j is not padding.
+  const auto opts = torch::TensorOptions().dtype(torch::kInt64);
+  const torch::Tensor query_index = torch::arange(past, past + tokens, opts).view({tokens, 1});
+  const torch::Tensor key_index = torch::arange(0, past + tokens, opts).view({1, past + tokens});
+  const torch::Tensor allowed =
+      (key_index <= query_index).unsqueeze(0) & key_mask.to(torch::kBool).view({batch, 1, past + tokens});
+  // A large finite negative (not -inf) keeps fully masked rows (padding queries) finite.
+  const torch::Tensor mask = torch::zeros({batch, 1, tokens, past + tokens}, embeds.options())
+                                 .masked_fill(allowed.unsqueeze(1).logical_not(), std::numeric_limits<float>::lowest());
+  torch::Tensor x = embeds;
+  for (auto& layer : layers_) x = layer->forward(x, cos, sin, mask, cache, taps);
+  return lm_head_(norm_(x));
+}
+
+}  // namespace mike::llava

@@ -1,0 +1,374 @@
+// mike::Model implementation of the native LLaVA network.
+#include "llava_model.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "mike/error.h"
+#include "mike/safetensors.h"
+
+namespace mike::llava {
+
+namespace {
+
+// CLIP's image normalisation constants (OpenAI CLIP preprocessing).
+constexpr double kClipMean[3] = {0.48145466, 0.4578275, 0.40821073};
+constexpr double kClipStd[3] = {0.26862954, 0.26130258, 0.27577711};
+constexpr const char* kArchitectureKey = "mike.architecture";
+
+std::int64_t count(const std::vector<torch::Tensor>& tensors) {
+  std::int64_t n = 0;
+  for (const auto& t : tensors) n += t.numel();
+  return n;
+}
+
+std::string shape_string(const torch::Tensor& t) {
+  std::string s = "[";
+  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
+  return s + "]";
+}
+
+}  // namespace
+
+const Tokenizer& LlavaModel::tokenizer() const {
+  if (!tokenizer_)
+    throw ConfigError("model 'llava' needs a tokenizer to read text: set model.tokenizer to a SentencePiece "
+                      "tokenizer.model, or model.checkpoint to a directory made by `mike pretrain` (it holds one)");
+  return *tokenizer_;
+}
+
+LlavaModel::LlavaModel(const Config& config) : config_(LlavaConfig::from_config(config)) {
+  std::string tokenizer_path = config_.tokenizer;
+  if (tokenizer_path.empty() && !config_.checkpoint.empty())
+    tokenizer_path = (std::filesystem::path(config_.checkpoint) / "tokenizer.model").string();
+  if (!tokenizer_path.empty()) {
+    tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::load(tokenizer_path));
+    config_.vocab_size = tokenizer().vocab_size();
+  } else {
+    // No tokenizer yet: the network is built (describe(), parameter counts) but cannot read text.
+    config_.vocab_size = config.get_or<int>("tokenizer_vocab_size", 512);
+  }
+  // Deterministic initialisation: the same seed gives the same weights.
+  torch::manual_seed(config_.seed);
+  network_ = LlavaNetwork(config_);
+  network_->eval();
+  for (const auto& item : network_->named_parameters(/*recurse=*/true)) parameters_.emplace(item.key(), item.value());
+  for (int i = 0; i < network_->vision->blocks_used(); ++i)
+    tap_names_.push_back("vision.layers." + std::to_string(i) + ".out");
+  tap_names_.push_back("projector.out");
+  for (int i = 0; i < config_.lm.layers; ++i) {
+    const std::string base = "lm.layers." + std::to_string(i) + ".";
+    for (const char* point : {"in", "self_attn.out", "mlp.in", "mlp.down_proj.in", "mlp.down_proj.out", "out"})
+      tap_names_.push_back(base + point);
+  }
+  if (!config_.checkpoint.empty()) load_checkpoint(config_.checkpoint);
+}
+
+std::string LlavaModel::describe() const {
+  const auto& v = config_.vision;
+  const auto& l = config_.lm;
+  std::int64_t vision = count(network_->vision->parameters());
+  std::int64_t projector = network_->projector_linear_1->weight.numel() + network_->projector_linear_1->bias.numel() +
+                           network_->projector_linear_2->weight.numel() + network_->projector_linear_2->bias.numel();
+  std::int64_t lm = count(network_->lm->parameters());
+  std::ostringstream s;
+  s << "llava: native LLaVA-1.5 architecture (CLIP ViT -> 2-layer GELU projector -> LLaMA decoder)\n"
+    << "  vision:    CLIP ViT, image " << v.image_size << "x" << v.image_size << ", patch " << v.patch_size << " ("
+    << v.num_patches() << " patches), hidden " << v.hidden << ", " << v.layers << " layers ("
+    << network_->vision->blocks_used() << " used, feature_layer " << v.feature_layer << "), " << v.heads
+    << " heads, quick-GELU MLP " << v.intermediate << "\n"
+    << "  projector: " << v.hidden << " -> " << l.hidden << " -> GELU -> " << l.hidden << "\n"
+    << "  lm:        LLaMA decoder, hidden " << l.hidden << ", " << l.layers << " layers, " << l.heads << " heads ("
+    << l.kv_heads << " kv heads), head_dim " << l.head_dim() << ", SwiGLU " << l.intermediate << ", RoPE theta "
+    << l.rope_theta << ", vocab " << config_.vocab_size << ", untied lm_head\n"
+    << "  parameters: " << (vision + projector + lm) << " (vision " << vision << ", projector " << projector
+    << ", lm " << lm << ")\n"
+    << "  taps (" << tap_names_.size() << "): vision.layers.<i>.out, projector.out, lm.layers.<i>."
+    << "{in,self_attn.out,mlp.in,mlp.down_proj.in,mlp.down_proj.out,out}; activations are [batch, tokens, dim],\n"
+    << "             rows left-padded so every sequence ends at the last column\n";
+  return s.str();
+}
+
+torch::Tensor LlavaModel::preprocess_image(const torch::Tensor& image, std::size_t index) const {
+  if (image.dim() != 3 || image.size(0) != 3 || !image.is_floating_point())
+    throw DataError("model input " + std::to_string(index) + ": image must be a float tensor [3, H, W] in [0, 1], got " +
+                    std::string(c10::toString(image.scalar_type())) + " " + shape_string(image));
+  const int64_t size = config_.vision.image_size;
+  torch::Tensor x = image.to(torch::kFloat32).unsqueeze(0);
+  if (x.size(2) != size || x.size(3) != size)
+    x = torch::nn::functional::interpolate(
+        x, torch::nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{size, size})
+               .mode(torch::kBilinear).align_corners(false));
+  const auto opts = torch::TensorOptions().dtype(torch::kFloat32);
+  const torch::Tensor mean = torch::tensor({kClipMean[0], kClipMean[1], kClipMean[2]}, opts).view({1, 3, 1, 1});
+  const torch::Tensor std = torch::tensor({kClipStd[0], kClipStd[1], kClipStd[2]}, opts).view({1, 3, 1, 1});
+  return (x - mean) / std;
+}
+
+LlavaModel::Sequences LlavaModel::layout(const std::vector<const ModelInput*>& inputs,
+                                         const std::vector<std::vector<std::int64_t>>& targets) {
+  const std::size_t batch = inputs.size();
+  std::vector<std::vector<std::int64_t>> ids(batch);
+  std::vector<torch::Tensor> pixels;
+  std::vector<int> image_row(batch, -1);
+  for (std::size_t i = 0; i < batch; ++i) {
+    const ModelInput& in = *inputs[i];
+    const bool has_marker = in.prompt.find(kImageMarker) != std::string::npos;
+    // LLaVA puts the image first when the prompt does not say where it goes.
+    ids[i] = tokenizer().encode_prompt(in.image.defined() && !has_marker ? kImageMarker + in.prompt : in.prompt);
+    const auto markers = std::count(ids[i].begin(), ids[i].end(), kImageTokenId);
+    if (in.image.defined() && markers != 1)
+      throw DataError("model input " + std::to_string(i) + ": prompt has " + std::to_string(markers) +
+                      " <image> markers but one image; use exactly one marker");
+    if (!in.image.defined() && markers != 0)
+      throw DataError("model input " + std::to_string(i) + ": prompt contains <image> but the input has no image; "
+                      "attach an image or remove the marker");
+    if (in.image.defined()) {
+      image_row[i] = static_cast<int>(pixels.size());
+      pixels.push_back(preprocess_image(in.image, i));
+    }
+  }
+  torch::Tensor features;
+  if (!pixels.empty()) features = network_->encode_images(torch::cat(pixels, 0), taps_);
+
+  auto& lm = network_->lm;
+  std::vector<torch::Tensor> rows;
+  std::vector<int64_t> lengths;
+  int64_t longest = 0;
+  const auto long_opts = torch::TensorOptions().dtype(torch::kInt64);
+  for (std::size_t i = 0; i < batch; ++i) {
+    std::vector<torch::Tensor> pieces;
+    std::vector<std::int64_t> text;
+    auto flush = [&] {
+      if (!text.empty()) pieces.push_back(lm->embed(torch::tensor(text, long_opts)));
+      text.clear();
+    };
+    for (std::int64_t id : ids[i]) {
+      if (id == kImageTokenId) {
+        flush();
+        pieces.push_back(features[image_row[i]]);
+      } else {
+        text.push_back(id);
+      }
+    }
+    if (!targets.empty()) text.insert(text.end(), targets[i].begin(), targets[i].end());
+    flush();
+    rows.push_back(torch::cat(pieces, 0));
+    lengths.push_back(rows.back().size(0));
+    longest = std::max(longest, lengths.back());
+  }
+  if (longest > config_.lm.max_positions)
+    throw DataError("a model input is " + std::to_string(longest) + " tokens long (image patches included), more than "
+                    "model.lm.max_positions = " + std::to_string(config_.lm.max_positions) +
+                    "; shorten the prompt or raise lm.max_positions");
+  Sequences out;
+  std::vector<torch::Tensor> masks, positions;
+  for (std::size_t i = 0; i < batch; ++i) {
+    const int64_t pad = longest - lengths[i];
+    const torch::Tensor& row = rows[i];
+    rows[i] = pad == 0 ? row : torch::cat({torch::zeros({pad, row.size(1)}, row.options()), row}, 0);
+    masks.push_back(torch::cat({torch::zeros({pad}, long_opts), torch::ones({lengths[i]}, long_opts)}));
+    positions.push_back(torch::cat({torch::zeros({pad}, long_opts), torch::arange(lengths[i], long_opts)}));
+  }
+  out.embeds = torch::stack(rows);
+  out.key_mask = torch::stack(masks);
+  out.positions = torch::stack(positions);
+  out.targets = targets;
+  return out;
+}
+
+std::vector<std::int64_t> LlavaModel::target_ids(const ScoreRequest& request) const {
+  std::vector<std::int64_t> ids = tokenizer().encode(request.target);
+  if (request.end_with_eos) ids.push_back(tokenizer().eos_id());
+  return ids;
+}
+
+torch::Tensor LlavaModel::target_logits(const std::vector<ScoreRequest>& batch,
+                                        std::vector<std::vector<std::int64_t>>& targets) {
+  std::vector<const ModelInput*> inputs;
+  targets.clear();
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    inputs.push_back(&batch[i].input);
+    targets.push_back(target_ids(batch[i]));
+    if (targets.back().empty())
+      throw DataError("score request " + std::to_string(i) + " has an empty target; give the text to score");
+  }
+  Sequences seq = layout(inputs, targets);
+  const torch::Tensor logits = network_->lm->forward(seq.embeds, seq.positions, seq.key_mask, nullptr, taps_);
+  const int64_t length = logits.size(1);
+  std::vector<torch::Tensor> rows;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const int64_t n = static_cast<int64_t>(targets[i].size());
+    // Position t predicts token t+1: the n target tokens are predicted from the n columns before the last.
+    rows.push_back(logits[static_cast<int64_t>(i)].slice(0, length - n - 1, length - 1));
+  }
+  return torch::cat(rows, 0);
+}
+
+std::vector<ScoreResult> LlavaModel::score(const std::vector<ScoreRequest>& batch) {
+  torch::NoGradGuard no_grad;
+  std::vector<ScoreResult> results;
+  for (std::size_t start = 0; start < batch.size(); start += config_.eval_batch_size) {
+    const std::vector<ScoreRequest> chunk(batch.begin() + start,
+                                          batch.begin() + std::min(batch.size(), start + config_.eval_batch_size));
+    std::vector<std::vector<std::int64_t>> targets;
+    const torch::Tensor log_probs = torch::log_softmax(target_logits(chunk, targets), -1);
+    int64_t row = 0;
+    for (std::size_t i = 0; i < chunk.size(); ++i) {
+      const int64_t n = static_cast<int64_t>(targets[i].size());
+      const torch::Tensor lp = log_probs.slice(0, row, row + n);
+      row += n;
+      const torch::Tensor target = torch::tensor(targets[i], torch::TensorOptions().dtype(torch::kInt64));
+      const torch::Tensor predicted = lp.argmax(-1);
+      ScoreResult r;
+      r.loss = -lp.gather(1, target.unsqueeze(1)).mean().item<double>();
+      r.token_accuracy = predicted.eq(target).to(torch::kFloat64).mean().item<double>();
+      r.target_tokens = targets[i];
+      r.predicted_tokens.assign(predicted.data_ptr<int64_t>(), predicted.data_ptr<int64_t>() + n);
+      const int k = std::max(1, std::min<int>(chunk[i].top_k, static_cast<int>(lp.size(1))));
+      const torch::Tensor topk = std::get<1>(lp.topk(k, -1)).contiguous();
+      for (int64_t t = 0; t < n; ++t)
+        r.topk_tokens.emplace_back(topk[t].data_ptr<int64_t>(), topk[t].data_ptr<int64_t>() + k);
+      results.push_back(std::move(r));
+    }
+  }
+  return results;
+}
+
+torch::Tensor LlavaModel::loss(const std::vector<ScoreRequest>& batch) {
+  std::vector<std::vector<std::int64_t>> targets;
+  const torch::Tensor logits = target_logits(batch, targets);
+  std::vector<std::int64_t> flat;
+  for (const auto& t : targets) flat.insert(flat.end(), t.begin(), t.end());
+  return torch::nn::functional::cross_entropy(logits, torch::tensor(flat, torch::TensorOptions().dtype(torch::kInt64)));
+}
+
+std::vector<std::string> LlavaModel::generate(const std::vector<ModelInput>& batch, const GenerateOptions& options) {
+  torch::NoGradGuard no_grad;
+  std::vector<std::string> out;
+  for (std::size_t start = 0; start < batch.size(); start += config_.eval_batch_size) {
+    const std::vector<ModelInput> chunk(batch.begin() + start,
+                                        batch.begin() + std::min(batch.size(), start + config_.eval_batch_size));
+    for (auto& text : generate_chunk(chunk, options)) out.push_back(std::move(text));
+  }
+  return out;
+}
+
+std::vector<std::string> LlavaModel::generate_chunk(const std::vector<ModelInput>& batch,
+                                                    const GenerateOptions& options) {
+  std::vector<const ModelInput*> inputs;
+  for (const auto& in : batch) inputs.push_back(&in);
+  Sequences seq = layout(inputs, {});
+  const int64_t rows = static_cast<int64_t>(batch.size());
+  auto& lm = network_->lm;
+  KvCache cache;
+  KvCache* cache_ptr = options.use_kv_cache ? &cache : nullptr;
+  torch::Tensor embeds = seq.embeds, positions = seq.positions, key_mask = seq.key_mask;
+  torch::Tensor logits = lm->forward(embeds, positions, key_mask, cache_ptr, taps_).select(1, -1);
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);
+  std::vector<std::vector<std::int64_t>> generated(batch.size());
+  std::vector<bool> finished(batch.size(), false);
+  const auto long_opts = torch::TensorOptions().dtype(torch::kInt64);
+  for (int step = 0; step < options.max_new_tokens; ++step) {
+    torch::Tensor next;
+    if (options.greedy) {
+      next = logits.argmax(-1);
+    } else {
+      const torch::Tensor probs = torch::softmax(logits / std::max(options.temperature, 1e-6), -1);
+      next = torch::multinomial(probs, 1, /*replacement=*/false, generator).squeeze(1);
+    }
+    next = next.contiguous();
+    bool all_done = true;
+    for (int64_t b = 0; b < rows; ++b) {
+      if (finished[b]) continue;
+      const std::int64_t id = next[b].item<std::int64_t>();
+      if (id == tokenizer().eos_id()) finished[b] = true;
+      else generated[b].push_back(id);
+      all_done = all_done && finished[b];
+    }
+    if (all_done || step + 1 == options.max_new_tokens) break;
+    const torch::Tensor new_embeds = lm->embed(next.unsqueeze(1));
+    const torch::Tensor new_positions = positions.select(1, -1).unsqueeze(1) + 1;
+    key_mask = torch::cat({key_mask, torch::ones({rows, 1}, long_opts)}, 1);
+    if (options.use_kv_cache) {
+      positions = new_positions;
+      logits = lm->forward(new_embeds, new_positions, key_mask, &cache, taps_).select(1, -1);
+    } else {  // reference path: recompute the whole sequence
+      embeds = torch::cat({embeds, new_embeds}, 1);
+      positions = torch::cat({positions, new_positions}, 1);
+      logits = lm->forward(embeds, positions, key_mask, nullptr, taps_).select(1, -1);
+    }
+  }
+  std::vector<std::string> texts;
+  for (const auto& ids : generated) texts.push_back(tokenizer().decode(ids));
+  return texts;
+}
+
+std::vector<std::string> LlavaModel::parameter_names() const {
+  std::vector<std::string> names;
+  for (const auto& [name, tensor] : parameters_) names.push_back(name);
+  return names;
+}
+
+torch::Tensor LlavaModel::parameter(const std::string& name) {
+  auto it = parameters_.find(name);
+  if (it == parameters_.end())
+    throw ModelError("model 'llava' has no parameter '" + name + "'; names look like 'lm.layers.0.down_proj.weight' " +
+                     "(" + std::to_string(parameters_.size()) + " in all; see parameter_names())");
+  return it->second;
+}
+
+std::vector<std::string> LlavaModel::tap_names() const { return tap_names_; }
+
+TapHandle LlavaModel::add_tap(const std::string& tap, TapCallback callback) {
+  if (std::find(tap_names_.begin(), tap_names_.end(), tap) == tap_names_.end())
+    throw ModelError("model 'llava' has no tap '" + tap + "'; taps are vision.layers.<i>.out (i < " +
+                     std::to_string(network_->vision->blocks_used()) + "), projector.out and lm.layers.<i>." +
+                     "{in,self_attn.out,mlp.in,mlp.down_proj.in,mlp.down_proj.out,out} (i < " +
+                     std::to_string(config_.lm.layers) + ")");
+  return taps_.add(tap, std::move(callback));
+}
+
+void LlavaModel::save_checkpoint(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw ModelError("cannot create checkpoint directory '" + dir + "': " + ec.message());
+  TensorMap tensors(parameters_.begin(), parameters_.end());
+  const std::string architecture = config_.architecture_json();
+  save_safetensors((std::filesystem::path(dir) / "model.safetensors").string(), tensors,
+                   {{"format", "pt"}, {kArchitectureKey, architecture}});
+  tokenizer().save((std::filesystem::path(dir) / "tokenizer.model").string());
+  std::ofstream config((std::filesystem::path(dir) / "config.json").string(), std::ios::trunc);
+  config << architecture;
+  if (!config) throw ModelError("cannot write '" + dir + "/config.json'; check the directory is writable");
+}
+
+void LlavaModel::load_checkpoint(const std::string& dir) {
+  const std::string path = (std::filesystem::path(dir) / "model.safetensors").string();
+  SafetensorsFile file = load_safetensors(path);
+  auto arch = file.metadata.find(kArchitectureKey);
+  if (arch != file.metadata.end() && arch->second != config_.architecture_json())
+    throw ModelError("checkpoint '" + path + "' was saved by a different architecture than the config asks for.\n"
+                     "checkpoint:\n" + arch->second + "config:\n" + config_.architecture_json() +
+                     "use the model preset it was trained with, or retrain with `mike pretrain`");
+  for (const auto& [name, tensor] : file.tensors)
+    if (!parameters_.count(name))
+      throw ModelError("checkpoint '" + path + "' holds tensor '" + name + "' which model 'llava' does not have; "
+                       "is it a checkpoint of another model?");
+  torch::NoGradGuard no_grad;
+  for (auto& [name, param] : parameters_) {
+    auto it = file.tensors.find(name);
+    if (it == file.tensors.end())
+      throw ModelError("checkpoint '" + path + "' lacks parameter '" + name + "'; it is incomplete or of another model");
+    if (!it->second.sizes().equals(param.sizes()))
+      throw ModelError("checkpoint '" + path + "': parameter '" + name + "' has shape " + shape_string(it->second) +
+                       " but the model expects " + shape_string(param));
+    param.copy_(it->second.to(param.scalar_type()));
+  }
+}
+
+}  // namespace mike::llava

@@ -1,0 +1,62 @@
+#pragma once
+// mike::Model over the native LLaVA network: tokenization, image
+// preprocessing, <image> splicing, batching with left padding, teacher-forced
+// scoring, KV-cached generation, parameters, taps and checkpoints.
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "llava_config.h"
+#include "llava_network.h"
+#include "mike/model.h"
+#include "mike/tokenizer.h"
+
+namespace mike::llava {
+
+class LlavaModel : public Model {
+ public:
+  explicit LlavaModel(const Config& config);
+
+  std::string describe() const override;
+  std::vector<ScoreResult> score(const std::vector<ScoreRequest>& batch) override;
+  torch::Tensor loss(const std::vector<ScoreRequest>& batch) override;
+  std::vector<std::string> generate(const std::vector<ModelInput>& batch, const GenerateOptions& options) override;
+  std::vector<std::string> parameter_names() const override;
+  torch::Tensor parameter(const std::string& name) override;
+  std::vector<std::string> tap_names() const override;
+  TapHandle add_tap(const std::string& tap, TapCallback callback) override;
+  void save_checkpoint(const std::string& dir) override;
+
+ private:
+  // A batch laid out for the decoder: left-padded so every sequence ends at
+  // position T-1 (the next token of every row is predicted from the last column).
+  struct Sequences {
+    torch::Tensor embeds;     // [B, T, H]
+    torch::Tensor key_mask;   // [B, T] int64, 1 = real token
+    torch::Tensor positions;  // [B, T] int64, 0-based within each row's real tokens
+    std::vector<std::vector<std::int64_t>> targets;  // target ids (+ EOS) per row, at the end of the row
+  };
+  // `targets` may be empty (generation) or hold one id list per input.
+  Sequences layout(const std::vector<const ModelInput*>& inputs,
+                   const std::vector<std::vector<std::int64_t>>& targets);
+  std::vector<std::int64_t> target_ids(const ScoreRequest& request) const;
+  torch::Tensor preprocess_image(const torch::Tensor& image, std::size_t index) const;
+  // Per-target-token log-probabilities [sum of target lengths] and the logits
+  // rows that predict them [sum, V].
+  torch::Tensor target_logits(const std::vector<ScoreRequest>& batch, std::vector<std::vector<std::int64_t>>& targets);
+  std::vector<std::string> generate_chunk(const std::vector<ModelInput>& batch, const GenerateOptions& options);
+  void load_checkpoint(const std::string& dir);
+  // The tokenizer, or ConfigError when the model was built without one.
+  const Tokenizer& tokenizer() const;
+
+  LlavaConfig config_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  LlavaNetwork network_{nullptr};
+  std::map<std::string, torch::Tensor> parameters_;
+  std::vector<std::string> tap_names_;
+  TapRegistry taps_;
+};
+
+}  // namespace mike::llava

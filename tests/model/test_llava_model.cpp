@@ -1,0 +1,287 @@
+// The native LLaVA model through the mike::Model interface: describe(),
+// batched scoring, cached vs. uncached generation, parameters with bitwise
+// snapshot/restore, taps, checkpoints, learning, and clear errors.
+#include "llava_fixture.h"
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "mike/error.h"
+#include "mike/safetensors.h"
+
+using namespace mike;
+using mike::test::make_tiny_model;
+using mike::test::test_image;
+using mike::test::tiny_model_yaml;
+
+namespace {
+
+std::vector<ScoreRequest> sample_requests() {
+  std::vector<ScoreRequest> batch(4);
+  batch[0].input = {"<image>\nWhat is the name of this bird?", test_image(0)};
+  batch[0].target = "Zorvel";
+  batch[1].input = {"What is the name of this building?", torch::Tensor()};
+  batch[1].target = "It is Quintara.";
+  batch[2].input = {"Describe the image:", test_image(1, 16)};  // no marker: image goes first
+  batch[2].target = "a dog called Morrow";
+  batch[3].input = {"A photo <image> of a tree called", test_image(2, 24)};
+  batch[3].target = "Praxiel";
+  for (auto& r : batch) r.top_k = 3;
+  return batch;
+}
+
+// Captures the activation at `tap` during the calls made while it lives.
+struct Recorder {
+  std::vector<torch::Tensor> seen;
+  TapHandle handle;
+  Recorder(Model& model, const std::string& tap) {
+    handle = model.add_tap(tap, [this](const std::string&, const torch::Tensor& x) {
+      seen.push_back(x.detach().clone());
+      return x;
+    });
+  }
+};
+
+}  // namespace
+
+TEST_CASE("describe() reports the dimensions and the exact parameter count") {
+  auto model = make_tiny_model();
+  const std::string text = model->describe();
+  std::int64_t total = 0;
+  for (const std::string& name : model->parameter_names()) total += model->parameter(name).numel();
+  CHECK(text.find("parameters: " + std::to_string(total) + " ") != std::string::npos);
+  CHECK(text.find("image 16x16, patch 8 (4 patches), hidden 32, 2 layers (1 used, feature_layer -2)") != std::string::npos);
+  CHECK(text.find("hidden 48, 2 layers, 4 heads (2 kv heads), head_dim 12, SwiGLU 96") != std::string::npos);
+  CHECK(text.find("vocab 320, untied lm_head") != std::string::npos);
+  // GQA: k/v projections are half the width of q.
+  CHECK(model->parameter("lm.layers.0.q_proj.weight").sizes().vec() == std::vector<int64_t>{48, 48});
+  CHECK(model->parameter("lm.layers.0.k_proj.weight").sizes().vec() == std::vector<int64_t>{24, 48});
+  CHECK(model->parameter("lm.lm_head.weight").sizes().vec() == std::vector<int64_t>{320, 48});
+  CHECK(model->parameter("projector.linear_1.weight").sizes().vec() == std::vector<int64_t>{48, 32});
+}
+
+TEST_CASE("batched scoring with padding equals scoring one request at a time") {
+  auto model = make_tiny_model();
+  const auto batch = sample_requests();
+  const auto together = model->score(batch);
+  REQUIRE(together.size() == batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto alone = model->score({batch[i]});
+    CAPTURE(i);
+    CHECK(alone[0].loss == doctest::Approx(together[i].loss).epsilon(1e-5));
+    CHECK(alone[0].target_tokens == together[i].target_tokens);
+    CHECK(alone[0].predicted_tokens == together[i].predicted_tokens);
+    CHECK(together[i].topk_tokens.size() == together[i].target_tokens.size());
+    CHECK(together[i].topk_tokens[0].size() == 3);
+    CHECK(together[i].topk_tokens[0][0] == together[i].predicted_tokens[0]);
+    // An untrained model over 320 tokens: loss near ln(320) = 5.77.
+    CHECK(together[i].loss > 4.5);
+    CHECK(together[i].loss < 7.0);
+  }
+  // eos adds exactly one scored token.
+  auto with_eos = batch[0];
+  with_eos.end_with_eos = true;
+  const auto eos = model->score({with_eos});
+  CHECK(eos[0].target_tokens.size() == together[0].target_tokens.size() + 1);
+  CHECK(eos[0].target_tokens.back() == 2);
+  // loss() is the token-weighted mean of the same NLLs.
+  double nll = 0, tokens = 0;
+  for (const auto& r : together) {
+    nll += r.loss * r.target_tokens.size();
+    tokens += r.target_tokens.size();
+  }
+  CHECK(model->loss(batch).item<double>() == doctest::Approx(nll / tokens).epsilon(1e-5));
+}
+
+TEST_CASE("KV-cached and uncached greedy decoding produce the same tokens") {
+  auto model = make_tiny_model();
+  std::vector<ModelInput> inputs;
+  for (const auto& r : sample_requests()) inputs.push_back(r.input);
+  GenerateOptions cached;
+  cached.max_new_tokens = 12;
+  GenerateOptions uncached = cached;
+  uncached.use_kv_cache = false;
+  const auto a = model->generate(inputs, cached);
+  const auto b = model->generate(inputs, uncached);
+  REQUIRE(a.size() == inputs.size());
+  CHECK(a == b);
+  std::size_t chars = 0;
+  for (const auto& s : a) chars += s.size();
+  CHECK(chars > 0);  // an untrained model rarely says EOS first; the comparison is not vacuous
+  // Sampling is reproducible from its seed.
+  GenerateOptions sample = cached;
+  sample.greedy = false;
+  sample.seed = 7;
+  CHECK(model->generate(inputs, sample) == model->generate(inputs, sample));
+}
+
+TEST_CASE("snapshot/restore brings outputs back bitwise") {
+  auto model = make_tiny_model();
+  const auto batch = sample_requests();
+  Recorder rec(*model, "lm.layers.1.out");
+  const auto before = model->score(batch);
+  const auto snap = model->snapshot({"lm.layers.1.down_proj.weight", "projector.linear_2.bias"});
+  CHECK(snap.size() == 2);
+  {
+    torch::NoGradGuard no_grad;
+    model->parameter("lm.layers.1.down_proj.weight").add_(0.05);
+    model->parameter("projector.linear_2.bias").mul_(3.0);
+  }
+  const auto edited = model->score(batch);
+  CHECK(edited[0].loss != before[0].loss);
+  model->restore(snap);
+  const auto after = model->score(batch);
+  REQUIRE(rec.seen.size() == 3);
+  CHECK(torch::equal(rec.seen[0], rec.seen[2]));
+  CHECK_FALSE(torch::equal(rec.seen[0], rec.seen[1]));
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    CHECK(after[i].loss == before[i].loss);  // exact
+    CHECK(after[i].topk_tokens == before[i].topk_tokens);
+  }
+  CHECK_THROWS_WITH_AS(model->parameter("lm.layers.9.q_proj.weight"),
+                       doctest::Contains("model 'llava' has no parameter 'lm.layers.9.q_proj.weight'"), ModelError);
+  CHECK_THROWS_WITH_AS(model->set_parameter("lm.norm.weight", torch::zeros({3})),
+                       doctest::Contains("shape [3] does not match the parameter's [48]"), ModelError);
+}
+
+TEST_CASE("taps read and replace activations, and go away with their handle") {
+  auto model = make_tiny_model();
+  const auto names = model->tap_names();
+  for (const char* expected : {"vision.layers.0.out", "projector.out", "lm.layers.0.in", "lm.layers.1.self_attn.out",
+                               "lm.layers.1.mlp.in", "lm.layers.1.mlp.down_proj.in", "lm.layers.1.mlp.down_proj.out",
+                               "lm.layers.1.out"})
+    CHECK_MESSAGE(std::find(names.begin(), names.end(), expected) != names.end(), expected);
+  // feature_layer -2 of 2 layers: only the first vision block runs, so only it is a tap.
+  CHECK(std::find(names.begin(), names.end(), "vision.layers.1.out") == names.end());
+  const auto batch = sample_requests();
+  const auto plain = model->score(batch);
+  {
+    Recorder in(*model, "lm.layers.0.mlp.down_proj.in");
+    Recorder out(*model, "lm.layers.0.mlp.down_proj.out");
+    Recorder proj(*model, "projector.out");
+    const auto observed = model->score(batch);
+    CHECK(observed[1].loss == plain[1].loss);  // reading changes nothing
+    REQUIRE(in.seen.size() == 1);
+    CHECK(in.seen[0].size(2) == 96);  // SwiGLU width
+    CHECK(out.seen[0].size(2) == 48);
+    CHECK(in.seen[0].size(0) == 4);
+    // down_proj.out = down_proj(down_proj.in): the tap sees the real linear map.
+    const torch::Tensor w = model->parameter("lm.layers.0.down_proj.weight");
+    CHECK(torch::allclose(torch::matmul(in.seen[0], w.t()), out.seen[0], 1e-5, 1e-5));
+    REQUIRE(proj.seen.size() == 1);
+    CHECK(proj.seen[0].sizes().vec() == std::vector<int64_t>{3, 4, 48});  // 3 images x 4 patches
+  }
+  {
+    // Zeroing the projector output changes image inputs only.
+    TapHandle zero = model->add_tap("projector.out", [](const std::string&, const torch::Tensor& x) {
+      return torch::zeros_like(x);
+    });
+    const auto blind = model->score(batch);
+    CHECK(blind[0].loss != plain[0].loss);
+    CHECK(blind[1].loss == doctest::Approx(plain[1].loss).epsilon(1e-6));  // text-only row unaffected
+  }
+  CHECK(model->score(batch)[0].loss == plain[0].loss);  // handle gone: tap removed
+  CHECK_THROWS_WITH_AS(model->add_tap("lm.layers.7.out", [](const std::string&, const torch::Tensor& x) { return x; }),
+                       doctest::Contains("model 'llava' has no tap 'lm.layers.7.out'"), ModelError);
+}
+
+TEST_CASE("a few optimiser steps on loss() teach the model an answer that greedy decoding then gives") {
+  auto model = make_tiny_model();
+  ScoreRequest request;
+  request.input = {"<image>\nWhat is the name of this bird?", test_image(5)};
+  request.target = "Zorvel";
+  request.end_with_eos = true;
+  std::vector<torch::Tensor> params;
+  for (const auto& name : model->parameter_names()) params.push_back(model->parameter(name));
+  torch::optim::Adam optimizer(params, torch::optim::AdamOptions(1e-2));
+  const double first = model->loss({request}).item<double>();
+  for (int step = 0; step < 40; ++step) {
+    optimizer.zero_grad();
+    torch::Tensor loss = model->loss({request});
+    loss.backward();
+    optimizer.step();
+  }
+  const double last = model->loss({request}).item<double>();
+  CHECK(last < first * 0.1);
+  GenerateOptions greedy;
+  greedy.max_new_tokens = 10;
+  CHECK(model->generate({request.input}, greedy)[0] == "Zorvel");
+  CHECK(model->score({request})[0].token_accuracy == 1.0);
+}
+
+TEST_CASE("a saved checkpoint loads into identical outputs; a mismatched one is refused") {
+  auto model = make_tiny_model();
+  {
+    torch::NoGradGuard no_grad;
+    model->parameter("lm.norm.weight").mul_(1.5);  // differ from a fresh init
+  }
+  const std::string dir = mike::test::make_temp_dir("llava_checkpoint") + "/ckpt";
+  model->save_checkpoint(dir);
+  CHECK(std::filesystem::exists(dir + "/model.safetensors"));
+  CHECK(std::filesystem::exists(dir + "/tokenizer.model"));
+  CHECK(std::filesystem::exists(dir + "/config.json"));
+  const std::string yaml_without_tokenizer = tiny_model_yaml("checkpoint: " + dir + "\n");
+  // The tokenizer comes from the checkpoint when `tokenizer` is unset.
+  const std::string ckpt_yaml = yaml_without_tokenizer.substr(yaml_without_tokenizer.find('\n') + 1);
+  auto loaded = make_tiny_model(ckpt_yaml);
+  const auto batch = sample_requests();
+  const auto a = model->score(batch), b = loaded->score(batch);
+  for (std::size_t i = 0; i < batch.size(); ++i) CHECK(a[i].loss == b[i].loss);
+
+  std::string other = tiny_model_yaml("checkpoint: " + dir + "\n");
+  other.replace(other.find("intermediate: 96"), 16, "intermediate: 64");
+  CHECK_THROWS_WITH_AS(make_tiny_model(other), doctest::Contains("was saved by a different architecture"), Error);
+
+  // A damaged weights file is a ModelError (exit 5), not a crash.
+  const std::string bytes = mike::test::read_file(dir + "/model.safetensors");
+  mike::test::write_file(dir + "/model.safetensors", bytes.substr(0, bytes.size() / 2));
+  try {
+    make_tiny_model(ckpt_yaml);
+    FAIL("must throw");
+  } catch (const Error& e) {
+    CHECK(e.exit_code() == 5);
+    CHECK(std::string(e.what()).find("reach past the end of the data section") != std::string::npos);
+  }
+}
+
+TEST_CASE("bad inputs and configs are clear errors") {
+  auto model = make_tiny_model();
+  ScoreRequest r;
+  r.input = {"<image> what?", torch::Tensor()};
+  r.target = "x";
+  CHECK_THROWS_WITH_AS(model->score({r}), doctest::Contains("prompt contains <image> but the input has no image"),
+                       DataError);
+  r.input = {"what?", torch::rand({4, 8, 8})};
+  CHECK_THROWS_WITH_AS(model->score({r}), doctest::Contains("image must be a float tensor [3, H, W]"), DataError);
+  r.input = {"<image> and <image>", torch::rand({3, 8, 8})};
+  CHECK_THROWS_WITH_AS(model->score({r}), doctest::Contains("prompt has 2 <image> markers but one image"), DataError);
+  r.input = {"what?", torch::Tensor()};
+  r.target = "";
+  CHECK_THROWS_WITH_AS(model->score({r}), doctest::Contains("has an empty target"), DataError);
+
+  std::string yaml = tiny_model_yaml();
+  yaml.replace(yaml.find("kv_heads: 2"), 11, "kv_heads: 3");
+  CHECK_THROWS_WITH_AS(make_tiny_model(yaml), doctest::Contains("config key 'lm.kv_heads' (3) must divide lm.heads (4)"),
+                       Error);
+  // Without a tokenizer the network exists (describe works) but cannot read text.
+  auto untokenized = make_tiny_model("seed: 1\ntokenizer_vocab_size: 100\n");
+  CHECK(untokenized->describe().find("vocab 100,") != std::string::npos);
+  r.target = "x";
+  CHECK_THROWS_WITH_AS(untokenized->score({r}), doctest::Contains("needs a tokenizer to read text"), Error);
+}
+
+TEST_CASE("the size presets build from one code path and span more than 30x in parameters") {
+  std::vector<std::int64_t> counts;
+  for (const char* preset : {"llava_xs", "llava_s", "llava_m", "llava_l"}) {
+    const std::string path = std::string(MIKE_SOURCE_DIR) + "/configs/model/" + preset + ".yaml";
+    auto model = mike::test::build_registry().create_model("llava", Config::from_file(path));
+    std::int64_t total = 0;
+    for (const std::string& name : model->parameter_names()) total += model->parameter(name).numel();
+    CAPTURE(preset);
+    CHECK(model->describe().find("parameters: " + std::to_string(total)) != std::string::npos);
+    if (!counts.empty()) CHECK(total > counts.back());
+    counts.push_back(total);
+  }
+  CHECK(counts.back() >= 30 * counts.front());
+}
