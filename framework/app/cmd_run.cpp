@@ -94,7 +94,7 @@ std::string out_dir_of(const Config& config, const char* default_root) {
 void print_lines(const std::string& text) { std::fwrite(text.data(), 1, text.size(), stdout); }
 
 // --job-dir: run one prepared job here (a local worker or a Slurm array task).
-int run_job_dir(const RunOptions& options) {
+int run_job_dir(const RunOptions& options, const CommonOptions& common) {
   fs::path dir = options.job_dir;
   if (options.record_exit) {
     // A worker that died without writing its outcome (signal, abort) gets it recorded here.
@@ -115,14 +115,28 @@ int run_job_dir(const RunOptions& options) {
   } catch (const std::exception&) {
     index = 0;
   }
-  JobStatus status = run_job_in_process(config, JobContext{dir, index}, run_experiment);
+  JobStatus status = run_job_in_process(config, JobContext{dir, index, common.plugin_paths}, run_experiment);
   if (status.state == JobState::done) return 0;
   if (status.state == JobState::interrupted) return 130;
   std::fprintf(stderr, "mike: job %d failed: %s\n", index, status.reason.c_str());
   return status.exit_code.value_or(1);
 }
 
-int run_single(const RunOptions& options, const Composition& composition) {
+// Runs (or continues) the single run in `dir` in this process and reports it.
+int run_single_dir(const fs::path& dir, const Config& config, const CommonOptions& common) {
+  LocalLauncherOptions launch;
+  launch.workers = 1;
+  launch.plugin_paths = common.plugin_paths;
+  launch_local({LaunchJob{0, dir, config}}, launch);
+  JobStatus status = read_job_status(dir);
+  std::fprintf(stderr, "run %s: %s\n", dir.c_str(), to_string(status.state));
+  if (status.state == JobState::interrupted) return 130;
+  if (status.state != JobState::done)
+    throw Error("run " + dir.string() + " failed: " + status.reason, status.exit_code.value_or(1));
+  return 0;
+}
+
+int run_single(const RunOptions& options, const CommonOptions& common, const Composition& composition) {
   ComposedConfig composed = composition.compose(options.overrides);
   if (options.cfg == "job") {
     print_lines(composed.config.to_yaml() + "\n");
@@ -139,15 +153,7 @@ int run_single(const RunOptions& options, const Composition& composition) {
                       " launches sweeps; add -m (a sweep of one job is fine) or use launcher=local");
   fs::path dir = out_dir_of(composed.config, "outputs");
   prepare_job_dir(dir, composed.config, options.overrides);
-  LocalLauncherOptions launch;
-  launch.workers = 1;
-  launch_local({LaunchJob{0, dir, composed.config}}, launch);
-  JobStatus status = read_job_status(dir);
-  std::fprintf(stderr, "run %s: %s\n", dir.c_str(), to_string(status.state));
-  if (status.state == JobState::interrupted) return 130;
-  if (status.state != JobState::done)
-    throw Error("run " + dir.string() + " failed: " + status.reason, status.exit_code.value_or(1));
-  return 0;
+  return run_single_dir(dir, composed.config, common);
 }
 
 // Dry-run validation without composing every job: job 0, plus each value of
@@ -221,6 +227,18 @@ int launch_and_summarize(const fs::path& sweep_dir, const SweepManifest& manifes
 
 int run_resume(const RunOptions& options, const CommonOptions& common) {
   fs::path sweep_dir = options.resume;
+  // A single run's directory (outputs/<date>/<time>): continue its run.h5.
+  if (!fs::exists(sweep_dir / kSweepManifestFile) && fs::exists(sweep_dir / kJobConfigFile)) {
+    if (!options.overrides.empty())
+      throw UsageError("--resume " + sweep_dir.string() + " continues that run with its own config.yaml; drop the "
+                       "overrides from the command line");
+    JobStatus status = read_job_status(sweep_dir);
+    if (status.state == JobState::done) {
+      std::fprintf(stderr, "run %s is already done\n", sweep_dir.c_str());
+      return 0;
+    }
+    return run_single_dir(sweep_dir, load_job_config(sweep_dir), common);
+  }
   SweepManifest manifest = read_sweep_manifest(sweep_dir);
   if (!options.overrides.empty() && options.overrides != manifest.arguments) {
     std::string stored;
@@ -326,12 +344,12 @@ int cmd_run(const std::vector<std::string>& args, CommonOptions& common) {
   if (!options.cfg.empty() && options.cfg != "job")
     throw UsageError("run: --cfg takes 'job' (print the composed config), not '" + options.cfg + "'");
   if (vm.count("jobs") && options.jobs < 1) throw UsageError("run: -j takes a number of workers >= 1");
-  if (!options.job_dir.empty()) return run_job_dir(options);
+  if (!options.job_dir.empty()) return run_job_dir(options, common);
   if (options.record_exit) throw UsageError("run: --record-exit needs --job-dir");
   if (!options.resume.empty()) return run_resume(options, common);
   Composition composition(options, common);
   if (options.multirun) return run_multirun(options, common, composition);
-  return run_single(options, composition);
+  return run_single(options, common, composition);
 }
 
 }  // namespace mike::cli

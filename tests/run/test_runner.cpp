@@ -54,11 +54,10 @@ Config run_config(const std::string& protocol, int limit, const std::string& edi
                            "test config");
 }
 
-JobContext job(const std::string& label, bool resume = false) {
+JobContext job(const std::string& label) {
   JobContext context;
   context.job_dir = test::make_temp_dir(label);
   context.plugin_paths = {MIKE_FIXTURE_PLUGIN_DIR};
-  context.resume = resume;
   return context;
 }
 
@@ -169,8 +168,7 @@ TEST_CASE("a run killed with SIGKILL resumes to the same final numbers") {
   REQUIRE(seen.find("2/6 edits") != std::string::npos);
   CHECK_FALSE(fs::exists(killed.job_dir / "summary.json"));
 
-  killed.resume = true;
-  run_experiment(run_config(protocol, 6), killed);
+  run_experiment(run_config(protocol, 6), killed);  // continues the run.h5 it finds
   auto a = summary_of(reference), b = summary_of(killed);
   CHECK(b["edits"] == 6);
   CHECK(a["metrics"] == b["metrics"]);  // every metric, every checkpoint, bitwise-equal aggregates
@@ -179,7 +177,6 @@ TEST_CASE("a run killed with SIGKILL resumes to the same final numbers") {
 TEST_CASE("resuming with a different config is refused") {
   JobContext context = job("runner_resume_mismatch");
   run_experiment(run_config("{name: single}", 2), context);
-  context.resume = true;
   CHECK_THROWS_WITH(run_experiment(run_config("{name: single}", 3), context),
                     doctest::Contains("the composed config differs from the one the run started with"));
 }

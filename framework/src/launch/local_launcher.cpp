@@ -61,7 +61,7 @@ std::string combined_log_tail(const fs::path& job_dir) {
 bool run_in_process(const std::vector<LaunchJob>& jobs, const LocalLauncherOptions& options) {
   for (const LaunchJob& job : jobs) {
     if (stop_requested()) return false;
-    JobContext context{job.dir, static_cast<int>(job.index)};
+    JobContext context{job.dir, static_cast<int>(job.index), options.plugin_paths};
     Config config = job.config ? *job.config : load_job_config(job.dir);
     run_job_in_process(config, context, options.job_function);
   }

@@ -27,6 +27,7 @@ struct LaunchJob {
 struct LocalLauncherOptions {
   int workers = 1;
   JobFunction job_function = run_experiment;  // body for in-process runs
+  std::vector<std::string> plugin_paths;      // --plugin-path of this invocation, for in-process jobs
   // argv of the worker subprocess for a job (required when workers > 1).
   std::function<std::vector<std::string>(const LaunchJob&)> worker_command;
   std::chrono::milliseconds stop_grace{10000};

@@ -134,18 +134,24 @@ ReportFiles write_report(const fs::path& dir, bool plots) {
     job.keys = read_overrides(job.dir);
     jobs.push_back(std::move(job));
   }
-  // Row keys: every key any job overrides; a plain run is described by what it ran.
-  std::vector<std::string> keys;
-  for (const Job& job : jobs)
-    for (const auto& [key, value] : job.keys)
-      if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
-  if (keys.empty()) keys = {"model", "editor", "task", "protocol"};
   auto key_value = [](const Job& job, const std::string& key) -> std::string {
-    for (const auto& [k, v] : job.keys)
-      if (k == key) return v;
+    // The last override of a key is the one that took effect.
+    for (auto it = job.keys.rbegin(); it != job.keys.rend(); ++it)
+      if (it->first == key) return it->second;
     if (job.summary.contains(key) && job.summary.at(key).is_string()) return job.summary.at(key).get<std::string>();
     return "–";
   };
+  // Row keys: the overridden keys whose value differs between jobs (what the
+  // sweep swept); a single run, or a sweep of one, is described by what it ran.
+  std::vector<std::string> keys;
+  for (const Job& job : jobs)
+    for (const auto& [key, value] : job.keys) {
+      if (key == "out_dir" || std::find(keys.begin(), keys.end(), key) != keys.end()) continue;
+      bool varies = false;
+      for (const Job& other : jobs) varies = varies || key_value(other, key) != value;
+      if (varies) keys.push_back(key);
+    }
+  if (keys.empty()) keys = {"model", "editor", "task", "protocol"};
 
   ReportFiles files;
   files.jobs = static_cast<int>(jobs.size());

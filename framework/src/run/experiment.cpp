@@ -132,8 +132,8 @@ void run_experiment(const Config& config, const JobContext& context) {
 
   // The log.
   std::filesystem::path log_path = context.job_dir / "run.h5";
-  std::unique_ptr<RunLog> log = context.resume && std::filesystem::exists(log_path) ? RunLog::resume(log_path)
-                                                                                      : RunLog::create(log_path);
+  std::unique_ptr<RunLog> log =
+      std::filesystem::exists(log_path) ? RunLog::resume(log_path) : RunLog::create(log_path);
   if (log->edit_count() == 0) {
     log->set_attribute("mike_version", mike_version());
     log->set_attribute("git_sha", git_sha());

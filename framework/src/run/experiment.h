@@ -14,10 +14,11 @@ struct JobContext {
   std::filesystem::path job_dir;  // exists; holds config.yaml, status, mike.log, run.h5, summary.json
   int job_index = 0;              // index in the sweep (0 for a single run)
   std::vector<std::string> plugin_paths;  // --plugin-path values, searched before the defaults
-  bool resume = false;            // continue the run.h5 in job_dir instead of starting anew
 };
 
-// Runs the job; throws mike::Error (or another exception) on failure.
+// Runs the job; throws mike::Error (or another exception) on failure. A
+// run.h5 already in job_dir (a killed or failed earlier attempt) is
+// continued, not overwritten: complete edits are kept and skipped.
 void run_experiment(const Config& config, const JobContext& context);
 
 }  // namespace mike
