@@ -9,7 +9,6 @@
 #include <cmath>
 #include <fstream>
 #include <functional>
-#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -296,23 +295,41 @@ Vec2 slot_centre(int slot, int count, float size) {
   return {size * (static_cast<float>(slot) + 0.5F) / count, size * 0.52F};
 }
 
-struct Scene {
-  Image image;
+// CSR scene layout: the target among 1-3 siblings whose part colour
+// differs; decided up front so the question is known before rendering.
+struct CsrPlan {
+  std::vector<const Entity*> placed;  // left to right (or grid order)
+  int target_slot = 0;
   std::string question;
+  std::uint64_t render_seed = 0;
 };
 
-// CSR scene: the target among 1-3 siblings whose part colour differs, plus clutter.
-Scene render_csr(const Entity& target, const std::vector<const Entity*>& distractors, int scene_index, int size,
-                 Rng& rng) {
+CsrPlan plan_csr(const Entity& target, std::vector<const Entity*> distractors, int scene_index, Rng& rng) {
+  CsrPlan plan;
   const int count = 1 + static_cast<int>(distractors.size());
+  plan.target_slot = rng.below(count);
+  plan.placed = std::move(distractors);
+  plan.placed.insert(plan.placed.begin() + plan.target_slot, &target);
+  plan.render_seed = rng.next();
+  const Family& f = families()[target.family];
+  if (scene_index % 2 == 0) {
+    plan.question = "Which " + f.category + " is " +
+                    slot_names()[static_cast<std::size_t>(count)][static_cast<std::size_t>(plan.target_slot)] + "?";
+  } else {
+    const std::string colour = part_colours()[static_cast<std::size_t>(target.look.colour)].name;
+    plan.question = "Which " + f.category + " has " + with_article(colour, f.part) + "?";
+  }
+  return plan;
+}
+
+Image render_csr(const CsrPlan& plan, int size) {
+  Rng rng(plan.render_seed);
+  const int count = static_cast<int>(plan.placed.size());
   const float s = static_cast<float>(size);
   Image image = make_image(size, size);
   paint_background(image, static_cast<Background>(rng.below(kBackgroundKinds)), rng);
   Canvas canvas(image);
   draw_clutter(canvas, rng, size, 2 + rng.below(3));
-  std::vector<const Entity*> placed = distractors;
-  int target_slot = rng.below(count);
-  placed.insert(placed.begin() + target_slot, &target);
   const float half = (count == 4 ? 0.23F : 0.45F / count) * s;
   for (int slot = 0; slot < count; ++slot) {
     Vec2 c = slot_centre(slot, count, s);
@@ -322,19 +339,10 @@ Scene render_csr(const Entity& target, const std::vector<const Entity*>& distrac
     pose.scale = half * rng.uniform(0.85F, 1.0F);
     pose.angle = rng.uniform(-0.2F, 0.2F);
     pose.flip = rng.below(2) == 1;
-    draw_entity(canvas, *placed[static_cast<std::size_t>(slot)], pose, rng.uniform(0.9F, 1.1F));
+    draw_entity(canvas, *plan.placed[static_cast<std::size_t>(slot)], pose, rng.uniform(0.9F, 1.1F));
   }
   add_noise(image, rng.uniform(2.0F, 6.0F), rng);
-  const Family& f = families()[target.family];
-  Scene scene{std::move(image), ""};
-  if (scene_index % 2 == 0) {
-    scene.question = "Which " + f.category + " is " + slot_names()[static_cast<std::size_t>(count)]
-                                                             [static_cast<std::size_t>(target_slot)] + "?";
-  } else {
-    const std::string colour = part_colours()[static_cast<std::size_t>(target.look.colour)].name;
-    scene.question = "Which " + f.category + " has " + with_article(colour, f.part) + "?";
-  }
-  return scene;
+  return image;
 }
 
 // I-Gen "scene" image: the entity alone, small and off-centre, among clutter.
@@ -510,10 +518,9 @@ SynthSummary generate_world(const fs::path& out, const SynthOptions& options) {
       pool.insert(pool.end(), rest.begin(), rest.end());
       std::vector<const Entity*> distractors(pool.begin(), pool.begin() + std::min<std::size_t>(pool.size(), 1 + rng.below(3)));
       e.csr_images.push_back("images/" + e.id + "/csr_" + std::to_string(k) + ".png");
-      // Render once here to fix the question; the job only writes it.
-      auto scene = std::make_shared<Scene>(render_csr(e, distractors, k, size, rng));
-      e.csr_questions.push_back(scene->question);
-      jobs.push_back({out / e.csr_images.back(), [scene] { return scene->image; }});
+      CsrPlan scene = plan_csr(e, distractors, k, rng);
+      e.csr_questions.push_back(scene.question);
+      jobs.push_back({out / e.csr_images.back(), [scene, size] { return render_csr(scene, size); }});
     }
   }
   int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
