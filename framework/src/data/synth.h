@@ -44,9 +44,10 @@ struct SynthSummary {
 };
 
 // Writes world.json, pretrain.jsonl, train/dev/test.jsonl and images/ into
-// `out` (created; existing files of the same names are replaced). Throws
-// ConfigError for impossible options (e.g. more entities than the attribute
-// space allows), DataError if `out` cannot be written.
+// `out`. A folder that already holds a world is replaced (its images/ is
+// cleared first); any other non-empty folder is refused with DataError.
+// Throws ConfigError for impossible options (e.g. more entities than the
+// attribute space allows), DataError if `out` cannot be written.
 SynthSummary generate_world(const std::filesystem::path& out, const SynthOptions& options);
 
 // The options a world was generated with, as world.json records them
