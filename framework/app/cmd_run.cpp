@@ -180,8 +180,9 @@ void validate_sweep(const SweepPlan& plan, const Composition& composition, const
 
 int launch_and_summarize(const fs::path& sweep_dir, const SweepManifest& manifest, const std::vector<bool>& skipped,
                          std::vector<LaunchJob> jobs, const RunOptions& options, const CommonOptions& common) {
-  Config launcher = load_job_config(sweep_job_dir(sweep_dir, 0)).sub("launcher");
-  if (!jobs.empty() && jobs.front().config) launcher = jobs.front().config->sub("launcher");
+  // Launcher settings are the sweep's: those of its first job.
+  Config first = !jobs.empty() && jobs.front().config ? *jobs.front().config : load_job_config(sweep_job_dir(sweep_dir, 0));
+  Config launcher = first.has("launcher") ? first.sub("launcher") : Config();
   std::string name = launcher.get_or<std::string>("name", "local");
   Invocation invocation{common};
   if (name == "slurm") {
@@ -206,6 +207,7 @@ int launch_and_summarize(const fs::path& sweep_dir, const SweepManifest& manifes
     wait_for_slurm_job(job_id, slurm);
   } else if (name == "local") {
     LocalLauncherOptions local;
+    local.plugin_paths = common.plugin_paths;
     local.workers = options.jobs > 0 ? options.jobs : launcher.get_or<int>("jobs", 1);
     std::vector<std::string> prefix = invocation.worker_prefix();
     local.worker_command = [prefix](const LaunchJob& job) {
@@ -329,7 +331,8 @@ int cmd_run(const std::vector<std::string>& args, CommonOptions& common) {
       ("config-name", po::value<std::string>(&options.config_name)->default_value("config"),
        "primary config: a name in --config-dir, or a path to a .yaml file")                                     //
       ("jobs,j", po::value<int>(&options.jobs), "local launcher: run N jobs at once in worker subprocesses")     //
-      ("resume", po::value<std::string>(&options.resume), "re-run the jobs of this sweep dir that are not done") //
+      ("resume", po::value<std::string>(&options.resume),
+       "continue a run dir, or re-run the jobs of a sweep dir that are not done") //
       ("wait", po::bool_switch(&options.wait), "launcher=slurm: block until every task ended")                  //
       ("job-dir", po::value<std::string>(&options.job_dir), "run one prepared job directory (launchers use this)")  //
       ("record-exit", po::value<int>(&record_exit), "with --job-dir: record a worker's exit code (Slurm script)");

@@ -30,5 +30,6 @@ int cmd_run(const std::vector<std::string>& args, CommonOptions& common);
 int cmd_data(const std::vector<std::string>& args, CommonOptions& common);
 int cmd_pretrain(const std::vector<std::string>& args, CommonOptions& common);
 int cmd_report(const std::vector<std::string>& args, CommonOptions& common);
+int cmd_sweep(const std::vector<std::string>& args, CommonOptions& common);
 
 }  // namespace mike::cli

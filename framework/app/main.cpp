@@ -30,6 +30,7 @@ const std::map<std::string, Subcommand>& subcommands() {
       {"pretrain", {cmd_pretrain, "pretrain a model preset on the synthetic world"}},
       {"report", {cmd_report, "collect run/sweep results into tables and plots"}},
       {"plugins", {cmd_plugins, "list discovered plugins, or show one (list, info NAME)"}},
+      {"sweep", {cmd_sweep, "show the state of a sweep's jobs (status DIR)"}},
   };
   return table;
 }
