@@ -1,0 +1,172 @@
+// lora: low-rank adaptation (Hu et al. 2021, "LoRA: Low-Rank Adaptation of
+// Large Language Models") as an editor. Each chosen LM MLP down-projection W
+// gets h = W x + (alpha/r) B A x (eq. 3), A [r, d_in] Gaussian, B [d_out, r]
+// zero so training starts from the unedited model (§4.1). The adapter rides
+// on the model's taps (down_proj.in feeds it, down_proj.out receives it), so
+// restore_original() just removes the taps: the model is untouched. With
+// `merge: true` the trained product is added into W instead (exact up to
+// float rounding) and restore writes the original weights back.
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "mike/editor.h"
+#include "mike/error.h"
+#include "mike/plugin.h"
+#include "mike_plugin_default_config.h"
+
+namespace {
+
+struct Adapter {
+  int layer = 0;
+  torch::Tensor a, b;  // A [r, d_in], B [d_out, r]
+  torch::Tensor input;  // the down_proj input of the current forward
+};
+
+std::string tap_prefix(int layer) { return "lm.layers." + std::to_string(layer) + ".mlp.down_proj"; }
+std::string weight_name(int layer) { return "lm.layers." + std::to_string(layer) + ".down_proj.weight"; }
+
+// Adapters attached through taps; removing the taps removes them.
+class AdaptedModel : public mike::ForwardingModel {
+ public:
+  AdaptedModel(mike::Model& inner, std::vector<Adapter> adapters, double scale, std::map<std::string, double> stats)
+      : ForwardingModel(inner), adapters_(std::move(adapters)), scale_(scale), stats_(std::move(stats)) {
+    for (Adapter& adapter : adapters_) attach(adapter);
+  }
+  void restore_original() override { handles_.clear(); }
+  std::map<std::string, double> stats() const override { return stats_; }
+
+  // Training and merging need the adapters; dropout applies while training.
+  std::vector<Adapter>& adapters() { return adapters_; }
+  void set_dropout(double p) { dropout_ = p; }
+
+ private:
+  void attach(Adapter& adapter) {
+    handles_.push_back(inner_.add_tap(tap_prefix(adapter.layer) + ".in",
+                                      [&adapter](const std::string&, const torch::Tensor& x) {
+                                        adapter.input = x;
+                                        return x;
+                                      }));
+    handles_.push_back(inner_.add_tap(tap_prefix(adapter.layer) + ".out",
+                                      [this, &adapter](const std::string&, const torch::Tensor& y) {
+                                        torch::Tensor x = adapter.input;
+                                        if (dropout_ > 0) x = torch::dropout(x, dropout_, /*train=*/true);
+                                        // LoRA eq. 3: h = W x + (alpha/r) B A x.
+                                        return y + scale_ * torch::matmul(torch::matmul(x, adapter.a.t()), adapter.b.t());
+                                      }));
+  }
+
+  std::vector<Adapter> adapters_;
+  double scale_;
+  double dropout_ = 0.0;
+  std::map<std::string, double> stats_;
+  std::vector<mike::TapHandle> handles_;
+};
+
+class LoraEditor : public mike::Editor {
+ public:
+  explicit LoraEditor(const mike::Config& config)
+      : layers_(config.get<std::vector<int>>("layers")),
+        rank_(config.get<int>("rank")),
+        alpha_(config.get<double>("alpha")),
+        dropout_(config.get<double>("dropout")),
+        lr_(config.get<double>("lr")),
+        steps_(config.get<int>("steps")),
+        early_stop_loss_(config.get<double>("early_stop_loss")),
+        merge_(config.get<bool>("merge")),
+        seed_(config.get<int>("seed")) {
+    if (layers_.empty()) throw mike::ConfigError("editor lora: `layers` is empty; name at least one LM layer, e.g. [1]");
+    if (rank_ < 1) throw mike::ConfigError("editor lora: `rank` must be >= 1, got " + std::to_string(rank_));
+    if (steps_ < 1) throw mike::ConfigError("editor lora: `steps` must be >= 1, got " + std::to_string(steps_));
+    if (lr_ <= 0) throw mike::ConfigError("editor lora: `lr` must be > 0");
+    if (dropout_ < 0 || dropout_ >= 1) throw mike::ConfigError("editor lora: `dropout` must be in [0, 1)");
+  }
+
+  bool supports_batch() const override { return true; }
+
+  std::unique_ptr<mike::EditedModel> edit(mike::Model& model, const std::vector<mike::EditRequest>& requests) override {
+    if (requests.empty()) throw mike::Error("editor lora: edit() called with no requests");
+    torch::manual_seed(static_cast<std::uint64_t>(seed_));
+    std::vector<Adapter> adapters;
+    std::vector<torch::Tensor> trained;
+    for (int layer : layers_) {
+      const std::string name = weight_name(layer);
+      const std::vector<std::string> names = model.parameter_names();
+      if (std::find(names.begin(), names.end(), name) == names.end())
+        throw mike::ConfigError("editor lora: layers: the model has no parameter '" + name +
+                                "'; pick layers the model has (see `mike plugins info <model>`)");
+      const torch::Tensor w = model.parameter(name);
+      Adapter adapter;
+      adapter.layer = layer;
+      // §4.1: A Gaussian (scaled like a fan-in init), B zero.
+      adapter.a = (torch::randn({rank_, w.size(1)}, w.options()) / std::sqrt(static_cast<double>(w.size(1))))
+                      .set_requires_grad(true);
+      adapter.b = torch::zeros({w.size(0), rank_}, w.options()).set_requires_grad(true);
+      trained.push_back(adapter.a);
+      trained.push_back(adapter.b);
+      adapters.push_back(std::move(adapter));
+    }
+    const double scale = alpha_ / rank_;
+    auto adapted = std::make_unique<AdaptedModel>(model, std::move(adapters), scale, std::map<std::string, double>{});
+
+    std::vector<std::pair<torch::Tensor, bool>> flags;  // only the adapters train
+    for (const std::string& name : model.parameter_names()) {
+      torch::Tensor p = model.parameter(name);
+      flags.emplace_back(p, p.requires_grad());
+      p.set_requires_grad(false);
+    }
+    std::vector<mike::ScoreRequest> batch;
+    for (const auto& r : requests) batch.push_back({r.input, r.target, 1});
+    torch::optim::Adam optimizer(trained, torch::optim::AdamOptions(lr_));
+    double first_loss = 0.0, last_loss = 0.0;
+    int steps_taken = 0;
+    adapted->set_dropout(dropout_);
+    for (int step = 0; step < steps_; ++step) {
+      optimizer.zero_grad();
+      torch::Tensor loss = adapted->loss(batch);
+      last_loss = loss.item<double>();
+      if (step == 0) first_loss = last_loss;
+      if (last_loss < early_stop_loss_) break;
+      loss.backward();
+      optimizer.step();
+      ++steps_taken;
+    }
+    adapted->set_dropout(0.0);
+    for (auto& [p, flag] : flags) p.set_requires_grad(flag);
+    for (Adapter& adapter : adapted->adapters()) {
+      adapter.a = adapter.a.detach();
+      adapter.b = adapter.b.detach();
+      adapter.input = torch::Tensor();
+    }
+    std::map<std::string, double> stats{{"loss_first", first_loss},
+                                        {"loss_last", last_loss},
+                                        {"steps", static_cast<double>(steps_taken)}};
+    adapted->restore_original();  // detach the training taps before re-attaching or merging
+    if (!merge_) return std::make_unique<AdaptedModel>(model, std::move(adapted->adapters()), scale, stats);
+    std::vector<std::string> names;
+    for (const Adapter& adapter : adapted->adapters()) names.push_back(weight_name(adapter.layer));
+    mike::ParameterSnapshot before = model.snapshot(names);
+    {
+      torch::NoGradGuard no_grad;
+      for (const Adapter& adapter : adapted->adapters())
+        model.parameter(weight_name(adapter.layer)).add_(scale * adapter.b.mm(adapter.a));
+    }
+    return std::make_unique<mike::InPlaceEdit>(model, std::move(before), stats);
+  }
+
+ private:
+  std::vector<int> layers_;
+  int rank_;
+  double alpha_, dropout_, lr_;
+  int steps_;
+  double early_stop_loss_;
+  bool merge_;
+  int seed_;
+};
+
+}  // namespace
+
+MIKE_EDITOR_PLUGIN(LoraEditor, "lora", "1.0.0",
+                   "LoRA: low-rank adapters on LM MLP down-projections, trained on the edit (removable or merged)",
+                   kMikePluginDefaultConfig)

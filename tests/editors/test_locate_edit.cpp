@@ -1,0 +1,285 @@
+// Locate-then-edit (mike/locate_edit.h, mike/layer_stats.h) on the tiny llava
+// model with random weights: the closed forms satisfy the equations of the
+// papers on the model's real weights and keys, the statistics cache is reused,
+// and every editor's edit -> restore leaves the model bitwise identical.
+#include "../model/llava_fixture.h"
+#include "mike/editor.h"
+#include "mike/error.h"
+#include "mike/layer_stats.h"
+#include "mike/locate_edit.h"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace mike::test {
+namespace {
+
+constexpr int kLayer = 1;
+
+double rel(const torch::Tensor& a, const torch::Tensor& b) { return ((a - b).norm() / b.norm()).item<double>(); }
+
+// A text-only pretraining corpus (pretrain.jsonl) for the statistics.
+const std::string& corpus_dir() {
+  static const std::string dir = [] {
+    const std::string d = make_temp_dir("locate_edit_corpus");
+    std::ofstream out(d + "/pretrain.jsonl");
+    for (const std::string& line : tiny_corpus()) {
+      const std::size_t q = line.find('?');
+      if (q == std::string::npos) continue;
+      out << R"({"kind": "fact", "prompt": ")" << line.substr(0, q + 1) << R"(", "answer": ")" << line.substr(q + 2)
+          << "\"}\n";
+    }
+    return d;
+  }();
+  return dir;
+}
+
+EditRequest edit_request(int i) {
+  EditRequest r;
+  r.id = "r" + std::to_string(i);
+  r.input.prompt = i % 2 ? "What is the name of this bird?" : "What is the name of this flower?";
+  r.input.image = test_image(i);
+  r.target = i % 2 ? "It is Quintara." : "It is Morrow.";
+  return r;
+}
+
+torch::Tensor keys_of(Model& model, const std::vector<EditRequest>& edits) {
+  std::vector<ScoreRequest> requests;
+  for (const EditRequest& e : edits) requests.push_back(templated_requests(e, {"{}"})[0]);
+  return activations_at_last_prompt_token(model, down_proj_input_tap(kLayer), requests).to(torch::kFloat64);
+}
+
+// Every token key of a few prompts: [d_in, N] preserved keys.
+torch::Tensor token_keys(Model& model, int prompts) {
+  std::vector<torch::Tensor> keys;
+  TapHandle h = model.add_tap(down_proj_input_tap(kLayer), [&](const std::string&, const torch::Tensor& x) {
+    keys.push_back(x.reshape({-1, x.size(-1)}).to(torch::kFloat64));
+    return x;
+  });
+  for (int i = 0; i < prompts; ++i) model.score({{{tiny_corpus()[i], {}}, "x", 1}});
+  return torch::cat(keys).t();
+}
+
+std::vector<ScoreResult> probe(Model& model) {
+  std::vector<ScoreRequest> requests;
+  for (int i = 0; i < 3; ++i) requests.push_back({edit_request(i).input, edit_request(i).target, 3});
+  requests.push_back({{"Describe the image: a tree called Zorvel", {}}, " on a plain background.", 3});
+  return model.score(requests);
+}
+
+void check_identical(const std::vector<ScoreResult>& a, const std::vector<ScoreResult>& b) {
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CHECK(a[i].loss == b[i].loss);  // bitwise: restore writes the original values back
+    CHECK(a[i].topk_tokens == b[i].topk_tokens);
+  }
+}
+
+std::string editor_yaml(const std::string& name, const std::string& cache_dir) {
+  const PluginRecord* record = build_registry().find("editor", name);
+  REQUIRE(record != nullptr);
+  std::string yaml = record->default_config;
+  auto replace = [&](const std::string& from, const std::string& to) {
+    const std::size_t at = yaml.find(from);
+    REQUIRE(at != std::string::npos);
+    yaml.replace(at, from.size(), to);
+  };
+  replace("corpus: data/synth", "corpus: " + corpus_dir());
+  replace("cache_dir: cache/layer_stats", "cache_dir: " + cache_dir);
+  replace("steps: 25", "steps: 12");
+  return yaml;
+}
+
+}  // namespace
+
+TEST_CASE("layer statistics: C = E[k kT] over the corpus, cached by model fingerprint") {
+  auto model = make_tiny_model();
+  const std::string cache = make_temp_dir("layer_stats_cache");
+  LayerStatsOptions options{corpus_dir(), cache, 0};
+  const LayerStats first = layer_second_moment(*model, down_proj_input_tap(kLayer), options);
+  CHECK_FALSE(first.from_cache);
+  CHECK(first.tokens > 100);
+  CHECK(first.second_moment.size(0) == 96);
+  CHECK(torch::allclose(first.second_moment, first.second_moment.t()));
+  // Reference: the same mean outer product accumulated independently.
+  {
+    torch::Tensor sum = torch::zeros({96, 96}, torch::kFloat64);
+    std::int64_t n = 0;
+    TapHandle h = model->add_tap(down_proj_input_tap(kLayer), [&](const std::string&, const torch::Tensor& x) {
+      const torch::Tensor k = x.reshape({-1, x.size(-1)}).to(torch::kFloat64);
+      sum += k.t().mm(k);
+      n += k.size(0);
+      return x;
+    });
+    for (const std::string& line : tiny_corpus()) {
+      const std::size_t q = line.find('?');
+      if (q == std::string::npos) continue;
+      model->score({{{line.substr(0, q + 1), {}}, line.substr(q + 2), 1}});
+    }
+    CHECK(n == first.tokens);
+    CHECK(rel(first.second_moment, sum / static_cast<double>(n)) < 1e-12);
+  }
+  const LayerStats again = layer_second_moment(*model, down_proj_input_tap(kLayer), options);
+  CHECK(again.from_cache);
+  CHECK(again.cache_file == first.cache_file);
+  CHECK(torch::equal(again.second_moment, first.second_moment));
+  // A changed model (one weight nudged) gets its own cache entry.
+  auto other = make_tiny_model();
+  {
+    torch::NoGradGuard no_grad;
+    other->parameter("lm.norm.weight")[0] += 1e-3;
+  }
+  CHECK(model_fingerprint(*other) != model_fingerprint(*model));
+  CHECK(layer_second_moment(*other, down_proj_input_tap(kLayer), options).cache_file != first.cache_file);
+  // No temporary files are left behind.
+  for (const auto& entry : std::filesystem::directory_iterator(cache))
+    CHECK(entry.path().extension() == ".safetensors");
+
+  LayerStatsOptions missing{cache + "/nowhere", "", 0};
+  CHECK_THROWS_WITH_AS(layer_second_moment(*model, down_proj_input_tap(kLayer), missing),
+                       doctest::Contains("set the editor's stats.corpus to a dataset folder with pretrain.jsonl"),
+                       DataError);
+}
+
+TEST_CASE("ROME eq. 2: W' k* = v*, keys orthogonal to C^-1 k* unchanged") {
+  auto model = make_tiny_model();
+  const torch::Tensor c =
+      layer_second_moment(*model, down_proj_input_tap(kLayer), {corpus_dir(), "", 0}).second_moment;
+  const torch::Tensor w = model->parameter(down_proj_weight_name(kLayer)).detach().to(torch::kFloat64);
+  const torch::Tensor k = keys_of(*model, {edit_request(0)})[0];
+  torch::manual_seed(7);
+  const torch::Tensor v = w.mv(k) + torch::randn({w.size(0)}, torch::kFloat64);
+  const torch::Tensor delta = rome_update(w, c, k, v);
+  CHECK(rel((w + delta).mv(k), v) < 1e-10);
+  const torch::Tensor u = torch::linalg_solve(c, k.unsqueeze(1)).squeeze(1);
+  for (int trial = 0; trial < 3; ++trial) {
+    torch::Tensor x = torch::randn({w.size(1)}, torch::kFloat64);
+    x = x - u * (u.dot(x) / u.dot(u));  // orthogonal to C^-1 k*
+    CHECK(rel((w + delta).mv(x), w.mv(x)) < 1e-10);
+  }
+  CHECK(delta.norm().item<double>() > 0.1);
+}
+
+TEST_CASE("MEMIT eq. 14: one edit = ROME's direction; n edits leave the predicted residual") {
+  auto model = make_tiny_model();
+  const torch::Tensor c =
+      layer_second_moment(*model, down_proj_input_tap(kLayer), {corpus_dir(), "", 0}).second_moment;
+  const torch::Tensor w = model->parameter(down_proj_weight_name(kLayer)).detach().to(torch::kFloat64);
+  std::vector<EditRequest> edits;
+  for (int i = 0; i < 5; ++i) edits.push_back(edit_request(i));
+  const torch::Tensor keys = keys_of(*model, edits).t();  // [d_in, n]
+  torch::manual_seed(8);
+  const torch::Tensor r = torch::randn({w.size(0), keys.size(1)}, torch::kFloat64);
+
+  SUBCASE("single edit, single layer") {
+    const torch::Tensor k = keys.select(1, 0);
+    const torch::Tensor v = w.mv(k) + r.select(1, 0);
+    const double lambda = 1.5e4;
+    const torch::Tensor memit = memit_update(k.unsqueeze(1), (v - w.mv(k)).unsqueeze(1), c, lambda);
+    // Sherman-Morrison: R kT (λC + k kT)^-1 = s/(1+s) · ROME's ΔW, s = kT (λC)^-1 k.
+    const double s = k.dot(torch::linalg_solve(lambda * c, k.unsqueeze(1)).squeeze(1)).item<double>();
+    CHECK(rel(memit, s / (1 + s) * rome_update(w, c, k, v)) < 1e-8);
+    // As λ -> 0 the MEMIT constraint becomes ROME's equation W' k* = v*.
+    CHECK(rel((w + memit_update(k.unsqueeze(1), (v - w.mv(k)).unsqueeze(1), c, 1e-9)).mv(k), v) < 1e-4);
+  }
+  SUBCASE("n edits") {
+    for (double lambda : {1.0, 1.5e4}) {
+      const torch::Tensor delta = memit_update(keys, r, c, lambda);
+      const torch::Tensor left = r - delta.mm(keys);  // (W + R) K target minus what W' K reaches
+      const torch::Tensor gram = keys.t().mm(torch::linalg_solve(lambda * c, keys));
+      const torch::Tensor predicted =
+          r.mm(torch::linalg_inv(torch::eye(keys.size(1), torch::kFloat64) + gram));  // Woodbury
+      CHECK(rel(left, predicted) < 1e-8);
+      // The residual shrinks, more so with a weaker preservation weight.
+      CHECK(left.norm().item<double>() < r.norm().item<double>());
+    }
+    // A weaker preservation weight λ leaves less of the residual.
+    CHECK((r - memit_update(keys, r, c, 1.0).mm(keys)).norm().item<double>() <
+          (r - memit_update(keys, r, c, 1.5e4).mm(keys)).norm().item<double>());
+  }
+}
+
+TEST_CASE("AlphaEdit eq. 11: the update leaves preserved keys untouched") {
+  auto model = make_tiny_model();
+  const torch::Tensor preserved = token_keys(*model, 2);  // fewer keys than d_in: a real null space
+  REQUIRE(preserved.size(1) < preserved.size(0));
+  const torch::Tensor c = preserved.mm(preserved.t()) / static_cast<double>(preserved.size(1));
+  const torch::Tensor p = nullspace_projector(c, 1e-8);
+  CHECK(rel(p.mm(p), p) < 1e-10);  // a projector
+  // P spans exactly the directions no preserved key touches.
+  const auto rank = torch::linalg_matrix_rank(preserved).item<std::int64_t>();
+  CHECK(std::abs(p.trace().item<double>() - static_cast<double>(c.size(0) - rank)) < 1e-6);
+  std::vector<EditRequest> edits{edit_request(0), edit_request(1), edit_request(2)};
+  const torch::Tensor keys = keys_of(*model, edits).t();
+  torch::manual_seed(9);
+  const torch::Tensor r = torch::randn({48, keys.size(1)}, torch::kFloat64);
+  const torch::Tensor delta = alphaedit_update(keys, r, p, 1e-3);
+  const double on_preserved = (delta.mm(preserved).norm() / (delta.norm() * preserved.norm())).item<double>();
+  CHECK(on_preserved < 1e-4);
+  // ... while the edit keys still move: most of R is reached.
+  CHECK(rel(delta.mm(keys), r) < 0.5);
+  // Plain MEMIT on the same keys (with a regular C) does disturb the preserved ones.
+  const torch::Tensor regular = c + 1e-2 * c.diagonal().mean() * torch::eye(c.size(0), c.options());
+  const torch::Tensor memit = memit_update(keys, r, regular, 1.0);
+  CHECK((memit.mm(preserved).norm() / (memit.norm() * preserved.norm())).item<double>() > 1e-3);
+}
+
+TEST_CASE("rome, memit, alphaedit plugins: the edit lands, restore is bitwise") {
+  const std::string cache = make_temp_dir("locate_edit_plugins");
+  for (const std::string name : {"rome", "memit", "alphaedit"}) {
+    CAPTURE(name);
+    auto model = make_tiny_model();
+    auto editor = build_registry().create_editor(name, Config::from_yaml(editor_yaml(name, cache), name + ".yaml"));
+    const auto before = probe(*model);
+    std::vector<EditRequest> edits{edit_request(0)};
+    if (name != "rome") edits.push_back(edit_request(1));
+    CHECK(editor->supports_batch() == (name != "rome"));
+    std::unique_ptr<EditedModel> edited = editor->edit(*model, edits);
+    const auto stats = edited->stats();
+    CHECK(stats.at("loss_last") < stats.at("loss_first"));
+    if (name == "rome") CHECK(stats.at("key_value_error") < 1e-4);
+    const auto after = probe(*edited);
+    CHECK(after[0].loss < before[0].loss);  // the edited fact became more likely
+    if (name != "rome") CHECK(after[1].loss < before[1].loss);
+    edited->restore_original();
+    check_identical(probe(*model), before);
+  }
+}
+
+// The host rethrows a plugin's error with the plugin named and its exit code kept.
+template <class F>
+void expect_error(F&& call, const std::string& message, int exit_code) {
+  try {
+    call();
+    FAIL("no error thrown; expected: " << message);
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find(message) != std::string::npos);
+    CAPTURE(e.what());
+    CHECK(e.exit_code() == exit_code);
+  }
+}
+
+TEST_CASE("locate-then-edit config errors name the key and the fix") {
+  auto load = [](const std::string& name, const std::string& from, const std::string& to) {
+    std::string yaml = build_registry().find("editor", name)->default_config;
+    yaml.replace(yaml.find(from), from.size(), to);
+    return build_registry().create_editor(name, Config::from_yaml(yaml, name + ".yaml"));
+  };
+  expect_error([&] { load("rome", "layers: [1]", "layers: [0, 1]"); },
+               "editor 'rome': layers (rome.yaml:3:9) must name exactly one layer", 2);
+  expect_error([&] { load("memit", "layers: [0, 1]", "layers: [1, 0]"); },
+               "layers (memit.yaml:2:9) must be strictly increasing", 2);
+  expect_error([&] { load("rome", "\"Question: {}\"", "\"Question:\""); },
+               "'Question:' has no {} marking where the edit prompt goes", 2);
+  expect_error([&] { load("alphaedit", "nullspace_threshold: 1.0e-2", "nullspace_threshold: 2"); },
+               "nullspace_threshold (alphaedit.yaml:3:22) must be in (0, 1)", 2);
+  auto model = make_tiny_model();
+  auto editor = load("rome", "layers: [1]", "layers: [7]");
+  CHECK_THROWS_WITH_AS(editor->edit(*model, {edit_request(0)}),
+                       doctest::Contains("layers: the model has no parameter 'lm.layers.7.down_proj.weight'"),
+                       ConfigError);
+}
+
+}  // namespace mike::test
