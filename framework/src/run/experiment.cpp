@@ -12,6 +12,7 @@
 
 #include "data/dataset.h"
 #include "data/synth.h"
+#include "launch/interrupt.h"
 #include "mike/error.h"
 #include "plugins/plugin_registry.h"
 #include "run/runner.h"
@@ -166,6 +167,10 @@ void run_experiment(const Config& config, const JobContext& context) {
                model_name);
   try {
     runner.run();
+  } catch (const JobInterrupted&) {
+    log->set_attribute("status", "interrupted");
+    log->set_attribute("end_time", now_iso8601());
+    throw;
   } catch (...) {
     log->set_attribute("status", "failed");
     log->set_attribute("end_time", now_iso8601());

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "launch/interrupt.h"
 #include "mike/error.h"
 #include "plugins/plugin_registry.h"
 
@@ -225,9 +226,15 @@ void Runner::run() {
   }
   spdlog::info("computing pre-edit outputs for {} records", records_.size());
   compute_pre_outputs();
+  // After every committed unit: report progress, and stop cleanly on Ctrl-C
+  // (the unit is in run.h5, so --resume continues from the next one).
   auto progress = [&](std::int64_t completed) {
     if (completed == total || completed % std::max<std::int64_t>(1, total / 10) == 0)
       spdlog::info("{}/{} edits", completed, total);
+    if (completed < total && stop_requested()) {
+      spdlog::warn("stopped after {} of {} edits; `mike run --resume <run dir>` continues", completed, total);
+      throw JobInterrupted();
+    }
   };
 
   switch (options_.protocol) {
