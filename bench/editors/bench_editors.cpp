@@ -1,0 +1,140 @@
+// bench_editors: a timed CLI for the editor plugins on a model preset with
+// random weights (timing does not depend on what the weights know).
+//   bench_editors --world data/synth --model configs/model/llava_xs.yaml --edits 5
+// Prints, per editor, seconds per edit (mean over --edits single edits, each
+// restored), the LM forward passes one edit costs (a tap on the first LM layer;
+// generation counts one per decoded token) and how many of them were
+// differentiable loss passes followed by a backward pass, and the time to build the
+// layer statistics C of one layer from the world's pretrain.jsonl (cold, no cache).
+#include <boost/program_options.hpp>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "data/dataset.h"
+#include "data/image_tensor.h"
+#include "mike/config.h"
+#include "mike/editor.h"
+#include "mike/layer_stats.h"
+#include "mike/locate_edit.h"
+#include "mike/tokenizer.h"
+#include "plugins/plugin_registry.h"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Counts loss() calls: every editor here follows each with a backward pass.
+class CountingModel : public mike::ForwardingModel {
+ public:
+  using ForwardingModel::ForwardingModel;
+  torch::Tensor loss(const std::vector<mike::ScoreRequest>& batch) override {
+    ++losses;
+    return inner_.loss(batch);
+  }
+  std::int64_t losses = 0;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string world, model_file, editors_list, scratch;
+  int edits = 5;
+  po::options_description desc("bench_editors");
+  desc.add_options()("help", "usage")
+      ("world", po::value(&world)->default_value("data/synth"), "synthetic world folder (mike data synth)")
+      ("model", po::value(&model_file)->default_value("configs/model/llava_xs.yaml"), "model preset")
+      ("editors", po::value(&editors_list)->default_value("ft,lora,rome,memit,alphaedit"), "comma-separated")
+      ("edits", po::value(&edits)->default_value(5), "edits timed per editor")
+      ("scratch", po::value(&scratch)->default_value("bench_scratch"), "folder for the tokenizer and caches");
+  po::variables_map vm;
+  po::store(po::parse_command_line(argc, argv, desc), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << desc;
+    return 0;
+  }
+  try {
+    const auto corpus = mike::data::load_pretrain_corpus(world);
+    std::vector<std::string> sentences;
+    std::vector<const mike::data::PretrainRecord*> named;
+    for (const auto& r : corpus) {
+      sentences.push_back(r.prompt + " " + r.answer);
+      if (r.kind == "name" && !r.image.empty()) named.push_back(&r);
+    }
+    if (named.size() < 2) throw mike::DataError(world + "/pretrain.jsonl has fewer than 2 'name' records with images");
+    fs::create_directories(scratch);
+    const std::string tokenizer = scratch + "/tokenizer.model";
+    mike::Tokenizer::train(sentences, {}).save(tokenizer);
+
+    mike::PluginRegistry registry;
+    registry.discover(mike::PluginRegistry::default_search_path({}));
+    const std::string model_yaml = read_file(model_file) + "\ntokenizer: " + tokenizer + "\n";
+    auto model = registry.create_model("llava", mike::Config::from_yaml(model_yaml, model_file));
+
+    // Counterfactual edits: each named entity's image gets the next entity's name.
+    std::vector<mike::EditRequest> requests;
+    for (int i = 0; i < edits; ++i) {
+      const auto& r = *named[static_cast<std::size_t>(i) % named.size()];
+      const auto& other = *named[(static_cast<std::size_t>(i) + 1) % named.size()];
+      requests.push_back({"e" + std::to_string(i), r.entity_id, {r.prompt, mike::data::load_image_tensor(r.image)},
+                          other.answer, 0});
+    }
+
+    {
+      const auto start = std::chrono::steady_clock::now();
+      const mike::LayerStats stats =
+          mike::layer_second_moment(*model, mike::down_proj_input_tap(1), {world, "", 0});
+      std::printf("layer statistics (lm layer 1, %zu records, %lld tokens): %.2f s\n", corpus.size(),
+                  static_cast<long long>(stats.tokens), seconds_since(start));
+    }
+
+    std::printf("%-10s %12s %14s %15s\n", "editor", "s/edit", "forwards/edit", "loss+backward/edit");
+    std::stringstream names(editors_list);
+    for (std::string name; std::getline(names, name, ',');) {
+      const mike::PluginRecord* record = registry.find("editor", name);
+      if (!record) throw mike::PluginError("no editor plugin named '" + name + "'");
+      std::string yaml = record->default_config;
+      const std::string corpus_key = "corpus: data/synth";
+      if (yaml.find(corpus_key) != std::string::npos)
+        yaml.replace(yaml.find(corpus_key), corpus_key.size(), "corpus: " + world);
+      const std::string cache_key = "cache_dir: cache/layer_stats";
+      if (yaml.find(cache_key) != std::string::npos)
+        yaml.replace(yaml.find(cache_key), cache_key.size(), "cache_dir: " + scratch + "/layer_stats");
+      auto editor = registry.create_editor(name, mike::Config::from_yaml(yaml, name + ".yaml"));
+      editor->edit(*model, {requests[0]})->restore_original();  // warm-up: statistics, allocations
+
+      std::int64_t forwards = 0;  // LM forward passes of any kind (score, loss, generate steps)
+      mike::TapHandle count = model->add_tap("lm.layers.0.in", [&](const std::string&, const torch::Tensor& x) {
+        ++forwards;
+        return x;
+      });
+      CountingModel counting(*model);
+      const auto start = std::chrono::steady_clock::now();
+      for (const auto& request : requests) editor->edit(counting, {request})->restore_original();
+      const double per_edit = seconds_since(start) / edits;
+      count.reset();
+      std::printf("%-10s %12.4f %14.1f %15.1f\n", name.c_str(), per_edit, static_cast<double>(forwards) / edits,
+                  static_cast<double>(counting.losses) / edits);
+    }
+  } catch (const mike::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return e.exit_code();
+  }
+  return 0;
+}

@@ -1,0 +1,182 @@
+// ike: in-context knowledge editing (Zheng et al. 2023, "Can We Edit Factual
+// Knowledge by In-Context Learning?"), MIKE's IKE baseline. fit() keeps the
+// train split as demonstrations; edit() retrieves the k most similar ones
+// (cosine similarity of question embeddings, §3.2's demonstration
+// organisation) and the wrapped model prepends them, most similar first, plus
+// "New fact: the entity in this image is X." to every prompt it is asked
+// about. Demonstrations are dropped, least similar first, until the text fits
+// max_prompt_tokens. No weight changes: restore_original() has nothing to undo.
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cctype>
+#include <limits>
+#include <numeric>
+
+#include "mike/editor.h"
+#include "mike/error.h"
+#include "mike/plugin.h"
+#include "mike_plugin_default_config.h"
+
+namespace {
+
+constexpr std::int64_t kTextEmbeddingSize = 1024;
+
+std::string fill(std::string text, const std::string& field, const std::string& value) {
+  const std::string marker = "{" + field + "}";
+  for (std::size_t at = text.find(marker); at != std::string::npos; at = text.find(marker, at + value.size()))
+    text.replace(at, marker.size(), value);
+  return text;
+}
+
+// Hashed character trigrams of the lower-cased text, L2-normalised.
+torch::Tensor text_embedding(const std::string& text) {
+  std::string s = " ";
+  for (char c : text) s += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  s += " ";
+  torch::Tensor v = torch::zeros({kTextEmbeddingSize}, torch::kFloat64);
+  auto* data = v.data_ptr<double>();
+  for (std::size_t i = 0; i + 3 <= s.size(); ++i) {
+    std::uint64_t h = 1469598103934665603ULL;
+    for (std::size_t j = i; j < i + 3; ++j) h = (h ^ static_cast<unsigned char>(s[j])) * 1099511628211ULL;
+    data[h % kTextEmbeddingSize] += 1.0;
+  }
+  return v / v.norm().clamp_min(1e-12);
+}
+
+// Prepends the same context to every prompt it forwards.
+class InContextModel : public mike::ForwardingModel {
+ public:
+  InContextModel(mike::Model& inner, std::string context, std::map<std::string, double> stats)
+      : ForwardingModel(inner), context_(std::move(context)), stats_(std::move(stats)) {}
+  std::vector<mike::ScoreResult> score(const std::vector<mike::ScoreRequest>& batch) override {
+    return inner_.score(with_context(batch));
+  }
+  torch::Tensor loss(const std::vector<mike::ScoreRequest>& batch) override { return inner_.loss(with_context(batch)); }
+  std::vector<std::string> generate(const std::vector<mike::ModelInput>& batch,
+                                    const mike::GenerateOptions& options) override {
+    std::vector<mike::ModelInput> inputs = batch;
+    for (auto& input : inputs) input.prompt = context_ + input.prompt;
+    return inner_.generate(inputs, options);
+  }
+  std::map<std::string, double> stats() const override { return stats_; }
+
+ private:
+  std::vector<mike::ScoreRequest> with_context(std::vector<mike::ScoreRequest> batch) const {
+    for (auto& request : batch) request.input.prompt = context_ + request.input.prompt;
+    return batch;
+  }
+  std::string context_;
+  std::map<std::string, double> stats_;
+};
+
+class IkeEditor : public mike::Editor {
+ public:
+  explicit IkeEditor(const mike::Config& config)
+      : k_(config.get<int>("k")),
+        embedding_(config.get<std::string>("embedding")),
+        embedding_tap_(config.get<std::string>("embedding_tap")),
+        demo_template_(config.get<std::string>("demo_template")),
+        new_fact_template_(config.get<std::string>("new_fact_template")),
+        max_prompt_tokens_(config.get<int>("max_prompt_tokens")) {
+    if (k_ < 0) throw mike::ConfigError("editor ike: `k` must be >= 0, got " + std::to_string(k_));
+    if (embedding_ != "text" && embedding_ != "model")
+      throw mike::ConfigError("editor ike: `embedding` is '" + embedding_ + "'; use text or model");
+    if (new_fact_template_.find("{target}") == std::string::npos)
+      throw mike::ConfigError("editor ike: `new_fact_template` has no {target} (where the new answer goes)");
+    if (max_prompt_tokens_ < 1) throw mike::ConfigError("editor ike: `max_prompt_tokens` must be >= 1");
+  }
+
+  void fit(mike::Model& model, const std::vector<mike::EditRequest>& train) override {
+    demos_.clear();
+    std::vector<torch::Tensor> embeddings;
+    for (const auto& request : train) {
+      demos_.push_back(fill(fill(demo_template_, "prompt", request.input.prompt), "target", request.target));
+      embeddings.push_back(embed(model, request.input));
+    }
+    demo_embeddings_ = embeddings.empty() ? torch::Tensor() : torch::stack(embeddings);
+  }
+
+  std::unique_ptr<mike::EditedModel> edit(mike::Model& model, const std::vector<mike::EditRequest>& requests) override {
+    if (requests.size() != 1)
+      throw mike::Error("editor ike: edit() takes one request at a time (got " + std::to_string(requests.size()) +
+                        "); use the single or sequential protocol");
+    const mike::EditRequest& request = requests[0];
+    const std::string new_fact = fill(new_fact_template_, "target", request.target);
+    std::vector<std::int64_t> ranked;  // demo indices, most similar first
+    std::vector<double> similarity;
+    if (demo_embeddings_.defined() && k_ > 0) {
+      const torch::Tensor sims = demo_embeddings_.mv(embed(model, request.input));
+      const auto [values, order] = sims.topk(std::min<std::int64_t>(k_, sims.size(0)));
+      for (std::int64_t i = 0; i < order.size(0); ++i) {
+        ranked.push_back(order[i].item<std::int64_t>());
+        similarity.push_back(values[i].item<double>());
+      }
+    }
+    // Fit the context: drop the least similar demonstrations first.
+    std::string context;
+    std::int64_t tokens = 0;
+    for (;;) {
+      context.clear();
+      for (std::int64_t index : ranked) context += demos_[static_cast<std::size_t>(index)];
+      context += new_fact;
+      tokens = count_tokens(model, context + request.input.prompt);
+      if (tokens <= max_prompt_tokens_ || ranked.empty()) break;
+      ranked.pop_back();
+      similarity.pop_back();
+    }
+    if (tokens > max_prompt_tokens_)
+      throw mike::DataError("editor ike: the new fact and prompt of edit '" + request.id +
+                            "' alone are more than max_prompt_tokens = " + std::to_string(max_prompt_tokens_) +
+                            " tokens (or than the model's context)" +
+                            "; raise editor.max_prompt_tokens (within the model's context) or shorten the prompt");
+    std::map<std::string, double> stats{{"demos", static_cast<double>(ranked.size())},
+                                        {"context_tokens", static_cast<double>(tokens)}};
+    if (!similarity.empty()) {
+      stats["similarity_top"] = similarity.front();
+      stats["similarity_last"] = similarity.back();
+    }
+    return std::make_unique<InContextModel>(model, context, stats);
+  }
+
+ private:
+  torch::Tensor embed(mike::Model& model, const mike::ModelInput& input) const {
+    if (embedding_ == "text") return text_embedding(input.prompt);
+    // Mean activation over the input's tokens (image included): the prompt
+    // is scored with a one-token continuation the mean then leaves out.
+    torch::NoGradGuard no_grad;
+    torch::Tensor mean;
+    mike::TapHandle handle = model.add_tap(embedding_tap_, [&](const std::string&, const torch::Tensor& x) {
+      if (x.dim() != 3 || x.size(0) != 1 || x.size(1) < 2)
+        throw mike::ModelError("editor ike: embedding_tap '" + embedding_tap_ +
+                               "' must give [1, tokens, dim] activations; use an lm.layers.<i>.out tap");
+      mean = x[0].slice(0, 0, x.size(1) - 1).mean(0).to(torch::kFloat64);
+      return x;
+    });
+    model.score({{input, ".", 1}});
+    if (!mean.defined()) throw mike::ModelError("editor ike: embedding_tap '" + embedding_tap_ + "' never fired");
+    return mean / mean.norm().clamp_min(1e-12);
+  }
+
+  // Tokens of `text` as the model's tokenizer splits it (scored as a target).
+  // A text longer than the model's context is refused by the model: count it as too long.
+  static std::int64_t count_tokens(mike::Model& model, const std::string& text) {
+    try {
+      return static_cast<std::int64_t>(model.score({{{".", {}}, text, 1}}).at(0).target_tokens.size());
+    } catch (const mike::DataError&) {
+      return std::numeric_limits<std::int64_t>::max();
+    }
+  }
+
+  int k_;
+  std::string embedding_, embedding_tap_, demo_template_, new_fact_template_;
+  int max_prompt_tokens_;
+  std::vector<std::string> demos_;
+  torch::Tensor demo_embeddings_;  // [demos, dim], unit rows
+};
+
+}  // namespace
+
+MIKE_EDITOR_PLUGIN(IkeEditor, "ike", "1.0.0",
+                   "IKE: in-context editing with the k most similar train demonstrations and the new fact",
+                   kMikePluginDefaultConfig)
