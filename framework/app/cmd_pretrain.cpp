@@ -1,20 +1,66 @@
-// `mike pretrain` — placeholder until issue #6 lands: it refuses clearly
-// instead of pretending to work.
+// `mike pretrain [overrides...]` — train a model preset from scratch on the
+// dataset's pretraining corpus and cache it by config hash (pretrain/pretrainer.h).
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
 #include <iostream>
 
 #include "commands.h"
+#include "config/composer.h"
 #include "mike/error.h"
+#include "plugins/plugin_registry.h"
+#include "pretrain/pretrainer.h"
 
 namespace po = boost::program_options;
 
 namespace mike::cli {
 
 int cmd_pretrain(const std::vector<std::string>& args, CommonOptions& common) {
-  po::options_description desc("mike pretrain");
-  desc.add_options()("help,h", "show help");
+  po::options_description desc(
+      "mike pretrain [options] [overrides...]\n"
+      "  e.g. mike pretrain model=llava_s data=synth model.pretrain.steps=500\n"
+      "Trains root.model on <data.dir>/pretrain.jsonl; the result is cached under $MIKE_CACHE\n"
+      "(default ~/.cache/mike)/pretrain/<plugin>-<config hash>/ and reused by `mike run`");
+  std::string config_dir = "configs", config_name = "config";
+  desc.add_options()("help,h", "show help")                                                          //
+      ("config-dir", po::value(&config_dir)->default_value("configs"), "directory of config.yaml and groups")  //
+      ("config-name", po::value(&config_name)->default_value("config"), "primary config file")        //
+      ("resume", "continue an interrupted pretraining from its last periodic checkpoint")          //
+      ("force", "retrain even when the cache already holds this model")                            //
+      ("no-progress", "no progress bar")                                                             //
+      ("overrides", po::value<std::vector<std::string>>()->multitoken(), "key=value overrides");
   po::positional_options_description positional;
-  (void)parse_command("pretrain", args, desc, positional, common);
-  throw UsageError("`mike pretrain` is not available in this build yet (tracked in issue #6)");
+  positional.add("overrides", -1);
+  po::variables_map vm = parse_command("pretrain", args, desc, positional, common);
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    return 0;
+  }
+  PluginRegistry registry;
+  registry.discover(PluginRegistry::default_search_path(common.plugin_paths));
+  ComposeRequest request;
+  request.config_dir = config_dir;
+  request.config_name = config_name;
+  if (vm.count("overrides")) request.overrides = vm["overrides"].as<std::vector<std::string>>();
+  request.plugin_defaults = [&registry](const std::string& group,
+                                        const std::string& plugin) -> std::optional<PluginDefaults> {
+    const PluginRecord* record = registry.find(group, plugin);
+    if (!record) return std::nullopt;
+    return PluginDefaults{record->default_config, "plugin " + group + " '" + plugin + "' defaults (" + record->file + ")"};
+  };
+  const Config config = compose_config(request).config;
+
+  PretrainRunOptions options;
+  options.resume = vm.count("resume") > 0;
+  options.force = vm.count("force") > 0;
+  options.progress = vm.count("no-progress") == 0;
+  options.plugin_paths = common.plugin_paths;
+  const PretrainReport report = run_pretraining(config, options);
+  std::printf("checkpoint: %s%s\n", report.checkpoint_dir.c_str(), report.from_cache ? " (cached)" : "");
+  std::printf("steps: %d  train time: %.1f s  final loss: %.4f\n", report.steps, report.seconds, report.final_loss);
+  for (const auto& [name, value] : report.accuracy)
+    std::printf("%-14s exact match %5.1f%%  (n=%d)\n", name.c_str(), 100.0 * value, report.eval_counts.at(name));
+  return 0;
 }
 
 }  // namespace mike::cli

@@ -112,7 +112,7 @@ TEST_CASE("bad tokenizer files and impossible training requests are clear errors
     Tokenizer::train(corpus(), options);
     FAIL("must throw");
   } catch (const ModelError& e) {
-    CHECK(std::string(e.what()).find("lower model.tokenizer_vocab_size") != std::string::npos);
+    CHECK(std::string(e.what()).find("adjust model.tokenizer_vocab_size") != std::string::npos);
   }
   CHECK_THROWS_AS(Tokenizer::train({}, options), ModelError);
 }

@@ -105,7 +105,7 @@ Tokenizer Tokenizer::train(const std::vector<std::string>& sentences, const Toke
   if (!error.empty())
     throw ModelError("training the tokenizer (" + options.model_type + ", vocab_size " +
                      std::to_string(options.vocab_size) + ") failed: " + error +
-                     "; lower model.tokenizer_vocab_size or use more text");
+                     "; adjust model.tokenizer_vocab_size to the range the message names (byte fallback alone needs 256 + characters)");
   return from_serialized(serialized, "<trained>");
 }
 

@@ -1,5 +1,7 @@
 #include "run/experiment.h"
 
+#include "pretrain/pretrainer.h"
+
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -87,7 +89,8 @@ void run_experiment(const Config& config, const JobContext& context) {
   if (dataset.records.empty()) throw DataError(dataset.file.string() + " has no records to edit");
 
   // Model, editor, metrics.
-  Config model_config = config.sub("model");
+  // A preset with a `pretrain` section runs on its pretrained weights (cached by config hash).
+  Config model_config = with_pretrained_checkpoint(config, context.plugin_paths);
   Config editor_config = config.sub("editor");
   const std::string model_name = model_config.get<std::string>("plugin");
   const std::string editor_name = editor_config.get<std::string>("plugin");

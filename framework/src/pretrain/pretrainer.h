@@ -1,0 +1,60 @@
+#pragma once
+// `mike pretrain`: trains a model preset from scratch on a dataset's
+// pretraining corpus (<data.dir>/pretrain.jsonl) so it names the *known*
+// entities, answers their facts, and has never seen an *edit* entity's name.
+//
+// The result is cached by config hash under $MIKE_CACHE (default
+// ~/.cache/mike)/pretrain/<plugin>-<hash>/ as a checkpoint directory the
+// model's `checkpoint` key loads; `mike run` picks it up through
+// with_pretrained_checkpoint(). The hash covers the model config, the
+// pretraining settings, the seed and the corpus bytes, so a changed config or
+// dataset never reuses a stale model.
+//
+// Settings live under `model.pretrain` (per preset):
+//   steps, batch_size, lr, min_lr, warmup_steps, weight_decay, grad_clip,
+//   checkpoint_every, holdout_images_per_entity, eval_limit
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "mike/config.h"
+
+namespace mike {
+
+struct PretrainRunOptions {
+  bool resume = false;           // continue from the last periodic checkpoint
+  bool force = false;            // retrain even when the cache has this model
+  bool progress = true;          // progress bar on stderr
+  std::vector<std::string> plugin_paths;
+};
+
+struct PretrainReport {
+  std::filesystem::path checkpoint_dir;
+  bool from_cache = false;
+  int steps = 0;
+  double seconds = 0.0;          // training wall time (this invocation)
+  double final_loss = 0.0;
+  // Greedy exact match (normalised) of the evaluation sets, in [0, 1]:
+  // known_seen, known_heldout, text_qa, edit_naming.
+  std::map<std::string, double> accuracy;
+  std::map<std::string, int> eval_counts;
+};
+
+// Where checkpoints are cached: $MIKE_CACHE, else ~/.cache/mike.
+std::filesystem::path cache_root();
+// Stable hash of everything that determines the pretrained weights.
+std::string pretrain_hash(const Config& root);
+// <cache_root>/pretrain/<plugin>-<hash>
+std::filesystem::path pretrained_checkpoint_dir(const Config& root);
+
+// Runs (or finds in the cache) the pretraining of root.model on root.data.
+PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& options);
+
+// The `model` config to instantiate for a run: unchanged when it sets
+// `checkpoint` or has no `pretrain` section; otherwise with `checkpoint`
+// pointing at the cached pretrained model. When the cache lacks it, warns
+// (naming the cache dir and `mike pretrain`) and returns the config unchanged.
+Config with_pretrained_checkpoint(const Config& root, const std::vector<std::string>& plugin_paths);
+
+}  // namespace mike

@@ -1,0 +1,101 @@
+// `mike pretrain` end to end on a tiny synthetic world and a tiny preset:
+// it learns (loss falls), writes a loadable checkpoint with metrics, caches it
+// by config hash, reuses the cache, and never reuses it for another config.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <regex>
+#include <string>
+
+#include "process.h"
+
+namespace fs = std::filesystem;
+using mike::test::run_command;
+using mike::test::run_mike;
+
+namespace {
+
+struct Setup {
+  std::string dir, configs, cache;
+};
+
+Setup make_setup() {
+  Setup s;
+  s.dir = mike::test::make_temp_dir("pretrain_cli");
+  s.configs = s.dir + "/configs";
+  s.cache = s.dir + "/cache";
+  const auto synth = run_mike("data synth --out " + s.dir + "/world --entities 26 --images-per-entity 3 --size 16");
+  REQUIRE_MESSAGE(synth.exit_code == 0, synth.err);
+  mike::test::write_file(s.configs + "/config.yaml",
+                         "defaults:\n  - model: tiny\n  - data: tiny\n  - _self_\nseed: 0\nthreads: 1\n");
+  mike::test::write_file(s.configs + "/model/tiny.yaml",
+                         "plugin: llava\ntokenizer_vocab_size: 400\n"
+                         "vision: {image_size: 16, patch_size: 8, hidden: 32, layers: 1, heads: 2, intermediate: 64}\n"
+                         "lm: {hidden: 48, layers: 1, heads: 4, kv_heads: 2, intermediate: 96}\n"
+                         "pretrain: {steps: 40, batch_size: 8, lr: 5.0e-3, warmup_steps: 5, checkpoint_every: 0, "
+                         "eval_limit: 8}\n");
+  mike::test::write_file(s.configs + "/data/tiny.yaml", "format: mike\ndir: " + s.dir + "/world\n");
+  return s;
+}
+
+std::string pretrain(const Setup& s, const std::string& args, int* exit_code = nullptr, std::string* err = nullptr) {
+  const auto r = run_command("MIKE_CACHE=" + s.cache + " " + MIKE_EXE + " pretrain --no-progress --config-dir " +
+                             s.configs + " " + args);
+  if (exit_code) *exit_code = r.exit_code;
+  if (err) *err = r.err;
+  return r.out;
+}
+
+double number_after(const std::string& text, const std::string& label) {
+  std::smatch m;
+  REQUIRE_MESSAGE(std::regex_search(text, m, std::regex(label + "\\s*([0-9.]+)")), text);
+  return std::stod(m[1]);
+}
+
+}  // namespace
+
+TEST_CASE("pretraining learns, caches by config hash, and reuses only a matching cache") {
+  const Setup s = make_setup();
+  int code = -1;
+  std::string err;
+  const std::string first = pretrain(s, "", &code, &err);
+  INFO(first, err);
+  REQUIRE(code == 0);
+  // An untrained model scores ~ln(400) = 6.0 per token; 40 steps must cut it clearly.
+  CHECK(number_after(first, "final loss:") < 4.8);
+  std::smatch m;
+  REQUIRE(std::regex_search(first, m, std::regex("checkpoint: (\\S+)")));
+  const std::string checkpoint = m[1];
+  CHECK(checkpoint.rfind(s.cache + "/pretrain/llava-", 0) == 0);
+  for (const char* file : {"model.safetensors", "tokenizer.model", "config.json", "metrics.json", "pretrain_config.yaml"})
+    CHECK_MESSAGE(fs::exists(checkpoint + "/" + file), file);
+  CHECK_FALSE(fs::exists(checkpoint + ".partial"));
+  for (const char* set : {"known_seen", "known_heldout", "text_qa", "edit_naming"})
+    CHECK_MESSAGE(first.find(std::string(set)) != std::string::npos, set);
+
+  // Same config: served from the cache, with the same numbers.
+  const std::string again = pretrain(s, "", &code);
+  CHECK(code == 0);
+  CHECK(again.find(checkpoint + " (cached)") != std::string::npos);
+  CHECK(number_after(again, "final loss:") == doctest::Approx(number_after(first, "final loss:")).epsilon(1e-3));
+
+  // Another learning rate is another model: a new hash, never the stale cache.
+  const std::string other = pretrain(s, "model.pretrain.steps=5", &code);
+  CHECK(code == 0);
+  CHECK(other.find("(cached)") == std::string::npos);
+  CHECK(other.find(checkpoint + "\n") == std::string::npos);
+
+  // The cached checkpoint loads as a model config's `checkpoint`.
+  const auto info = run_command("MIKE_CACHE=" + s.cache + " " + MIKE_EXE + " plugins info llava");
+  CHECK(info.exit_code == 0);
+}
+
+TEST_CASE("pretraining refuses a dataset without a pretraining corpus, naming the file") {
+  const Setup s = make_setup();
+  fs::remove(s.dir + "/world/pretrain.jsonl");
+  int code = -1;
+  std::string err;
+  pretrain(s, "", &code, &err);
+  CHECK(code == 3);
+  CHECK(err.find(s.dir + "/world/pretrain.jsonl' does not exist") != std::string::npos);
+}
