@@ -52,11 +52,19 @@ fi
 cmake --build "$build_dir" -j "$jobs"
 
 mike="$build_dir/bin/mike"
-# The default job: the most complete experiment the build can run. Until the
-# runner lands (issue #7) that is the plugin inventory.
+# The default job: `mike run` on the embedded defaults (configs/config.yaml):
+# it generates the quick-start synthetic world into data/synth if absent,
+# pretrains the default model preset if it is not cached yet, edits the test
+# records with FT-LLM (VNA task, single protocol), prints the results table
+# and writes run.h5 + summary.json + a report into outputs/default/<date>_<time>/.
 default_job() {
+  cd "$here"  # configs/, data/ and outputs/ are relative to the checkout
   "$mike" --version
-  "$mike" plugins list
+  "$mike" pretrain  # cached by config hash: instant after the first time
+  local out_dir
+  out_dir="outputs/default/$(date +%Y-%m-%d_%H-%M-%S)"
+  "$mike" run out_dir="$out_dir"
+  "$mike" report "$out_dir"
 }
 
 case "${1:-}" in
