@@ -48,7 +48,13 @@ class FineTuneEditor : public mike::Editor {
     for (torch::Tensor& p : tuned) p.set_requires_grad(true);
 
     std::vector<mike::ScoreRequest> batch;
-    for (const auto& r : requests) batch.push_back({r.input, r.target, 1});
+    for (const auto& r : requests) {
+      mike::ScoreRequest request{r.input, r.target, 1};
+      // Also learn to stop after the target: without it a greedy decode of a
+      // perfectly teacher-forced edit can run on past the name (exact match fails).
+      request.end_with_eos = true;
+      batch.push_back(std::move(request));
+    }
     torch::optim::Adam optimizer(tuned, torch::optim::AdamOptions(lr_).weight_decay(weight_decay_));
     double first_loss = 0.0, last_loss = 0.0;
     int steps_taken = 0;
