@@ -99,3 +99,55 @@ TEST_CASE("pretraining refuses a dataset without a pretraining corpus, naming th
   CHECK(code == 3);
   CHECK(err.find(s.dir + "/world/pretrain.jsonl' does not exist") != std::string::npos);
 }
+
+TEST_CASE("pretraining killed after a periodic checkpoint resumes to the same weights as an uninterrupted run") {
+  const Setup s = make_setup();
+  const std::string overrides = " model.pretrain.steps=60 model.pretrain.checkpoint_every=10";
+  int code = -1;
+  std::string err;
+  const std::string whole = pretrain(s, overrides, &code, &err);
+  INFO(whole, err);
+  REQUIRE(code == 0);
+  std::smatch m;
+  REQUIRE(std::regex_search(whole, m, std::regex("checkpoint: (\\S+)")));
+  const std::string whole_dir = m[1];
+
+  // The same config in a second cache, killed (-9) as soon as its first
+  // training state exists: any later checkpoint is as good a place to stop.
+  const std::string cache = s.dir + "/cache_killed";
+  const std::string partial_glob = cache + "/pretrain/llava-*.partial/train_state.safetensors";
+  const auto killed = run_command(
+      "MIKE_CACHE=" + cache + " " + MIKE_EXE + " pretrain --no-progress --config-dir " + s.configs + overrides +
+      " >/dev/null 2>&1 & pid=$!; i=0; "
+      "while ! ls " + partial_glob + " >/dev/null 2>&1; do i=$((i+1)); "
+      "if [ $i -gt 3000 ]; then echo 'no training state after 30 s'; kill -9 $pid; exit 1; fi; sleep 0.01; done; "
+      "kill -9 $pid; wait $pid; echo killed");
+  REQUIRE_MESSAGE(killed.exit_code == 0, killed.out, killed.err);
+  REQUIRE(killed.out.find("killed") != std::string::npos);
+  // Nothing was cached: the run did not finish.
+  const std::string killed_dir = cache + whole_dir.substr(s.cache.size());
+  REQUIRE_FALSE(fs::exists(killed_dir + "/model.safetensors"));
+  REQUIRE(fs::exists(killed_dir + ".partial/train_state.safetensors"));
+
+  const auto resumed = run_command("MIKE_CACHE=" + cache + " " + MIKE_EXE + " pretrain --no-progress --resume --config-dir " +
+                                   s.configs + overrides);
+  INFO(resumed.out, resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  REQUIRE(std::regex_search(resumed.err, m, std::regex("resuming pretraining at step (\\d+)/60")));
+  const int resumed_at = std::stoi(m[1]);
+  CHECK(resumed_at >= 10);
+  CHECK(resumed_at < 60);
+  CHECK(resumed_at % 10 == 0);
+  CHECK(resumed.out.find("checkpoint: " + killed_dir + "\n") != std::string::npos);
+  CHECK(resumed.out.find("steps: 60 ") != std::string::npos);
+  CHECK_FALSE(fs::exists(killed_dir + ".partial"));
+
+  // Batches and the learning rate are functions of the step, and the state
+  // holds weights, AdamW moments and the smoothed loss: with one thread the
+  // resumed run ends bitwise where the uninterrupted one did.
+  CHECK(number_after(resumed.out, "final loss:") == number_after(whole, "final loss:"));
+  CHECK(resumed.out.substr(resumed.out.find("final loss:")) == whole.substr(whole.find("final loss:")));
+  const std::string whole_weights = mike::test::read_file(whole_dir + "/model.safetensors");
+  CHECK(whole_weights.size() > 10000);
+  CHECK(mike::test::read_file(killed_dir + "/model.safetensors") == whole_weights);
+}

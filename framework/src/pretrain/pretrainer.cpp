@@ -128,28 +128,42 @@ class AdamW {
       params_[i].addcdiv_(m_[i], denom, -lr / c1);
     }
   }
-  void save(const fs::path& path, int step) const {
+  // The whole training state in one file (safetensors writes are atomic:
+  // temp file + rename), so a run killed at any moment leaves either the
+  // previous state or the new one, never weights of one step with moments
+  // of another.
+  void save(const fs::path& path, const SafetensorsMetadata& metadata) const {
     TensorMap state;
     for (std::size_t i = 0; i < params_.size(); ++i) {
+      state["param." + names_[i]] = params_[i].detach();
       state["m." + names_[i]] = m_[i];
       state["v." + names_[i]] = v_[i];
     }
-    save_safetensors(path.string(), state, {{"step", std::to_string(step)}, {"adam_t", std::to_string(t_)}});
+    SafetensorsMetadata meta = metadata;
+    meta["adam_t"] = std::to_string(t_);
+    save_safetensors(path.string(), state, meta);
   }
-  // Returns the step to continue from.
-  int load(const fs::path& path) {
+  // Restores parameters and moments; returns the file's metadata.
+  SafetensorsMetadata load(const fs::path& path) {
     SafetensorsFile file = load_safetensors(path.string());
     torch::NoGradGuard no_grad;
     for (std::size_t i = 0; i < params_.size(); ++i) {
-      auto m = file.tensors.find("m." + names_[i]), v = file.tensors.find("v." + names_[i]);
-      if (m == file.tensors.end() || v == file.tensors.end() || !m->second.sizes().equals(params_[i].sizes()))
-        throw ModelError("optimizer state '" + path.string() + "' does not match the model (parameter '" + names_[i] +
+      auto p = file.tensors.find("param." + names_[i]), m = file.tensors.find("m." + names_[i]),
+           v = file.tensors.find("v." + names_[i]);
+      if (p == file.tensors.end() || m == file.tensors.end() || v == file.tensors.end() ||
+          !p->second.sizes().equals(params_[i].sizes()))
+        throw ModelError("training state '" + path.string() + "' does not match the model (parameter '" + names_[i] +
                          "'); delete it or rerun without --resume");
+      params_[i].copy_(p->second);
       m_[i].copy_(m->second);
       v_[i].copy_(v->second);
     }
+    for (const char* key : {"step", "adam_t", "loss_avg"})
+      if (!file.metadata.count(key))
+        throw ModelError("training state '" + path.string() + "' lacks '" + key +
+                         "'; delete it or rerun without --resume");
     t_ = std::stoll(file.metadata.at("adam_t"));
-    return std::stoi(file.metadata.at("step"));
+    return file.metadata;
   }
 
  private:
@@ -334,8 +348,10 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
 
   const Config model_section = root.sub("model");
   const std::string plugin = model_section.get<std::string>("plugin");
-  const bool resuming = options.resume && fs::exists(partial / "optimizer.safetensors");
+  const fs::path state_file = partial / "train_state.safetensors";
+  const bool resuming = options.resume && fs::exists(state_file) && fs::exists(partial / "tokenizer.model");
   if (!resuming) {
+    fs::remove(state_file);  // a fresh start must not later resume from an older run's state
     std::vector<std::string> sentences;
     for (const auto& r : records) {
       sentences.push_back(r.prompt);
@@ -345,9 +361,10 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
     tok.vocab_size = s.vocab_size;
     Tokenizer::train(sentences, tok).save((partial / "tokenizer.model").string());
   }
+  // Resuming builds the same initial model and then loads the training state
+  // (weights and optimizer moments) over it.
   const Config model_config =
-      resuming ? model_config_with(model_section, {{"checkpoint", partial.string()}, {"tokenizer", ""}})
-               : model_config_with(model_section, {{"checkpoint", ""}, {"tokenizer", (partial / "tokenizer.model").string()}});
+      model_config_with(model_section, {{"checkpoint", ""}, {"tokenizer", (partial / "tokenizer.model").string()}});
   PluginRegistry registry;
   registry.discover(PluginRegistry::default_search_path(options.plugin_paths));
   torch::manual_seed(s.seed);
@@ -362,9 +379,14 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
   }
   AdamW optimizer(names, params);
   int start = 0;
+  double loss_avg = 0;
   if (resuming) {
-    start = optimizer.load(partial / "optimizer.safetensors");
+    const SafetensorsMetadata state = optimizer.load(state_file);
+    start = std::stoi(state.at("step"));
+    loss_avg = std::stod(state.at("loss_avg"));
     spdlog::info("resuming pretraining at step {}/{}", start, s.steps);
+  } else if (options.resume) {
+    spdlog::warn("--resume: no training state in {}; starting from step 0", partial.string());
   }
   spdlog::info("pretraining {} on {} records ({} held-out-image records), {} steps x {} , {} threads; cache {}",
                plugin, corpus.train.size(), records.size() - corpus.train.size(), s.steps, s.batch_size, threads,
@@ -373,7 +395,7 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
   ImageCache images;
   const auto t0 = std::chrono::steady_clock::now();
   auto last_print = t0;
-  double tokens = 0, loss_avg = 0;
+  double tokens = 0;
   PretrainReport report;
   for (int step = start; step < s.steps; ++step) {
     // Batches are a function of (seed, step), so --resume continues the same sequence.
@@ -394,7 +416,7 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
     if (s.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, s.grad_clip);
     optimizer.step(learning_rate(s, step), s.weight_decay);
     const double value = loss.item<double>();
-    loss_avg = step == start ? value : 0.95 * loss_avg + 0.05 * value;
+    loss_avg = step == 0 ? value : 0.95 * loss_avg + 0.05 * value;
     const auto now = std::chrono::steady_clock::now();
     const double elapsed = std::chrono::duration<double>(now - t0).count();
     if (options.progress && (std::chrono::duration<double>(now - last_print).count() > 0.5 || step + 1 == s.steps)) {
@@ -408,8 +430,10 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
       std::fflush(stderr);
     }
     if (s.checkpoint_every > 0 && (step + 1) % s.checkpoint_every == 0 && step + 1 < s.steps) {
-      model->save_checkpoint(partial.string());
-      optimizer.save(partial / "optimizer.safetensors", step + 1);
+      char loss_text[32];
+      std::snprintf(loss_text, sizeof loss_text, "%.17g", loss_avg);  // round-trips exactly
+      optimizer.save(state_file, {{"step", std::to_string(step + 1)}, {"loss_avg", loss_text}});
+      model->save_checkpoint(partial.string());  // a loadable snapshot; --resume reads only the state file
     }
   }
   if (options.progress) std::fprintf(stderr, "\n");

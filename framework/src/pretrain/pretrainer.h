@@ -23,7 +23,11 @@
 namespace mike {
 
 struct PretrainRunOptions {
-  bool resume = false;           // continue from the last periodic checkpoint
+  // Continue from the last periodic checkpoint: <cache>/pretrain/<plugin>-<hash>.partial/
+  // train_state.safetensors (weights, AdamW moments, step, smoothed loss; written
+  // atomically). Batches and the schedule are functions of the step, so a resumed
+  // run ends with the weights an uninterrupted one would have (same thread count).
+  bool resume = false;
   bool force = false;            // retrain even when the cache has this model
   bool progress = true;          // progress bar on stderr
   std::vector<std::string> plugin_paths;
