@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 
 #include "config/composer.h"
@@ -238,4 +239,43 @@ TEST_CASE("the shipped configs/ compose, and every error exits 2") {
     CHECK(e.exit_code() == 2);
     CHECK(std::string(e.what()).find("available options: local, slurm") != std::string::npos);
   }
+}
+
+TEST_CASE("a primary config outside the config dir is found by its path from the working directory") {
+  const std::string dir = make_config_dir();
+  mike::test::write_file(dir + "/experiments/exp/config.yaml", "defaults:\n  - model: xs\n  - _self_\nseed: 7\n");
+  const std::filesystem::path cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir);
+  ComposeRequest request;
+  request.config_dir = dir;
+  request.config_name = "experiments/exp/config.yaml";
+  std::string seed, dim;
+  try {
+    const Config c = mike::compose_config(request).config;
+    seed = std::to_string(c.get<int>("seed"));
+    dim = std::to_string(c.get<int>("model.hidden"));
+  } catch (...) {
+    std::filesystem::current_path(cwd);
+    throw;
+  }
+  std::filesystem::current_path(cwd);
+  CHECK(seed == "7");
+  CHECK(dim == "64");
+  // A bare name still means a file in the config dir only.
+  request.config_name = "exp";
+  CHECK(error_of([&] { mike::compose_config(request); }).rfind("config 'exp' not found: no file " + dir + "/exp.yaml", 0) ==
+        0);
+}
+
+TEST_CASE("experiments/benchmark_scale composes the full world with a larger preset") {
+  ComposeRequest request;
+  request.config_dir = std::string(MIKE_SOURCE_DIR) + "/configs";
+  request.config_name = std::string(MIKE_SOURCE_DIR) + "/experiments/benchmark_scale/config.yaml";
+  const Config c = mike::compose_config(request).config;
+  CHECK(c.get<std::string>("data.dir") == "data/synth_full");
+  CHECK(c.get<int>("data.synth.entities") == 1001);
+  CHECK(c.get<std::string>("model.plugin") == "llava");
+  CHECK(c.get<int>("model.lm.hidden") == 384);  // llava_m
+  CHECK(c.get<std::string>("editor.plugin") == "ft");
+  CHECK(c.get<std::string>("task") == "vna");
 }

@@ -300,6 +300,9 @@ fs::path primary_config_path(const fs::path& config_dir, const std::string& conf
   fs::path path = config_dir / name;
   std::error_code error;
   if (fs::is_regular_file(path, error)) return path;
+  // A path to a primary config outside config_dir (an experiment's file, e.g.
+  // experiments/benchmark_scale/config.yaml), relative to the working directory.
+  if (name.has_parent_path() && fs::is_regular_file(name, error)) return name;
   if (!fs::is_directory(config_dir, error))
     throw ConfigError("config directory '" + config_dir.string() +
                       "' does not exist; run from the project root or pass --config-dir DIR");
