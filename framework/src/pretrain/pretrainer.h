@@ -26,7 +26,8 @@ struct PretrainRunOptions {
   // Continue from the last periodic checkpoint: <cache>/pretrain/<plugin>-<hash>.partial/
   // train_state.safetensors (weights, AdamW moments, step, smoothed loss; written
   // atomically). Batches and the schedule are functions of the step, so a resumed
-  // run ends with the weights an uninterrupted one would have (same thread count).
+  // run ends with the weights an uninterrupted one would have (test_pretrain_cli
+  // checks this bitwise with 1 thread).
   bool resume = false;
   bool force = false;            // retrain even when the cache has this model
   bool progress = true;          // progress bar on stderr
