@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
       const mike::PluginRecord* record = registry.find("editor", name);
       if (!record) throw mike::PluginError("no editor plugin named '" + name + "'");
       std::string yaml = record->default_config;
-      const std::string corpus_key = "corpus: data/synth";
+      const std::string corpus_key = "corpus: ${data.dir}";
       if (yaml.find(corpus_key) != std::string::npos)
         yaml.replace(yaml.find(corpus_key), corpus_key.size(), "corpus: " + world);
       const std::string cache_key = "cache_dir: cache/layer_stats";

@@ -267,7 +267,11 @@ int run_multirun(const RunOptions& options, const CommonOptions& common, const C
     if (argument.rfind("zip(", 0) != 0 && (item.op == OverrideOp::remove || !is_sweep_value(item.value)))
       fixed.push_back(argument);
   }
-  ComposedConfig base = composition.compose(fixed);
+  // Group options swept on the command line take their first value here: a
+  // fixed override may set a key only those options have (editor=rome,memit
+  // editor.key_position=...), which the default option would reject.
+  const SweepPlan command_line = plan_sweep(options.overrides, YAML::Node(), "", composition.group_options_fn());
+  ComposedConfig base = composition.compose(command_line.job_count() ? command_line.job_overrides(0) : fixed);
   YAML::Node yaml_sweep = find_config_node(base.config.impl()->root, {"sweep"});
   SweepPlan plan = plan_sweep(options.overrides, yaml_sweep, base.config.origin("sweep"), composition.group_options_fn());
   if (options.cfg == "job") {

@@ -48,7 +48,8 @@ EditRequest edit_request(int i) {
 torch::Tensor keys_of(Model& model, const std::vector<EditRequest>& edits) {
   std::vector<ScoreRequest> requests;
   for (const EditRequest& e : edits) requests.push_back(templated_requests(e, {"{}"})[0]);
-  return activations_at_last_prompt_token(model, down_proj_input_tap(kLayer), requests).to(torch::kFloat64);
+  return activations_at_key(model, down_proj_input_tap(kLayer), requests, KeyPosition::kLastPromptToken)
+      .to(torch::kFloat64);
 }
 
 // Every token key of a few prompts: [d_in, N] preserved keys.
@@ -86,7 +87,7 @@ std::string editor_yaml(const std::string& name, const std::string& cache_dir) {
     REQUIRE(at != std::string::npos);
     yaml.replace(at, from.size(), to);
   };
-  replace("corpus: data/synth", "corpus: " + corpus_dir());
+  replace("corpus: ${data.dir}", "corpus: " + corpus_dir());
   replace("cache_dir: cache/layer_stats", "cache_dir: " + cache_dir);
   replace("steps: 25", "steps: 12");
   return yaml;
@@ -226,12 +227,124 @@ TEST_CASE("AlphaEdit eq. 11: the update leaves preserved keys untouched") {
   CHECK((memit.mm(preserved).norm() / (memit.norm() * preserved.norm())).item<double>() > 1e-3);
 }
 
+TEST_CASE("key positions: the last image token and the last prompt token, under any padding") {
+  auto model = make_tiny_model();
+  // One request alone: its full activation [1, T, d] is the reference.
+  const EditRequest edit = edit_request(1);
+  const ScoreRequest request = templated_requests(edit, {"{}"})[0];
+  torch::Tensor full;
+  ScoreResult layout;
+  {
+    TapHandle h = model->add_tap(down_proj_input_tap(kLayer), [&](const std::string&, const torch::Tensor& x) {
+      full = x.detach().clone();
+      return x;
+    });
+    layout = model->score({request}).at(0);
+  }
+  // The tiny model: 16x16 images in 8x8 patches = 4 image features after BOS
+  // (the image goes first when the prompt has no <image> marker).
+  CHECK(layout.image_begin == 1);
+  CHECK(layout.image_end == 5);
+  const auto target_tokens = static_cast<std::int64_t>(layout.target_tokens.size());
+  CHECK(layout.sequence_length == full.size(1));
+  const std::int64_t last_prompt = layout.sequence_length - target_tokens - 1;
+  CHECK(torch::equal(activations_at_key(*model, down_proj_input_tap(kLayer), {request}, KeyPosition::kLastImageToken)[0],
+                     full[0][layout.image_end - 1]));
+  CHECK(torch::equal(activations_at_key(*model, down_proj_input_tap(kLayer), {request}, KeyPosition::kLastPromptToken)[0],
+                     full[0][last_prompt]));
+  // answer_tokens: one key per scored token (the answer's, then EOS), from the last prompt token on.
+  const torch::Tensor answer_keys =
+      activations_at_key(*model, down_proj_input_tap(kLayer), {request}, KeyPosition::kAnswerTokens);
+  REQUIRE(answer_keys.size(0) == target_tokens);
+  for (std::int64_t j = 0; j < target_tokens; ++j) CHECK(torch::equal(answer_keys[j], full[0][last_prompt + j]));
+  // In a batch with a longer input the row is left-padded: same keys.
+  ScoreRequest longer = request;
+  longer.input.prompt = "Look very closely at this picture, please, and then answer. " + request.input.prompt;
+  for (KeyPosition position : {KeyPosition::kLastImageToken, KeyPosition::kLastPromptToken, KeyPosition::kAnswerTokens}) {
+    const torch::Tensor alone = activations_at_key(*model, down_proj_input_tap(kLayer), {request}, position);
+    const torch::Tensor batched = activations_at_key(*model, down_proj_input_tap(kLayer), {longer, request}, position);
+    const std::int64_t keys = alone.size(0);
+    CHECK(rel(batched.slice(0, keys, 2 * keys).to(torch::kFloat64), alone.to(torch::kFloat64)) < 1e-5);
+  }
+  // A text-only input has no image token to key on: a clear error.
+  ScoreRequest text_only{{"What is the name of this bird?", {}}, "It is Quintara.", 1};
+  CHECK_THROWS_WITH_AS(activations_at_key(*model, down_proj_input_tap(kLayer), {text_only}, KeyPosition::kLastImageToken),
+                       doctest::Contains("has no image tokens; edit image inputs or set key_position: last_prompt_token"),
+                       DataError);
+  CHECK(parse_key_position("last_prompt_token") == KeyPosition::kLastPromptToken);
+  CHECK_THROWS_WITH_AS(parse_key_position("subject"), doctest::Contains("key position 'subject' is not known"),
+                       ConfigError);
+}
+
+TEST_CASE("AlphaEdit with earlier edits: K_p K_p^T P keeps their keys' outputs") {
+  torch::manual_seed(3);
+  const std::int64_t d_in = 24, d_out = 16;
+  // Preserved keys span 8 directions; P projects onto the other 16.
+  const torch::Tensor basis = std::get<0>(torch::linalg_qr(torch::randn({d_in, d_in}, torch::kFloat64)));
+  const torch::Tensor preserved = basis.slice(1, 0, 8).mm(torch::randn({8, 40}, torch::kFloat64));
+  const torch::Tensor p = nullspace_projector(preserved.mm(preserved.t()) / 40.0, 1e-8);
+  const torch::Tensor previous = torch::randn({d_in, 3}, torch::kFloat64);  // keys of edits already applied
+  const torch::Tensor keys = torch::randn({d_in, 2}, torch::kFloat64);
+  const torch::Tensor r = torch::randn({d_out, 2}, torch::kFloat64);
+  const torch::Tensor without = alphaedit_update(keys, r, p, 1.0);
+  const torch::Tensor with = alphaedit_update(keys, r, p, 1.0, previous);
+  const double moved_without = without.mm(previous).norm().item<double>();
+  const double moved_with = with.mm(previous).norm().item<double>();
+  CAPTURE(moved_without);
+  CAPTURE(moved_with);
+  CHECK(moved_with < 0.5 * moved_without);  // earlier edits' outputs move much less
+  // Closed form: ΔW = R Kᵀ P (K_p K_pᵀ P + K Kᵀ P + l2 I)⁻¹.
+  const torch::Tensor eye = torch::eye(d_in, torch::kFloat64);
+  const torch::Tensor expected =
+      r.mm(keys.t()).mm(p).mm(torch::linalg_inv(previous.mm(previous.t()).mm(p) + keys.mm(keys.t()).mm(p) + eye));
+  CHECK(rel(with, expected) < 1e-10);
+  // Still in range(P): preserved keys untouched.
+  CHECK((with.mm(preserved).norm() / (with.norm() * preserved.norm())).item<double>() < 1e-8);
+  // No earlier edits (undefined or empty K_p) is the plain update.
+  CHECK(torch::equal(alphaedit_update(keys, r, p, 1.0, torch::zeros({d_in, 0}, torch::kFloat64)), without));
+}
+
+TEST_CASE("alphaedit plugin: an applied edit shapes the next one until it is restored") {
+  const std::string cache = make_temp_dir("alphaedit_sequential");
+  auto model = make_tiny_model();
+  auto editor = build_registry().create_editor(
+      "alphaedit", Config::from_yaml(editor_yaml("alphaedit", cache), "alphaedit.yaml"));
+  auto fresh = build_registry().create_editor(
+      "alphaedit", Config::from_yaml(editor_yaml("alphaedit", cache), "alphaedit.yaml"));
+  const std::string weight = down_proj_weight_name(1);
+  const torch::Tensor original = model->parameter(weight).detach().clone();
+  auto delta_of = [&](Editor& e, const EditRequest& request) {
+    std::unique_ptr<EditedModel> edited = e.edit(*model, {request});
+    const torch::Tensor delta = model->parameter(weight).detach() - original;
+    edited->restore_original();
+    return delta;
+  };
+  // B alone on a fresh editor (after warming its statistics the same way).
+  const torch::Tensor b_alone = delta_of(*fresh, edit_request(1));
+  // A restored before B: A's keys are forgotten, B's update is bitwise the same.
+  delta_of(*editor, edit_request(0));
+  CHECK(torch::equal(delta_of(*editor, edit_request(1)), b_alone));
+  // A kept while B is edited: B's update protects A's keys, so it differs.
+  std::unique_ptr<EditedModel> a = editor->edit(*model, {edit_request(0)});
+  const torch::Tensor after_a = model->parameter(weight).detach().clone();
+  std::unique_ptr<EditedModel> b = editor->edit(*a, {edit_request(1)});
+  const torch::Tensor b_on_a = model->parameter(weight).detach() - after_a;
+  CHECK_FALSE(torch::allclose(b_on_a, b_alone));
+  b->restore_original();
+  a->restore_original();
+  CHECK(torch::equal(model->parameter(weight), original));
+}
+
 TEST_CASE("rome, memit, alphaedit plugins: the edit lands, restore is bitwise") {
   const std::string cache = make_temp_dir("locate_edit_plugins");
-  for (const std::string name : {"rome", "memit", "alphaedit"}) {
-    CAPTURE(name);
+  for (const std::string variant : {"rome", "memit", "alphaedit", "memit last_prompt_token"}) {
+    CAPTURE(variant);
+    const std::string name = variant.substr(0, variant.find(' '));
+    std::string yaml = editor_yaml(name, cache);
+    if (variant.find("last_prompt_token") != std::string::npos)
+      yaml.replace(yaml.find("key_position: answer_tokens"), 27, "key_position: last_prompt_token");
     auto model = make_tiny_model();
-    auto editor = build_registry().create_editor(name, Config::from_yaml(editor_yaml(name, cache), name + ".yaml"));
+    auto editor = build_registry().create_editor(name, Config::from_yaml(yaml, name + ".yaml"));
     const auto before = probe(*model);
     std::vector<EditRequest> edits{edit_request(0)};
     if (name != "rome") edits.push_back(edit_request(1));
@@ -267,16 +380,21 @@ TEST_CASE("locate-then-edit config errors name the key and the fix") {
     yaml.replace(yaml.find(from), from.size(), to);
     return build_registry().create_editor(name, Config::from_yaml(yaml, name + ".yaml"));
   };
-  expect_error([&] { load("rome", "layers: [1]", "layers: [0, 1]"); },
-               "editor 'rome': layers (rome.yaml:3:9) must name exactly one layer", 2);
-  expect_error([&] { load("memit", "layers: [0, 1]", "layers: [1, 0]"); },
+  expect_error([&] { load("rome", "layers: [0]", "layers: [0, 1]"); },
+               "editor 'rome': layers (rome.yaml:6:9) must name exactly one layer", 2);
+  expect_error([&] { load("memit", "layers: [1]", "layers: [1, 0]"); },
                "layers (memit.yaml:2:9) must be strictly increasing", 2);
+  expect_error([&] { load("memit", "key_position: answer_tokens", "key_position: subject"); },
+               "key_position (memit.yaml:9:15): 'subject' is not known; use last_image_token, last_prompt_token or answer_tokens",
+               2);
+  expect_error([&] { load("rome", "key_position: last_prompt_token", "key_position: answer_tokens"); },
+               "answer_tokens gives one key per answer token, but ROME writes one key", 2);
   expect_error([&] { load("rome", "\"Question: {}\"", "\"Question:\""); },
                "'Question:' has no {} marking where the edit prompt goes", 2);
   expect_error([&] { load("alphaedit", "nullspace_threshold: 1.0e-2", "nullspace_threshold: 2"); },
-               "nullspace_threshold (alphaedit.yaml:3:22) must be in (0, 1)", 2);
+               "nullspace_threshold (alphaedit.yaml:6:22) must be in (0, 1)", 2);
   auto model = make_tiny_model();
-  auto editor = load("rome", "layers: [1]", "layers: [7]");
+  auto editor = load("rome", "layers: [0]", "layers: [7]");
   CHECK_THROWS_WITH_AS(editor->edit(*model, {edit_request(0)}),
                        doctest::Contains("layers: the model has no parameter 'lm.layers.7.down_proj.weight'"),
                        ConfigError);

@@ -82,6 +82,21 @@ TEST_CASE("--dry-run lists every job with its overrides and runs nothing") {
   CHECK_FALSE(fs::exists(dir + "/never"));
 }
 
+TEST_CASE("a fixed override may set a key that only the swept group options have") {
+  std::string dir = make_configs();
+  for (const std::string option : {"tuned_a", "tuned_b"})
+    mike::test::write_file(dir + "/configs/editor/" + option + ".yaml",
+                           "plugin: scale\nparameter: bigram.weight\nfactor: 2.0\nnote: only here\n");
+  auto r = run_mike(in(dir, "-m --dry-run editor=tuned_a,tuned_b editor.note=x"));
+  CHECK(r.exit_code == 0);
+  CAPTURE(r.err);
+  CHECK(r.out == "0: editor=tuned_a editor.note=x\n1: editor=tuned_b editor.note=x\n");
+  // The default option (scale) has no `note`: without a swept group it is an error.
+  auto plain = run_mike(in(dir, "-m --dry-run seed=1,2 editor.note=x"));
+  CHECK(plain.exit_code == 2);
+  CHECK(contains(plain.err, "key 'editor.note' is not in the config"));
+}
+
 TEST_CASE("a sweep declared in the config file runs from one file") {
   std::string dir = make_configs();
   mike::test::write_file(dir + "/experiment.yaml",

@@ -41,6 +41,7 @@ class MIKE_API ForwardingModel : public EditedModel {
   std::string describe() const override { return inner_.describe(); }
   std::vector<ScoreResult> score(const std::vector<ScoreRequest>& b) override { return inner_.score(b); }
   torch::Tensor loss(const std::vector<ScoreRequest>& b) override { return inner_.loss(b); }
+  torch::Tensor target_log_probs(const std::vector<ScoreRequest>& b) override { return inner_.target_log_probs(b); }
   std::vector<std::string> generate(const std::vector<ModelInput>& b, const GenerateOptions& o) override {
     return inner_.generate(b, o);
   }

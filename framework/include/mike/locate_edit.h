@@ -11,8 +11,11 @@
 //   3. a closed-form weight update using C = E[k kᵀ] (mike/layer_stats.h):
 //      ROME's rank-one update, MEMIT's batched least squares spread over the
 //      layers, or AlphaEdit's null-space-projected MEMIT update.
-// The key position is the last prompt token (the token that predicts the
-// answer's first token). Closed forms run in float64.
+// The key position is configurable (KeyPosition): the last image token (the
+// multimodal analogue of ROME's last subject token: the image is the subject),
+// the last prompt token (the token that predicts the answer's first token),
+// or every answer-predicting position (memit/alphaedit). Closed forms run in
+// float64.
 #include <torch/types.h>
 
 #include <map>
@@ -44,18 +47,38 @@ MIKE_API torch::Tensor memit_update(const torch::Tensor& keys, const torch::Tens
 // `relative_threshold` x the largest one (the null space of the preserved keys).
 MIKE_API torch::Tensor nullspace_projector(const torch::Tensor& second_moment, double relative_threshold);
 
-// AlphaEdit eq. 11: ΔW = R Kᵀ P (K Kᵀ P + l2 I)⁻¹, equivalently the transpose
-// of (P K Kᵀ + l2 I)⁻¹ P K Rᵀ. Its rows lie in range(P), so ΔW K₀ ≈ 0 for
+// AlphaEdit eq. 11 (sequential form): ΔW = R Kᵀ P (K_p K_pᵀ P + K Kᵀ P + l2 I)⁻¹,
+// equivalently the transpose of (P K_p K_pᵀ + P K Kᵀ + l2 I)⁻¹ P K Rᵀ. K_p
+// [d_in, m] holds the keys of earlier edits still applied (undefined or m = 0
+// for none): the K_p K_pᵀ P term keeps ΔW K_p small, so a new edit does not
+// overwrite the ones before it. Its rows lie in range(P), so ΔW K₀ ≈ 0 for
 // every preserved key K₀ (whose directions P removes).
 MIKE_API torch::Tensor alphaedit_update(const torch::Tensor& keys, const torch::Tensor& residuals,
-                                        const torch::Tensor& projector, double l2);
+                                        const torch::Tensor& projector, double l2,
+                                        const torch::Tensor& previous_keys = {});
 
 // ---- keys and values on a model ---------------------------------------------
 
-// The activation at `tap` at the last prompt token of each request's input
-// (the position that predicts the target's first token): [requests, d].
-MIKE_API torch::Tensor activations_at_last_prompt_token(Model& model, const std::string& tap,
-                                                         const std::vector<ScoreRequest>& requests);
+// Which token's activation is the key (and where the value shift is added).
+enum class KeyPosition {
+  kLastImageToken,   // the last image feature: the subject, as ROME keys on the subject's last token
+  kLastPromptToken,  // the token that predicts the target's first token
+  // Every position that predicts an answer token (the last prompt token, then
+  // each answer token but the last, then the last for EOS): one key and one
+  // value per answer token, written together by MEMIT's least squares.
+  // Beyond the papers: for models too shallow to spell a new multi-token
+  // answer from one value vector (no layers above the edit to decode it).
+  kAnswerTokens,
+};
+// "last_image_token" | "last_prompt_token" | "answer_tokens"; ConfigError otherwise.
+MIKE_API KeyPosition parse_key_position(const std::string& name);
+MIKE_API const char* key_position_name(KeyPosition position);
+
+// The activation at `tap` at each request's key position(s): [keys, d],
+// request-major (answer_tokens gives several keys per request).
+// Throws DataError for kLastImageToken on an input without an image.
+MIKE_API torch::Tensor activations_at_key(Model& model, const std::string& tap, const std::vector<ScoreRequest>& requests,
+                                          KeyPosition position);
 
 // The edit's input with its prompt put into each context template ("{}" marks
 // the prompt), one ScoreRequest per template, target = the edit's target.
@@ -75,24 +98,28 @@ struct ValueOptimisation {
   double weight_decay = 1.0e-3;   // weight of ‖δ‖² / ‖h‖²
   double clamp_norm_factor = 4.0; // ‖δ‖ ≤ this x ‖h‖ (h = activation being shifted)
   double stop_loss = 5.0e-2;      // stop once the target NLL is below this
-  // Neutral prompt (same image) whose original greedy answer must stay likely:
-  // the preservation term. ROME uses KL to the original next-token
-  // distribution; the Model interface exposes no logits, so this is the NLL of
-  // the original greedy continuation (the KL to its one-hot mode). "" = off.
+  // Neutral prompt (same image) whose output distribution must not move: the
+  // preservation term, ROME's KL(original ‖ edited) at every position of the
+  // original greedy continuation of this prompt (the shift applies at its key
+  // position too). Models without Model::target_log_probs fall back to the
+  // NLL of that continuation (the KL to its one-hot mode). "" = off.
   std::string preserve_prompt = "Describe the image.";
+  int preserve_tokens = 4;  // length of the continuation the KL covers
 };
 
 struct ValueResult {
-  torch::Tensor shift;   // δ [d] (float32)
+  torch::Tensor shift;   // δ [key positions, d] (float32): one row per key position
   double loss_first = 0.0, loss_last = 0.0;
   int steps = 0;
   bool preserved = false;  // whether the preservation term was used
+  bool preserved_by_kl = false;  // KL (true) or the NLL fallback (false)
+  double preserve_last = 0.0;    // the preservation term at the last step
 };
 
-// ROME eq. 4: the shift δ of the activation at `tap` (at the last prompt token
-// of every templated input) that makes the model produce the edit's target.
+// ROME eq. 4: the shift δ of the activation at `tap` (at the key position of
+// every templated input) that makes the model produce the edit's target.
 MIKE_API ValueResult optimise_value_shift(Model& model, const std::string& tap, const EditRequest& edit,
-                                          const std::vector<std::string>& context_templates,
+                                          const std::vector<std::string>& context_templates, KeyPosition position,
                                           const ValueOptimisation& options);
 
 // ---- the editors ------------------------------------------------------------
@@ -103,6 +130,7 @@ struct LocateEditOptions {
   LocateEditMethod method = LocateEditMethod::kRome;
   std::vector<int> layers;                       // LM layers whose mlp.down_proj changes
   std::vector<std::string> context_templates;    // "{}" = the edit prompt
+  KeyPosition key_position = KeyPosition::kLastImageToken;
   ValueOptimisation value;
   LayerStatsOptions stats;
   double stats_ridge = 1.0e-4;  // C + ridge·mean(diag C)·I: keeps the solves regular
@@ -116,7 +144,8 @@ struct LocateEditOptions {
 };
 
 // The editor state: second moments are computed (or read from the cache) once
-// per layer, on the model as it is at the first edit.
+// per layer, on the model as it is at the first edit. AlphaEdit also keeps the
+// keys of the edits still applied (dropped again when an edit is restored).
 class MIKE_API LocateThenEdit {
  public:
   explicit LocateThenEdit(LocateEditOptions options);
@@ -130,12 +159,22 @@ class MIKE_API LocateThenEdit {
 
  private:
   std::map<std::string, double> edit_rome(Model& model, const EditRequest& request);
-  std::map<std::string, double> edit_memit(Model& model, const std::vector<EditRequest>& requests);
+  // `keys_used` receives each layer's keys [d_in, n] (AlphaEdit's K_p later).
+  std::map<std::string, double> edit_memit(Model& model, const std::vector<EditRequest>& requests,
+                                           std::map<int, torch::Tensor>& keys_used);
   const torch::Tensor& projector(Model& model, int layer);
+  // AlphaEdit's K_p for `layer`: keys of the applied edits, [d_in, m] or undefined.
+  torch::Tensor applied_keys(int layer) const;
+
+  // Keys per layer of each applied edit, by edit serial number; shared with
+  // the EditedModels so that restore_original() removes its entry.
+  using AppliedKeys = std::map<std::uint64_t, std::map<int, torch::Tensor>>;
 
   LocateEditOptions options_;
   std::map<int, torch::Tensor> second_moments_;
   std::map<int, torch::Tensor> projectors_;  // AlphaEdit's P per layer
+  std::shared_ptr<AppliedKeys> applied_ = std::make_shared<AppliedKeys>();
+  std::uint64_t next_serial_ = 0;
 };
 
 // The Editor the rome, memit and alphaedit plugins export: each is this class

@@ -60,6 +60,11 @@ class MIKE_API Model : public Component {
   // Differentiable mean loss over the batch's target tokens (for editors that
   // optimise; parameters touched by autograd are whatever requires_grad).
   virtual torch::Tensor loss(const std::vector<ScoreRequest>& batch) = 0;
+  // Differentiable log-probabilities over the vocabulary at every target
+  // position of the batch, rows in request order: [sum of target lengths, V]
+  // (for editors that constrain whole distributions, e.g. ROME's KL term).
+  // The default throws ModelError: not every model exposes its logits.
+  virtual torch::Tensor target_log_probs(const std::vector<ScoreRequest>& batch);
   // Decoded continuations, one per input (KV-cached decoding).
   virtual std::vector<std::string> generate(const std::vector<ModelInput>& batch,
                                             const GenerateOptions& options) = 0;

@@ -22,7 +22,7 @@ namespace mike {
 
 // Bump whenever a change to the SDK headers breaks binary compatibility
 // (a virtual function added/removed/reordered, a struct layout change).
-inline constexpr std::uint32_t kSdkAbiVersion = 1;
+inline constexpr std::uint32_t kSdkAbiVersion = 2;  // 2: ScoreResult token layout, Model::target_log_probs
 
 // Layout is frozen: `abi_version` stays the first member so that any host
 // can read it from any plugin before trusting the rest.

@@ -39,6 +39,11 @@ void Model::restore(const ParameterSnapshot& snapshot) {
   for (const auto& [name, value] : snapshot) set_parameter(name, value);
 }
 
+torch::Tensor Model::target_log_probs(const std::vector<ScoreRequest>& batch) {
+  throw ModelError("this model does not expose target log-probabilities (asked for " + std::to_string(batch.size()) +
+                   " requests); use an editor setting that needs only loss()");
+}
+
 void Model::save_checkpoint(const std::string& dir) {
   throw ModelError("this model cannot save checkpoints (asked to write '" + dir + "')");
 }

@@ -6,8 +6,9 @@
 // before the edit (Zhu et al. eq. 3, the L∞ constraint).
 #include <torch/torch.h>
 
-#include <chrono>
+#include <functional>
 
+#include "mike/edit_training.h"
 #include "mike/editor.h"
 #include "mike/error.h"
 #include "mike/plugin.h"
@@ -19,14 +20,15 @@ class FineTuneEditor : public mike::Editor {
  public:
   explicit FineTuneEditor(const mike::Config& config)
       : params_(config.get<std::vector<std::string>>("params")),
-        steps_(config.get<int>("steps")),
-        lr_(config.get<double>("lr")),
-        weight_decay_(config.get<double>("weight_decay")),
-        norm_constraint_(config.get<double>("norm_constraint")),
-        early_stop_loss_(config.get<double>("early_stop_loss")) {
+        norm_constraint_(config.get<double>("norm_constraint")) {
+    training_.steps = config.get<int>("steps");
+    training_.lr = config.get<double>("lr");
+    training_.weight_decay = config.get<double>("weight_decay");
+    training_.early_stop_loss = config.get<double>("early_stop_loss");
     if (params_.empty()) throw mike::ConfigError("editor ft: `params` is empty; name at least one parameter to tune");
-    if (steps_ < 1) throw mike::ConfigError("editor ft: `steps` must be >= 1, got " + std::to_string(steps_));
-    if (lr_ <= 0) throw mike::ConfigError("editor ft: `lr` must be > 0, got " + std::to_string(lr_));
+    if (training_.steps < 1)
+      throw mike::ConfigError("editor ft: `steps` must be >= 1, got " + std::to_string(training_.steps));
+    if (training_.lr <= 0) throw mike::ConfigError("editor ft: `lr` must be > 0, got " + std::to_string(training_.lr));
   }
 
   bool supports_batch() const override { return true; }
@@ -36,49 +38,16 @@ class FineTuneEditor : public mike::Editor {
     auto before = model.snapshot(params_);  // also checks that every name exists
     std::vector<torch::Tensor> tuned;
     for (const std::string& name : params_) tuned.push_back(model.parameter(name));
-
-    // Gradients only for the tuned parameters: everything else is frozen for
-    // the duration of the edit (and its previous flag restored afterwards).
-    std::vector<std::pair<torch::Tensor, bool>> flags;
-    for (const std::string& name : model.parameter_names()) {
-      torch::Tensor p = model.parameter(name);
-      flags.emplace_back(p, p.requires_grad());
-      p.set_requires_grad(false);
-    }
-    for (torch::Tensor& p : tuned) p.set_requires_grad(true);
-
-    std::vector<mike::ScoreRequest> batch;
-    for (const auto& r : requests) {
-      mike::ScoreRequest request{r.input, r.target, 1};
-      // Also learn to stop after the target: without it a greedy decode of a
-      // perfectly teacher-forced edit can run on past the name (exact match fails).
-      request.end_with_eos = true;
-      batch.push_back(std::move(request));
-    }
-    torch::optim::Adam optimizer(tuned, torch::optim::AdamOptions(lr_).weight_decay(weight_decay_));
-    double first_loss = 0.0, last_loss = 0.0;
-    int steps_taken = 0;
-    for (int step = 0; step < steps_; ++step) {
-      optimizer.zero_grad();
-      torch::Tensor loss = model.loss(batch);
-      last_loss = loss.item<double>();
-      if (step == 0) first_loss = last_loss;
-      if (last_loss < early_stop_loss_) break;
-      loss.backward();
-      optimizer.step();
-      ++steps_taken;
-      if (norm_constraint_ > 0) {
-        torch::NoGradGuard no_grad;
-        for (std::size_t i = 0; i < tuned.size(); ++i) {
-          const torch::Tensor& original = before.at(params_[i]);
-          tuned[i].copy_(torch::max(torch::min(tuned[i], original + norm_constraint_), original - norm_constraint_));
-        }
+    // Zhu et al. eq. 3: after each step, clamp every weight to ±ε of its value before the edit.
+    auto clamp = [&] {
+      for (std::size_t i = 0; i < tuned.size(); ++i) {
+        const torch::Tensor& original = before.at(params_[i]);
+        tuned[i].copy_(torch::max(torch::min(tuned[i], original + norm_constraint_), original - norm_constraint_));
       }
-    }
-    for (auto& [p, requires_grad] : flags) {
-      p.set_requires_grad(requires_grad);
-      p.mutable_grad() = torch::Tensor();
-    }
+    };
+    const mike::EditTrainingResult trained =
+        mike::train_on_edit(model, mike::edit_training_batch(requests), tuned, training_,
+                            norm_constraint_ > 0 ? std::function<void()>(clamp) : std::function<void()>());
     double delta_norm = 0.0;
     {
       torch::NoGradGuard no_grad;
@@ -87,16 +56,16 @@ class FineTuneEditor : public mike::Editor {
     }
     return std::make_unique<mike::InPlaceEdit>(
         model, std::move(before),
-        std::map<std::string, double>{{"loss_first", first_loss},
-                                      {"loss_last", last_loss},
-                                      {"steps", static_cast<double>(steps_taken)},
+        std::map<std::string, double>{{"loss_first", trained.loss_first},
+                                      {"loss_last", trained.loss_last},
+                                      {"steps", static_cast<double>(trained.steps)},
                                       {"delta_norm", std::sqrt(delta_norm)}});
   }
 
  private:
   std::vector<std::string> params_;
-  int steps_;
-  double lr_, weight_decay_, norm_constraint_, early_stop_loss_;
+  double norm_constraint_;
+  mike::EditTrainingOptions training_;
 };
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "mike/edit_training.h"
 #include "mike/editor.h"
 #include "mike/error.h"
 #include "mike/plugin.h"
@@ -71,15 +72,16 @@ class LoraEditor : public mike::Editor {
         rank_(config.get<int>("rank")),
         alpha_(config.get<double>("alpha")),
         dropout_(config.get<double>("dropout")),
-        lr_(config.get<double>("lr")),
-        steps_(config.get<int>("steps")),
-        early_stop_loss_(config.get<double>("early_stop_loss")),
         merge_(config.get<bool>("merge")),
         seed_(config.get<int>("seed")) {
+    training_.lr = config.get<double>("lr");
+    training_.steps = config.get<int>("steps");
+    training_.early_stop_loss = config.get<double>("early_stop_loss");
     if (layers_.empty()) throw mike::ConfigError("editor lora: `layers` is empty; name at least one LM layer, e.g. [1]");
     if (rank_ < 1) throw mike::ConfigError("editor lora: `rank` must be >= 1, got " + std::to_string(rank_));
-    if (steps_ < 1) throw mike::ConfigError("editor lora: `steps` must be >= 1, got " + std::to_string(steps_));
-    if (lr_ <= 0) throw mike::ConfigError("editor lora: `lr` must be > 0");
+    if (training_.steps < 1)
+      throw mike::ConfigError("editor lora: `steps` must be >= 1, got " + std::to_string(training_.steps));
+    if (training_.lr <= 0) throw mike::ConfigError("editor lora: `lr` must be > 0");
     if (dropout_ < 0 || dropout_ >= 1) throw mike::ConfigError("editor lora: `dropout` must be in [0, 1)");
   }
 
@@ -110,38 +112,20 @@ class LoraEditor : public mike::Editor {
     const double scale = alpha_ / rank_;
     auto adapted = std::make_unique<AdaptedModel>(model, std::move(adapters), scale, std::map<std::string, double>{});
 
-    std::vector<std::pair<torch::Tensor, bool>> flags;  // only the adapters train
-    for (const std::string& name : model.parameter_names()) {
-      torch::Tensor p = model.parameter(name);
-      flags.emplace_back(p, p.requires_grad());
-      p.set_requires_grad(false);
-    }
-    std::vector<mike::ScoreRequest> batch;
-    for (const auto& r : requests) batch.push_back({r.input, r.target, 1});
-    torch::optim::Adam optimizer(trained, torch::optim::AdamOptions(lr_));
-    double first_loss = 0.0, last_loss = 0.0;
-    int steps_taken = 0;
     adapted->set_dropout(dropout_);
-    for (int step = 0; step < steps_; ++step) {
-      optimizer.zero_grad();
-      torch::Tensor loss = adapted->loss(batch);
-      last_loss = loss.item<double>();
-      if (step == 0) first_loss = last_loss;
-      if (last_loss < early_stop_loss_) break;
-      loss.backward();
-      optimizer.step();
-      ++steps_taken;
-    }
+    // Only the adapters train (train_on_edit freezes the model); the batch
+    // ends with EOS so greedy decoding stops after the new answer.
+    const mike::EditTrainingResult result =
+        mike::train_on_edit(*adapted, mike::edit_training_batch(requests), trained, training_);
     adapted->set_dropout(0.0);
-    for (auto& [p, flag] : flags) p.set_requires_grad(flag);
     for (Adapter& adapter : adapted->adapters()) {
       adapter.a = adapter.a.detach();
       adapter.b = adapter.b.detach();
       adapter.input = torch::Tensor();
     }
-    std::map<std::string, double> stats{{"loss_first", first_loss},
-                                        {"loss_last", last_loss},
-                                        {"steps", static_cast<double>(steps_taken)}};
+    std::map<std::string, double> stats{{"loss_first", result.loss_first},
+                                        {"loss_last", result.loss_last},
+                                        {"steps", static_cast<double>(result.steps)}};
     adapted->restore_original();  // detach the training taps before re-attaching or merging
     if (!merge_) return std::make_unique<AdaptedModel>(model, std::move(adapted->adapters()), scale, stats);
     std::vector<std::string> names;
@@ -158,9 +142,8 @@ class LoraEditor : public mike::Editor {
  private:
   std::vector<int> layers_;
   int rank_;
-  double alpha_, dropout_, lr_;
-  int steps_;
-  double early_stop_loss_;
+  double alpha_, dropout_;
+  mike::EditTrainingOptions training_;
   bool merge_;
   int seed_;
 };

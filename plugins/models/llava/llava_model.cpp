@@ -140,17 +140,22 @@ LlavaModel::Sequences LlavaModel::layout(const std::vector<const ModelInput*>& i
   std::vector<int64_t> lengths;
   int64_t longest = 0;
   const auto long_opts = torch::TensorOptions().dtype(torch::kInt64);
+  std::vector<std::pair<std::int64_t, std::int64_t>> image_spans(batch, {-1, -1});
   for (std::size_t i = 0; i < batch; ++i) {
     std::vector<torch::Tensor> pieces;
     std::vector<std::int64_t> text;
+    std::int64_t placed = 0;  // tokens placed so far in this row
     auto flush = [&] {
       if (!text.empty()) pieces.push_back(lm->embed(torch::tensor(text, long_opts)));
+      placed += static_cast<std::int64_t>(text.size());
       text.clear();
     };
     for (std::int64_t id : ids[i]) {
       if (id == kImageTokenId) {
         flush();
         pieces.push_back(features[image_row[i]]);
+        image_spans[i] = {placed, placed + features.size(1)};
+        placed += features.size(1);
       } else {
         text.push_back(id);
       }
@@ -178,6 +183,8 @@ LlavaModel::Sequences LlavaModel::layout(const std::vector<const ModelInput*>& i
   out.key_mask = torch::stack(masks);
   out.positions = torch::stack(positions);
   out.targets = targets;
+  out.lengths = lengths;
+  out.image_spans = std::move(image_spans);
   return out;
 }
 
@@ -188,7 +195,7 @@ std::vector<std::int64_t> LlavaModel::target_ids(const ScoreRequest& request) co
 }
 
 torch::Tensor LlavaModel::target_logits(const std::vector<ScoreRequest>& batch,
-                                        std::vector<std::vector<std::int64_t>>& targets) {
+                                        std::vector<std::vector<std::int64_t>>& targets, Sequences* layout_out) {
   std::vector<const ModelInput*> inputs;
   targets.clear();
   for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -206,6 +213,10 @@ torch::Tensor LlavaModel::target_logits(const std::vector<ScoreRequest>& batch,
     // Position t predicts token t+1: the n target tokens are predicted from the n columns before the last.
     rows.push_back(logits[static_cast<int64_t>(i)].slice(0, length - n - 1, length - 1));
   }
+  if (layout_out) {
+    seq.embeds = torch::Tensor();  // callers need the layout, not the activations
+    *layout_out = std::move(seq);
+  }
   return torch::cat(rows, 0);
 }
 
@@ -216,7 +227,8 @@ std::vector<ScoreResult> LlavaModel::score(const std::vector<ScoreRequest>& batc
     const std::vector<ScoreRequest> chunk(batch.begin() + start,
                                           batch.begin() + std::min(batch.size(), start + config_.eval_batch_size));
     std::vector<std::vector<std::int64_t>> targets;
-    const torch::Tensor log_probs = torch::log_softmax(target_logits(chunk, targets), -1);
+    Sequences layout;
+    const torch::Tensor log_probs = torch::log_softmax(target_logits(chunk, targets, &layout), -1);
     int64_t row = 0;
     for (std::size_t i = 0; i < chunk.size(); ++i) {
       const int64_t n = static_cast<int64_t>(targets[i].size());
@@ -228,6 +240,9 @@ std::vector<ScoreResult> LlavaModel::score(const std::vector<ScoreRequest>& batc
       r.loss = -lp.gather(1, target.unsqueeze(1)).mean().item<double>();
       r.token_accuracy = predicted.eq(target).to(torch::kFloat64).mean().item<double>();
       r.target_tokens = targets[i];
+      r.sequence_length = layout.lengths[i];
+      r.image_begin = layout.image_spans[i].first;
+      r.image_end = layout.image_spans[i].second;
       r.predicted_tokens.assign(predicted.data_ptr<int64_t>(), predicted.data_ptr<int64_t>() + n);
       const int k = std::max(1, std::min<int>(chunk[i].top_k, static_cast<int>(lp.size(1))));
       const torch::Tensor topk = std::get<1>(lp.topk(k, -1)).contiguous();
@@ -245,6 +260,11 @@ torch::Tensor LlavaModel::loss(const std::vector<ScoreRequest>& batch) {
   std::vector<std::int64_t> flat;
   for (const auto& t : targets) flat.insert(flat.end(), t.begin(), t.end());
   return torch::nn::functional::cross_entropy(logits, torch::tensor(flat, torch::TensorOptions().dtype(torch::kInt64)));
+}
+
+torch::Tensor LlavaModel::target_log_probs(const std::vector<ScoreRequest>& batch) {
+  std::vector<std::vector<std::int64_t>> targets;
+  return torch::log_softmax(target_logits(batch, targets), -1);
 }
 
 std::vector<std::string> LlavaModel::generate(const std::vector<ModelInput>& batch, const GenerateOptions& options) {

@@ -22,6 +22,7 @@ class LlavaModel : public Model {
   std::string describe() const override;
   std::vector<ScoreResult> score(const std::vector<ScoreRequest>& batch) override;
   torch::Tensor loss(const std::vector<ScoreRequest>& batch) override;
+  torch::Tensor target_log_probs(const std::vector<ScoreRequest>& batch) override;
   std::vector<std::string> generate(const std::vector<ModelInput>& batch, const GenerateOptions& options) override;
   std::vector<std::string> parameter_names() const override;
   torch::Tensor parameter(const std::string& name) override;
@@ -37,6 +38,8 @@ class LlavaModel : public Model {
     torch::Tensor key_mask;   // [B, T] int64, 1 = real token
     torch::Tensor positions;  // [B, T] int64, 0-based within each row's real tokens
     std::vector<std::vector<std::int64_t>> targets;  // target ids (+ EOS) per row, at the end of the row
+    std::vector<std::int64_t> lengths;               // real tokens per row
+    std::vector<std::pair<std::int64_t, std::int64_t>> image_spans;  // [begin, end) per row, -1 without image
   };
   // `targets` may be empty (generation) or hold one id list per input.
   Sequences layout(const std::vector<const ModelInput*>& inputs,
@@ -45,7 +48,9 @@ class LlavaModel : public Model {
   torch::Tensor preprocess_image(const torch::Tensor& image, std::size_t index) const;
   // Per-target-token log-probabilities [sum of target lengths] and the logits
   // rows that predict them [sum, V].
-  torch::Tensor target_logits(const std::vector<ScoreRequest>& batch, std::vector<std::vector<std::int64_t>>& targets);
+  // `layout_out`, when given, receives the batch's layout (lengths, image spans).
+  torch::Tensor target_logits(const std::vector<ScoreRequest>& batch, std::vector<std::vector<std::int64_t>>& targets,
+                              Sequences* layout_out = nullptr);
   std::vector<std::string> generate_chunk(const std::vector<ModelInput>& batch, const GenerateOptions& options);
   void load_checkpoint(const std::string& dir);
   // The tokenizer, or ConfigError when the model was built without one.

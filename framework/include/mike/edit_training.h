@@ -1,0 +1,60 @@
+#pragma once
+// Gradient-based editing shared by editor plugins that tune tensors on the
+// edit's NLL (ft, lora, and the value shift of locate-then-edit): the frozen
+// model, the training batch, and an Adam loop with early stopping. Written
+// once here so every editor trains the same way (EOS included, flags and
+// gradients cleaned up).
+#include <torch/types.h>
+
+#include <functional>
+#include <utility>
+#include <vector>
+
+#include "mike/editor.h"
+#include "mike/export.h"
+#include "mike/model.h"
+
+namespace mike {
+
+// Turns off requires_grad on every parameter of `model` for its lifetime and
+// then restores each flag, so that only the tensors an editor trains get
+// gradients (and the model's own stay untouched by autograd).
+class MIKE_API FrozenParameters {
+ public:
+  explicit FrozenParameters(Model& model);
+  ~FrozenParameters();
+  FrozenParameters(const FrozenParameters&) = delete;
+  FrozenParameters& operator=(const FrozenParameters&) = delete;
+
+ private:
+  std::vector<std::pair<torch::Tensor, bool>> flags_;
+};
+
+// The edits as training targets: image + prompt -> target followed by EOS.
+// Training on EOS teaches greedy decoding to stop after the new answer:
+// without it a perfectly teacher-forced edit can run on past the name, and
+// exact match fails although token accuracy is 1.
+MIKE_API std::vector<ScoreRequest> edit_training_batch(const std::vector<EditRequest>& requests);
+
+struct EditTrainingOptions {
+  int steps = 40;                // Adam steps at most
+  double lr = 1.0e-2;            // Adam learning rate
+  double weight_decay = 0.0;     // Adam's L2 weight decay
+  double early_stop_loss = 1.0e-2;  // stop once the batch NLL is below this
+};
+
+struct EditTrainingResult {
+  double loss_first = 0.0;  // NLL before the first step
+  double loss_last = 0.0;   // NLL after the last step taken
+  int steps = 0;            // optimiser steps taken
+};
+
+// Minimises model.loss(batch) over `tuned` with Adam. Every model parameter
+// is frozen for the duration (tuned ones that are model parameters train);
+// `after_step` runs after each optimiser step under NoGradGuard, e.g. to
+// project or clamp the tuned tensors. Gradients of `tuned` are cleared after.
+MIKE_API EditTrainingResult train_on_edit(Model& model, const std::vector<ScoreRequest>& batch,
+                                          const std::vector<torch::Tensor>& tuned, const EditTrainingOptions& options,
+                                          const std::function<void()>& after_step = {});
+
+}  // namespace mike
