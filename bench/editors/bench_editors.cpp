@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   desc.add_options()("help", "usage")
       ("world", po::value(&world)->default_value("data/synth"), "synthetic world folder (mike data synth)")
       ("model", po::value(&model_file)->default_value("configs/model/llava_xs.yaml"), "model preset")
-      ("editors", po::value(&editors_list)->default_value("ft,lora,rome,memit,alphaedit"), "comma-separated")
+      ("editors", po::value(&editors_list)->default_value("ft,lora,ike,rome,memit,alphaedit"), "comma-separated")
       ("edits", po::value(&edits)->default_value(5), "edits timed per editor")
       ("scratch", po::value(&scratch)->default_value("bench_scratch"), "folder for the tokenizer and caches");
   po::variables_map vm;
@@ -117,6 +117,9 @@ int main(int argc, char** argv) {
       if (yaml.find(cache_key) != std::string::npos)
         yaml.replace(yaml.find(cache_key), cache_key.size(), "cache_dir: " + scratch + "/layer_stats");
       auto editor = registry.create_editor(name, mike::Config::from_yaml(yaml, name + ".yaml"));
+      // Editors that learn from a train split (ike's demonstrations) get the
+      // bench's edits; the others ignore fit(). Not timed: done once per run.
+      editor->fit(*model, requests);
       editor->edit(*model, {requests[0]})->restore_original();  // warm-up: statistics, allocations
 
       std::int64_t forwards = 0;  // LM forward passes of any kind (score, loss, generate steps)
