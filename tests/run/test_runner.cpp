@@ -83,6 +83,7 @@ TEST_CASE("single protocol: one unit per record, deltas logged, edits help relia
   for (const auto& row : loc) CHECK(row.pre == 1.0);  // the unedited model agrees with itself
   auto summary = summary_of(context);
   CHECK(summary["edits"] == 4);
+  CHECK(summary["model_checkpoint"].is_null());  // the toy model runs on its initial weights
   CHECK(summary["protocol"] == "single");
   double pre = summary["final"]["reliability.token_acc"]["pre"]["mean"];
   double post = summary["final"]["reliability.token_acc"]["post"]["mean"];

@@ -190,6 +190,10 @@ void run_experiment(const Config& config, const JobContext& context) {
   summary["igen"] = options.igen;
   summary["protocol"] = protocol_name(options.protocol);
   summary["model"] = model_name;
+  // Which weights the edits were made on: a checkpoint directory (the cached
+  // pretrained model, or one the config names), or null for initial weights.
+  const std::string checkpoint = model_config.get_or<std::string>("checkpoint", "");
+  summary["model_checkpoint"] = checkpoint.empty() ? nlohmann::json(nullptr) : nlohmann::json(checkpoint);
   summary["editor"] = editor_name;
   summary["records"] = dataset.records.size();
   summary["edits"] = log->edit_count();
