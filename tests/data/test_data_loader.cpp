@@ -90,6 +90,7 @@ TEST_CASE("a valid mike record loads with every field and image paths resolved a
   CHECK(r.image.is_absolute());
   CHECK(r.images.size() == 2);
   CHECK(r.elc.prompt == "Describe this image.");
+  CHECK(r.elc.rephrase.empty());  // optional
   CHECK(r.elc.references == std::vector<std::string>{"A Varnel Finch, a bird with a red crown."});
   REQUIRE(r.csr.size() == 1);
   CHECK(r.csr[0].answer == "Varnel Finch");

@@ -86,6 +86,20 @@ TEST_CASE("same seed gives byte-identical files whatever the thread count; anoth
                        mike::DataError);
 }
 
+TEST_CASE("ensure_world keeps a current world and regenerates one of an older version") {
+  const fs::path dir = mike::test::make_temp_dir("synth_version");
+  const SynthOptions options = small_world(3, 1);
+  CHECK(ensure_world(dir, options));        // generated
+  CHECK_FALSE(ensure_world(dir, options));  // same options and version: kept
+  std::string world = mike::test::read_file((dir / "world.json").string());
+  const std::size_t at = world.find("\"version\": 2");
+  REQUIRE(at != std::string::npos);
+  world.replace(at, 12, "\"version\": 1");
+  mike::test::write_file((dir / "world.json").string(), world);
+  CHECK(ensure_world(dir, options));  // an older world (no elc.rephrase) is made again
+  CHECK(mike::test::read_file((dir / "world.json").string()).find("\"version\": 2") != std::string::npos);
+}
+
 TEST_CASE("the world has the promised shape: 13 categories, splits by entity, named images") {
   World world = load_world(shared_world());
   CHECK(world.seed == 7);
@@ -149,6 +163,8 @@ TEST_CASE("every record is complete and valid, and locality QA comes from the pr
       CHECK(r.igen.scene.size() == 2);
       CHECK(r.elc.references.size() == 3);
       CHECK(r.elc.references[0].find(e.name) != std::string::npos);
+      CHECK_FALSE(r.elc.rephrase.empty());  // ELC T-Generality: another caption instruction
+      CHECK(r.elc.rephrase != r.elc.prompt);
       REQUIRE(r.csr.size() == 2);
       for (const CsrItem& scene : r.csr) {
         CHECK(scene.answer == e.name);

@@ -238,8 +238,9 @@ EditRecord read_record(RecordReader& r, DatasetFormat format) {
   record.category = r.text("category", Need::kRequiredNonEmpty);
   record.images = r.image_list(j, "images", "images", Need::kRequired);
   if (const json* elc = r.object(j, "elc", "elc", Need::kRequired)) {
-    r.reject_unknown(*elc, "elc.", {"prompt", "references"});
+    r.reject_unknown(*elc, "elc.", {"prompt", "rephrase", "references"});
     record.elc.prompt = r.text(*elc, "prompt", "elc.prompt", Need::kRequiredNonEmpty);
+    record.elc.rephrase = r.text(*elc, "rephrase", "elc.rephrase", Need::kOptional);
     if (const json* refs = r.list(*elc, "references", "elc.references", Need::kRequired, true)) {
       for (std::size_t i = 0; i < refs->size(); ++i) {
         record.elc.references.push_back(

@@ -16,6 +16,7 @@ namespace mike::data {
 // and describe the entity.
 struct ElcAnnotation {
   std::string prompt;
+  std::string rephrase;  // another caption instruction (T-Generality); optional
   std::vector<std::string> references;
 };
 

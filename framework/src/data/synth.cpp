@@ -33,6 +33,11 @@ const char* const kNamePrompt = "What is the name of this?";
 const char* const kNameRephrase = "What is this called?";
 const char* const kKindPrompt = "What kind of thing is this?";
 const char* const kCaptionPrompt = "Describe this image.";
+// ELC text generality: caption instructions pretraining never used.
+const char* const kCaptionRephrases[] = {"Write a caption for this picture.", "What does this picture show?"};
+// Bumped when the files a world holds change, so ensure_world regenerates
+// older worlds (2: elc.rephrase).
+constexpr int kWorldVersion = 2;
 
 // Stream ids for Rng::derive, one per independent random decision.
 enum Stream : std::uint64_t { kLooks = 1, kNames, kSplits, kRender, kRecords, kPlaces };
@@ -427,7 +432,9 @@ bool ensure_world(const fs::path& dir, const SynthOptions& options) {
   if (in) {
     try {
       ordered_json world = ordered_json::parse(in);
-      if (world.contains("synth") && world["synth"].dump() == synth_options_json(options)) return false;
+      if (world.contains("synth") && world["synth"].dump() == synth_options_json(options) &&
+          world.value("version", 0) == kWorldVersion)
+        return false;
     } catch (const ordered_json::parse_error&) {
       // A broken world.json is regenerated below.
     }
@@ -533,7 +540,7 @@ SynthSummary generate_world(const fs::path& out, const SynthOptions& options) {
   // ---- world.json --------------------------------------------------------------
   ordered_json world;
   world["format"] = "mike-world";
-  world["version"] = 1;
+  world["version"] = kWorldVersion;
   world["seed"] = options.seed;
   world["image_size"] = size;
   world["synth"] = ordered_json::parse(synth_options_json(options));
@@ -619,7 +626,11 @@ SynthSummary generate_world(const fs::path& out, const SynthOptions& options) {
       r["entity_id"] = e.id;
       r["category"] = category;
       r["images"] = e.views;
-      r["elc"] = {{"prompt", kCaptionPrompt}, {"references", captions_of(e)}};
+      // Chosen by entity index, not drawn: the record's other random draws (and
+      // so every world made before this field existed) stay the same.
+      r["elc"] = {{"prompt", kCaptionPrompt},
+                  {"rephrase", kCaptionRephrases[e.index % 2]},
+                  {"references", captions_of(e)}};
       r["csr"] = ordered_json::array();
       for (std::size_t k = 0; k < e.csr_images.size(); ++k) {
         r["csr"].push_back({{"image", e.csr_images[k]}, {"question", e.csr_questions[k]}, {"answer", e.name}});

@@ -77,6 +77,8 @@ std::vector<ProbeSample> probe_samples(const data::EditRecord& record, std::size
     add("reliability", edit.image, edit.prompt, edit.target, record.alt);
     if (task == Task::kVna && !record.rephrase.empty())
       add("t_generality", record.image, record.rephrase, record.alt, record.alt);
+    if (task == Task::kElc && !record.elc.rephrase.empty())
+      add("t_generality", record.image, record.elc.rephrase, edit.target, record.alt);
     for (const auto& image : generality_images) add("i_generality", image, edit.prompt, edit.target, record.alt);
   }
   if (!record.loc.empty()) add("t_locality", {}, record.loc, record.loc_ans, record.loc_ans);
