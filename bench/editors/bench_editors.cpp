@@ -24,6 +24,7 @@
 #include "mike/locate_edit.h"
 #include "mike/tokenizer.h"
 #include "plugins/plugin_registry.h"
+#include "pretrain/pretrainer.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -71,16 +72,13 @@ int main(int argc, char** argv) {
   }
   try {
     const auto corpus = mike::data::load_pretrain_corpus(world);
-    std::vector<std::string> sentences;
     std::vector<const mike::data::PretrainRecord*> named;
-    for (const auto& r : corpus) {
-      sentences.push_back(r.prompt + " " + r.answer);
+    for (const auto& r : corpus)
       if (r.kind == "name" && !r.image.empty()) named.push_back(&r);
-    }
     if (named.size() < 2) throw mike::DataError(world + "/pretrain.jsonl has fewer than 2 'name' records with images");
     fs::create_directories(scratch);
     const std::string tokenizer = scratch + "/tokenizer.model";
-    mike::Tokenizer::train(sentences, {}).save(tokenizer);
+    mike::train_corpus_tokenizer(corpus, {}, tokenizer);  // as `mike pretrain` tokenizes this world
 
     mike::PluginRegistry registry;
     registry.discover(mike::PluginRegistry::default_search_path({}));

@@ -39,6 +39,7 @@
 #include "mike/model.h"
 #include "mike/tokenizer.h"
 #include "plugins/plugin_registry.h"
+#include "pretrain/pretrainer.h"
 #include "system/build_info.h"
 
 namespace po = boost::program_options;
@@ -125,14 +126,9 @@ int main(int argc, char** argv) {
   try {
     const int threads_used = mike::configure_threads(threads);
     // The tokenizer `mike pretrain` would train on this world.
-    std::vector<std::string> sentences;
-    for (const auto& r : mike::data::load_pretrain_corpus(world)) {
-      sentences.push_back(r.prompt);
-      sentences.push_back(r.answer);
-    }
     fs::create_directories(scratch);
     const std::string tokenizer = scratch + "/tokenizer.model";
-    mike::Tokenizer::train(sentences, {}).save(tokenizer);
+    mike::train_corpus_tokenizer(mike::data::load_pretrain_corpus(world), {}, tokenizer);
 
     // VNA inputs: edit image + edit question, target = the new name.
     const auto records = mike::data::load_dataset(world, "test", "mike").records;

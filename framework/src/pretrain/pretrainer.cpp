@@ -329,6 +329,16 @@ fs::path pretrained_checkpoint_dir(const Config& root) {
   return cache_root() / "pretrain" / (root.sub("model").get<std::string>("plugin") + "-" + pretrain_hash(root));
 }
 
+void train_corpus_tokenizer(const std::vector<data::PretrainRecord>& records, const TokenizerTrainOptions& options,
+                            const fs::path& path) {
+  std::vector<std::string> sentences;
+  for (const auto& r : records) {
+    sentences.push_back(r.prompt);
+    sentences.push_back(r.answer);
+  }
+  Tokenizer::train(sentences, options).save(path.string());
+}
+
 PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& options) {
   const int threads = configure_threads(root.get_or<int>("threads", 0));
   const fs::path data_dir = data_dir_ready(root);
@@ -352,14 +362,9 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
   const bool resuming = options.resume && fs::exists(state_file) && fs::exists(partial / "tokenizer.model");
   if (!resuming) {
     fs::remove(state_file);  // a fresh start must not later resume from an older run's state
-    std::vector<std::string> sentences;
-    for (const auto& r : records) {
-      sentences.push_back(r.prompt);
-      sentences.push_back(r.answer);
-    }
     TokenizerTrainOptions tok;
     tok.vocab_size = s.vocab_size;
-    Tokenizer::train(sentences, tok).save((partial / "tokenizer.model").string());
+    train_corpus_tokenizer(records, tok, partial / "tokenizer.model");
   }
   // Resuming builds the same initial model and then loads the training state
   // (weights and optimizer moments) over it.

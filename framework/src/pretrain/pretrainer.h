@@ -17,8 +17,11 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
+#include "data/dataset.h"
 #include "mike/config.h"
+#include "mike/tokenizer.h"
 
 namespace mike {
 
@@ -52,6 +55,12 @@ std::filesystem::path cache_root();
 std::string pretrain_hash(const Config& root);
 // <cache_root>/pretrain/<plugin>-<hash>
 std::filesystem::path pretrained_checkpoint_dir(const Config& root);
+
+// Trains the tokenizer `mike pretrain` uses on a world (every prompt and
+// every answer of its pretrain.jsonl is a sentence) and saves it to `path`.
+// Benchmarks call it too, so they tokenize exactly as a pretrained model does.
+void train_corpus_tokenizer(const std::vector<data::PretrainRecord>& records, const TokenizerTrainOptions& options,
+                            const std::filesystem::path& path);
 
 // Runs (or finds in the cache) the pretraining of root.model on root.data.
 PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& options);
