@@ -27,7 +27,6 @@ void check_square(const torch::Tensor& c, std::int64_t d, const char* what) {
 struct Capture {
   torch::Tensor at_key;                             // [sum of keys per request, d], request-major
   std::vector<std::vector<std::int64_t>> from_end;  // per request: key column = last column - from_end
-  std::int64_t keys_per_request = 1;                // of the first request (all, when they share a target)
 };
 
 std::vector<std::int64_t> key_offsets_from_end(const ScoreRequest& request, const ScoreResult& result,
@@ -76,7 +75,6 @@ Capture capture(Model& model, const std::string& tap, const std::vector<ScoreReq
   std::vector<torch::Tensor> at_key;
   for (std::size_t i = 0; i < requests.size(); ++i) {
     std::vector<std::int64_t> offsets = key_offsets_from_end(requests[i], results[i], position, i);
-    if (i == 0) out.keys_per_request = static_cast<std::int64_t>(offsets.size());
     for (std::int64_t from_end : offsets) at_key.push_back(rows[i][rows[i].size(0) - 1 - from_end]);
     out.from_end.push_back(std::move(offsets));
   }
@@ -110,6 +108,8 @@ torch::Tensor mean_over_templates(const Capture& c, std::int64_t templates) {
   }
   return torch::cat(keys);
 }
+
+constexpr const char* kKeyPositionChoices = "last_image_token, last_prompt_token or answer_tokens";
 
 const char* method_name(LocateEditMethod method) {
   switch (method) {
@@ -173,7 +173,7 @@ KeyPosition parse_key_position(const std::string& name) {
   if (name == "last_image_token") return KeyPosition::kLastImageToken;
   if (name == "last_prompt_token") return KeyPosition::kLastPromptToken;
   if (name == "answer_tokens") return KeyPosition::kAnswerTokens;
-  throw ConfigError("key position '" + name + "' is not known; use last_image_token, last_prompt_token or answer_tokens");
+  throw ConfigError("key position '" + name + "' is not known; use " + kKeyPositionChoices);
 }
 
 const char* key_position_name(KeyPosition position) {
@@ -253,7 +253,8 @@ ValueResult optimise_value_shift(Model& model, const std::string& tap, const Edi
   FrozenParameters frozen(model);
   // One shift per key position of a request, shared by its context templates.
   torch::Tensor shift =
-      torch::zeros({base.keys_per_request, base.at_key.size(1)}, base.at_key.options().requires_grad(true));
+      torch::zeros({static_cast<std::int64_t>(base.from_end.front().size()), base.at_key.size(1)},
+                   base.at_key.options().requires_grad(true));
   const std::vector<std::vector<std::int64_t>>* from_end = &base.from_end;
   TapHandle handle = model.add_tap(tap, [&](const std::string&, const torch::Tensor& x) {
     return shifted(x, shift, *from_end);
@@ -336,10 +337,11 @@ LocateEditOptions LocateEditOptions::from_config(const Config& config, LocateEdi
       throw ConfigError(where("context_templates") + ": '" + t + "' has no {} marking where the edit prompt goes");
 
   const std::string key_position = config.get_or<std::string>("key_position", "last_image_token");
-  if (key_position != "last_image_token" && key_position != "last_prompt_token" && key_position != "answer_tokens")
-    throw ConfigError(where("key_position") + ": '" + key_position +
-                      "' is not known; use last_image_token, last_prompt_token or answer_tokens");
-  o.key_position = parse_key_position(key_position);
+  try {
+    o.key_position = parse_key_position(key_position);
+  } catch (const ConfigError&) {
+    throw ConfigError(where("key_position") + ": '" + key_position + "' is not known; use " + kKeyPositionChoices);
+  }
   if (method == LocateEditMethod::kRome && o.key_position == KeyPosition::kAnswerTokens)
     throw ConfigError(where("key_position") + ": answer_tokens gives one key per answer token, but ROME writes one "
                       "key (a rank-one update); use memit or alphaedit for answer_tokens");
