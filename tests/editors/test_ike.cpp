@@ -1,7 +1,9 @@
 // ike (plugins/editors/ike) on the tiny llava model: the prompts the model
 // receives hold exactly k demonstrations, most similar first, then the new
 // fact; demonstrations that do not fit max_prompt_tokens are dropped least
-// similar first; no weight changes.
+// similar first; no weight changes. Sequential edits keep one context of
+// facts on the base model (no nested wrappers), forgetting the oldest facts
+// when the context is full.
 #include "../model/llava_fixture.h"
 #include "mike/editor.h"
 #include "mike/error.h"
@@ -124,6 +126,56 @@ TEST_CASE("ike: model embeddings rank the identical input first") {
   recorder.prompts.clear();
   edited->score({{{"What is the name of this building?", test_image(4)}, "Zorvel", 1}});
   CHECK(recorder.prompts.at(0).rfind("Q: What is the name of this building? A: It is Akkodine.\n", 0) == 0);
+}
+
+TEST_CASE("ike: sequential edits keep one context of facts, oldest dropped when it is full") {
+  auto model = make_model();
+  auto editor = make_ike(2, 400);
+  editor->fit(*model, train());
+  RecordingModel recorder(*model);
+  auto first = editor->edit(recorder, {request("e1", "What is the name of this bird?", "Zorvel", 6)});
+  auto second = editor->edit(*first, {request("e2", "What is the name of this building?", "Quillan", 7)});
+  CHECK(second->stats().at("facts_in_context") == 2);
+  CHECK(second->stats().at("facts_dropped") == 0);
+  recorder.prompts.clear();
+  second->score({{{"What is the name of this building?", test_image(7)}, "Quillan", 1}});
+  // One forward with one context: the second edit's two demos (not the first
+  // edit's as well), then both facts in the order they were made.
+  REQUIRE(recorder.prompts.size() == 1);
+  CHECK(recorder.prompts[0] ==
+        "Q: What is the name of this building? A: It is Akkodine.\n"
+        "Q: What is the name of this bird? A: It is Praxiel.\n"
+        "New fact: the entity in this image is Zorvel.\n"
+        "New fact: the entity in this image is Quillan.\n"
+        "What is the name of this building?");
+  // Restoring the newer edit leaves the older one as it was.
+  second->restore_original();
+  recorder.prompts.clear();
+  first->score({{{"What is the name of this bird?", test_image(6)}, "Zorvel", 1}});
+  CHECK(count(recorder.prompts.at(0), "New fact:") == 1);
+
+  // A budget that holds two facts and the prompt but nothing more: the
+  // demonstrations go first, then the oldest fact.
+  const double two_facts = static_cast<double>(
+      model->score({{{".", {}}, "New fact: the entity in this image is Zorvel.\n"
+                                "New fact: the entity in this image is Quillan.\n"
+                                "What is the name of this bird?", 1}})
+          .at(0)
+          .target_tokens.size());
+  auto tight = make_ike(2, static_cast<int>(two_facts));
+  tight->fit(*model, train());
+  auto t1 = tight->edit(recorder, {request("e1", "What is the name of this bird?", "Zorvel", 6)});
+  auto t2 = tight->edit(*t1, {request("e2", "What is the name of this bird?", "Quillan", 7)});
+  CHECK(t2->stats().at("demos") == 0);
+  CHECK(t2->stats().at("facts_in_context") == 2);
+  auto t3 = tight->edit(*t2, {request("e3", "What is the name of this bird?", "Brandor", 8)});
+  CHECK(t3->stats().at("demos") == 0);
+  CHECK(t3->stats().at("facts_dropped") >= 1);
+  recorder.prompts.clear();
+  t3->score({{{"What is the name of this bird?", test_image(8)}, "Brandor", 1}});
+  CHECK(recorder.prompts.at(0).find("Zorvel") == std::string::npos);
+  CHECK(recorder.prompts.at(0).rfind("New fact: the entity in this image is Brandor.\nWhat is the name of this bird?") !=
+        std::string::npos);
 }
 
 }  // namespace mike::test

@@ -4,8 +4,15 @@
 // (cosine similarity of question embeddings, §3.2's demonstration
 // organisation) and the wrapped model prepends them, most similar first, plus
 // "New fact: the entity in this image is X." to every prompt it is asked
-// about. Demonstrations are dropped, least similar first, until the text fits
-// max_prompt_tokens. No weight changes: restore_original() has nothing to undo.
+// about. No weight changes: restore_original() has nothing to undo.
+//
+// Sequential and multi-step protocols edit an already edited model. IKE's
+// memory is its context, so an edit of an InContextModel does not nest a
+// second wrapper (whose demonstrations would stack up): it wraps the same
+// base model with one context holding every fact so far, oldest first, and
+// the new edit's demonstrations. What does not fit max_prompt_tokens is
+// dropped: demonstrations first (least similar first), then the oldest facts
+// — IKE forgets in the order its context window forces.
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -44,11 +51,16 @@ torch::Tensor text_embedding(const std::string& text) {
   return v / v.norm().clamp_min(1e-12);
 }
 
-// Prepends the same context to every prompt it forwards.
+// Prepends the same context to every prompt it forwards. `facts` are the new
+// facts of every edit it stands for, oldest first (the context may hold only
+// the newest of them).
 class InContextModel : public mike::ForwardingModel {
  public:
-  InContextModel(mike::Model& inner, std::string context, std::map<std::string, double> stats)
-      : ForwardingModel(inner), context_(std::move(context)), stats_(std::move(stats)) {}
+  InContextModel(mike::Model& inner, std::vector<std::string> facts, std::string context,
+                 std::map<std::string, double> stats)
+      : ForwardingModel(inner), facts_(std::move(facts)), context_(std::move(context)), stats_(std::move(stats)) {}
+  mike::Model& base() const { return inner_; }
+  const std::vector<std::string>& facts() const { return facts_; }
   std::vector<mike::ScoreResult> score(const std::vector<mike::ScoreRequest>& batch) override {
     return inner_.score(with_context(batch));
   }
@@ -66,6 +78,7 @@ class InContextModel : public mike::ForwardingModel {
     for (auto& request : batch) request.input.prompt = context_ + request.input.prompt;
     return batch;
   }
+  std::vector<std::string> facts_;
   std::string context_;
   std::map<std::string, double> stats_;
 };
@@ -100,30 +113,45 @@ class IkeEditor : public mike::Editor {
   std::unique_ptr<mike::EditedModel> edit(mike::Model& model, const std::vector<mike::EditRequest>& requests) override {
     if (requests.size() != 1)
       throw mike::Error("editor ike: edit() takes one request at a time (got " + std::to_string(requests.size()) +
-                        "); use the single or sequential protocol");
+                        "); use the single, sequential or multi_step protocol");
     const mike::EditRequest& request = requests[0];
-    const std::string new_fact = fill(new_fact_template_, "target", request.target);
+    // Editing an IKE-edited model: extend its facts on the same base model.
+    mike::Model* base = &model;
+    std::vector<std::string> facts;
+    if (const auto* earlier = dynamic_cast<const InContextModel*>(&model)) {
+      base = &earlier->base();
+      facts = earlier->facts();
+    }
+    facts.push_back(fill(new_fact_template_, "target", request.target));
     std::vector<std::int64_t> ranked;  // demo indices, most similar first
     std::vector<double> similarity;
     if (demo_embeddings_.defined() && k_ > 0) {
-      const torch::Tensor sims = demo_embeddings_.mv(embed(model, request.input));
+      const torch::Tensor sims = demo_embeddings_.mv(embed(*base, request.input));
       const auto [values, order] = sims.topk(std::min<std::int64_t>(k_, sims.size(0)));
       for (std::int64_t i = 0; i < order.size(0); ++i) {
         ranked.push_back(order[i].item<std::int64_t>());
         similarity.push_back(values[i].item<double>());
       }
     }
-    // Fit the context: drop the least similar demonstrations first.
+    // Fit the context: drop the least similar demonstrations first, then the
+    // oldest facts; the newest fact always stays.
+    std::size_t first_fact = 0;
     std::string context;
     std::int64_t tokens = 0;
     for (;;) {
       context.clear();
       for (std::int64_t index : ranked) context += demos_[static_cast<std::size_t>(index)];
-      context += new_fact;
-      tokens = count_tokens(model, context + request.input.prompt);
-      if (tokens <= max_prompt_tokens_ || ranked.empty()) break;
-      ranked.pop_back();
-      similarity.pop_back();
+      for (std::size_t f = first_fact; f < facts.size(); ++f) context += facts[f];
+      tokens = count_tokens(*base, context + request.input.prompt);
+      if (tokens <= max_prompt_tokens_) break;
+      if (!ranked.empty()) {
+        ranked.pop_back();
+        similarity.pop_back();
+      } else if (first_fact + 1 < facts.size()) {
+        ++first_fact;
+      } else {
+        break;
+      }
     }
     if (tokens > max_prompt_tokens_)
       throw mike::DataError("editor ike: the new fact and prompt of edit '" + request.id +
@@ -131,12 +159,14 @@ class IkeEditor : public mike::Editor {
                             " tokens (or than the model's context)" +
                             "; raise editor.max_prompt_tokens (within the model's context) or shorten the prompt");
     std::map<std::string, double> stats{{"demos", static_cast<double>(ranked.size())},
-                                        {"context_tokens", static_cast<double>(tokens)}};
+                                        {"context_tokens", static_cast<double>(tokens)},
+                                        {"facts_in_context", static_cast<double>(facts.size() - first_fact)},
+                                        {"facts_dropped", static_cast<double>(first_fact)}};
     if (!similarity.empty()) {
       stats["similarity_top"] = similarity.front();
       stats["similarity_last"] = similarity.back();
     }
-    return std::make_unique<InContextModel>(model, context, stats);
+    return std::make_unique<InContextModel>(*base, std::move(facts), context, stats);
   }
 
  private:
