@@ -257,3 +257,61 @@ TEST_CASE("a nearest-centroid classifier on colour features tells siblings apart
   CHECK(chance == doctest::Approx(0.1));
   CHECK(accuracy >= 4 * chance);
 }
+
+TEST_CASE("edit_targets known_names: counterfactual names of another category, everything else identical") {
+  const fs::path& novel = shared_world();
+  const fs::path counterfactual = mike::test::make_temp_dir("synth_counterfactual");
+  SynthOptions options = small_world(7, 2);
+  options.edit_targets = "known_names";
+  generate_world(counterfactual, options);
+
+  // Pretraining data and every image are byte-identical: one pretrained
+  // model serves both worlds.
+  const auto novel_files = file_hashes(novel), counterfactual_files = file_hashes(counterfactual);
+  for (const auto& [path, hash] : novel_files) {
+    if (path.rfind("images", 0) == 0 || path == "pretrain.jsonl") {
+      CAPTURE(path);
+      CHECK(counterfactual_files.at(path) == hash);
+    }
+  }
+  const World a = load_world(novel), b = load_world(counterfactual);
+  REQUIRE(a.entities.size() == b.entities.size());
+  std::map<std::string, std::string> known_category;  // known name -> its category
+  for (const auto& e : a.entities)
+    if (e.split == "known") known_category[e.name] = e.category;
+  int renamed = 0;
+  for (std::size_t i = 0; i < a.entities.size(); ++i) {
+    const auto &x = a.entities[i], &y = b.entities[i];
+    CAPTURE(x.id);
+    CHECK(x.id == y.id);
+    CHECK(x.split == y.split);
+    if (x.split == "known") {
+      CHECK(y.name == x.name);
+      continue;
+    }
+    // A name the model was pretrained to produce, taken from another category.
+    REQUIRE(known_category.count(y.name) == 1);
+    CHECK(known_category.at(y.name) != y.category);
+    ++renamed;
+  }
+  CHECK(renamed == 52);
+  // The records ask for the new name everywhere the entity is named.
+  const Dataset test = load_dataset(counterfactual, "test", "mike");
+  REQUIRE(!test.records.empty());
+  for (const auto& r : test.records) {
+    CAPTURE(r.id);
+    CHECK(known_category.count(r.alt) == 1);
+    for (const auto& csr : r.csr) CHECK(csr.answer == r.alt);
+    for (const auto& reference : r.elc.references) CHECK(reference.find(r.alt) != std::string::npos);
+  }
+  // The default is not written into world.json, so worlds made before the
+  // option existed still match their config.
+  CHECK(mike::test::read_file((novel / "world.json").string()).find("edit_targets") == std::string::npos);
+  CHECK(mike::test::read_file((counterfactual / "world.json").string()).find("\"edit_targets\": \"known_names\"") !=
+        std::string::npos);
+
+  options.edit_targets = "famous_names";
+  CHECK_THROWS_WITH_AS(generate_world(mike::test::make_temp_dir("synth_bad_targets"), options),
+                       doctest::Contains("synth.edit_targets = 'famous_names' is not known; use novel_names"),
+                       mike::ConfigError);
+}

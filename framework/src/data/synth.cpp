@@ -154,6 +154,12 @@ WorldPlan plan_world(const SynthOptions& options) {
                       std::to_string(options.dev_fraction) + ", train " + std::to_string(options.train_fraction));
   }
 
+  if (options.edit_targets != "novel_names" && options.edit_targets != "known_names") {
+    throw ConfigError("synth.edit_targets = '" + options.edit_targets +
+                      "' is not known; use novel_names (fresh names, MIKE) or known_names (counterfactual names the "
+                      "model already knows)");
+  }
+
   WorldPlan plan;
   plan.options = options;
   Rng names_rng = Rng::derive(options.seed, kNames);
@@ -220,6 +226,23 @@ WorldPlan plan_world(const SynthOptions& options) {
       e.split = splits[static_cast<std::size_t>(i)];
       plan.entities.push_back(std::move(e));
     }
+  }
+  if (options.edit_targets == "known_names") {
+    // Renamed after every draw above, so looks, splits and images match the
+    // novel_names world of the same seed exactly.
+    std::vector<const Entity*> known;
+    for (const Entity& e : plan.entities)
+      if (e.split == "known") known.push_back(&e);
+    std::vector<std::string> renamed(plan.entities.size());
+    for (const Entity& e : plan.entities) {
+      if (e.split == "known") continue;
+      std::vector<const Entity*> other;  // another category's name: certainly not what the model answers now
+      for (const Entity* k : known)
+        if (k->family != e.family) other.push_back(k);
+      renamed[static_cast<std::size_t>(e.index)] = other[static_cast<std::size_t>(e.index) % other.size()]->name;
+    }
+    for (Entity& e : plan.entities)
+      if (e.split != "known") e.name = renamed[static_cast<std::size_t>(e.index)];
   }
   return plan;
 }
@@ -409,6 +432,7 @@ SynthOptions synth_options_from_config(const Config& synth) {
   o.known_fraction = synth.get_or<double>("known_fraction", o.known_fraction);
   o.dev_fraction = synth.get_or<double>("dev_fraction", o.dev_fraction);
   o.train_fraction = synth.get_or<double>("train_fraction", o.train_fraction);
+  o.edit_targets = synth.get_or<std::string>("edit_targets", o.edit_targets);
   o.threads = synth.get_or<int>("threads", o.threads);
   return o;
 }
@@ -424,6 +448,9 @@ std::string synth_options_json(const SynthOptions& options) {
   o["known_fraction"] = options.known_fraction;
   o["dev_fraction"] = options.dev_fraction;
   o["train_fraction"] = options.train_fraction;
+  // Written only when not the default, so worlds made before the option
+  // existed still match their config and are not regenerated.
+  if (options.edit_targets != "novel_names") o["edit_targets"] = options.edit_targets;
   return o.dump();
 }
 

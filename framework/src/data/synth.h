@@ -28,6 +28,13 @@ struct SynthOptions {
   double known_fraction = 0.6;
   double dev_fraction = 0.1;
   double train_fraction = 0.1;
+  // What the edited (dev/train/test) entities are called. "novel_names": a
+  // fresh name no pretraining record contains, so the model has never
+  // produced it (MIKE's setting). "known_names": the name of a known entity
+  // of another category, a string the model already produces — a
+  // counterfactual edit in the manner of CounterFact (ROME §3). Pretraining
+  // data is the same in both, so one pretrained model serves both worlds.
+  std::string edit_targets = "novel_names";
   int threads = 0;  // 0 = hardware concurrency; output does not depend on it
 };
 
