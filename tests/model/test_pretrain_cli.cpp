@@ -100,6 +100,22 @@ TEST_CASE("pretraining refuses a dataset without a pretraining corpus, naming th
   CHECK(err.find(s.dir + "/world/pretrain.jsonl' does not exist") != std::string::npos);
 }
 
+TEST_CASE("pretraining honours data.allow_outside_root as mike run does") {
+  const Setup s = make_setup();
+  // A world whose images live outside its folder (a symlink to another copy).
+  fs::rename(s.dir + "/world/images", s.dir + "/images_elsewhere");
+  fs::create_directory_symlink(s.dir + "/images_elsewhere", s.dir + "/world/images");
+  int code = -1;
+  std::string err;
+  pretrain(s, "model.pretrain.steps=2", &code, &err);
+  CHECK(code == 3);
+  CHECK(err.find("resolves outside the dataset root") != std::string::npos);
+  CHECK(err.find("data.allow_outside_root=true") != std::string::npos);
+  const std::string out = pretrain(s, "model.pretrain.steps=2 +data.allow_outside_root=true", &code, &err);
+  INFO(out, err);
+  CHECK(code == 0);
+}
+
 TEST_CASE("pretraining killed after a periodic checkpoint resumes to the same weights as an uninterrupted run") {
   const Setup s = make_setup();
   const std::string overrides = " model.pretrain.steps=60 model.pretrain.checkpoint_every=10";

@@ -192,7 +192,7 @@ struct Corpus {
 };
 
 Corpus split_corpus(const std::vector<data::PretrainRecord>& records, const fs::path& data_dir,
-                    const std::string& format, int holdout) {
+                    const std::string& format, int holdout, const data::LoadOptions& load) {
   // Hold out the last `holdout` images of each known entity: they measure
   // whether naming generalises beyond the pictures seen in training.
   std::map<std::string, std::vector<std::string>> images_of;
@@ -217,7 +217,7 @@ Corpus split_corpus(const std::vector<data::PretrainRecord>& records, const fs::
   for (const char* split : {"train", "dev", "test"}) {
     const fs::path file = data_dir / (std::string(split) + ".jsonl");
     if (!fs::exists(file) || fs::file_size(file) == 0) continue;
-    for (const auto& e : data::load_dataset(data_dir, split, format).records)
+    for (const auto& e : data::load_dataset(data_dir, split, format, load).records)
       c.edit_naming.push_back({e.image.string(), e.src, e.alt});
   }
   return c;
@@ -352,9 +352,12 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
   fs::create_directories(partial);
 
   const std::string format = root.sub("data").get_or<std::string>("format", "mike");
-  const auto records = data::load_pretrain_corpus(data_dir);
+  // The same trust setting `mike run` honours (data.allow_outside_root).
+  data::LoadOptions load;
+  load.allow_outside_root = root.sub("data").get_or<bool>("allow_outside_root", false);
+  const auto records = data::load_pretrain_corpus(data_dir, load);
   if (records.empty()) throw DataError("'" + (data_dir / "pretrain.jsonl").string() + "' has no records");
-  Corpus corpus = split_corpus(records, data_dir, format, s.holdout);
+  Corpus corpus = split_corpus(records, data_dir, format, s.holdout, load);
 
   const Config model_section = root.sub("model");
   const std::string plugin = model_section.get<std::string>("plugin");
