@@ -7,6 +7,9 @@
 #include <regex>
 #include <string>
 
+#include "mike/config.h"
+#include "mike/error.h"
+#include "pretrain/pretrainer.h"
 #include "process.h"
 
 namespace fs = std::filesystem;
@@ -166,4 +169,32 @@ TEST_CASE("pretraining killed after a periodic checkpoint resumes to the same we
   const std::string whole_weights = mike::test::read_file(whole_dir + "/model.safetensors");
   CHECK(whole_weights.size() > 10000);
   CHECK(mike::test::read_file(killed_dir + "/model.safetensors") == whole_weights);
+}
+
+TEST_CASE("mike run refuses a preset with no pretrained model unless initial_weights is set") {
+  const Setup s = make_setup();
+  setenv("MIKE_CACHE", s.cache.c_str(), 1);
+  const std::string root = "model:\n  plugin: llava\n  pretrain: {steps: 40}\ndata:\n  dir: " + s.dir + "/world\nseed: 0\n";
+  const mike::Config config = mike::Config::from_yaml(root, "config.yaml");
+  const std::string cache_dir = mike::pretrained_checkpoint_dir(config).string();
+  const std::string expected = "no pretrained model for this model/data/seed is cached (" + cache_dir +
+                               "); the model comes from config.yaml:2:11; fix: run `mike pretrain` with the same "
+                               "model/data/seed overrides first";
+  CHECK_THROWS_WITH_AS(mike::with_pretrained_checkpoint(config, {}), doctest::Contains(expected.c_str()),
+                       mike::ConfigError);
+  // An interrupted pretraining is pointed at --resume.
+  fs::create_directories(cache_dir + ".partial");
+  mike::test::write_file(cache_dir + ".partial/train_state.safetensors", "x");
+  CHECK_THROWS_WITH_AS(mike::with_pretrained_checkpoint(config, {}), doctest::Contains("run `mike pretrain --resume`"),
+                       mike::ConfigError);
+  // Asked for on purpose: the untrained model, unchanged.
+  const mike::Config untrained = mike::Config::from_yaml(
+      "model:\n  plugin: llava\n  initial_weights: true\n  pretrain: {steps: 40}\ndata:\n  dir: " + s.dir +
+          "/world\nseed: 0\n",
+      "config.yaml");
+  CHECK(mike::pretrained_checkpoint_dir(untrained) == mike::pretrained_checkpoint_dir(config));  // not in the hash
+  const mike::Config model = mike::with_pretrained_checkpoint(untrained, {});
+  CHECK(model.get<bool>("initial_weights"));
+  CHECK(model.get_or<std::string>("checkpoint", "").empty());
+  unsetenv("MIKE_CACHE");
 }

@@ -179,8 +179,7 @@ std::vector<std::string> PluginRegistry::names(const std::string& kind) const {
   return out;
 }
 
-std::shared_ptr<Component> PluginRegistry::create(const std::string& kind, const std::string& name,
-                                                  const Config& config) const {
+const PluginRecord& PluginRegistry::require(const std::string& kind, const std::string& name) const {
   const PluginRecord* record = find(kind, name);
   if (record == nullptr) {
     for (const PluginRecord& r : records_)
@@ -192,6 +191,12 @@ std::shared_ptr<Component> PluginRegistry::create(const std::string& kind, const
                       (available.empty() ? "none" : available) +
                       ". Check `mike plugins list`, --plugin-path or MIKE_PLUGIN_PATH");
   }
+  return *record;
+}
+
+std::shared_ptr<Component> PluginRegistry::create(const std::string& kind, const std::string& name,
+                                                  const Config& config) const {
+  const PluginRecord* record = &require(kind, name);
   std::string label = kind + " '" + name + "'";
   Component* raw = call_plugin(label, [&] { return (*record->create)(config); });
   if (raw == nullptr) throw PluginError(label + ": factory returned null");

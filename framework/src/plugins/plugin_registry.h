@@ -54,6 +54,9 @@ class PluginRegistry {
   const std::vector<std::string>& warnings() const { return warnings_; }
   // The ok plugin of that kind and name, or nullptr.
   const PluginRecord* find(const std::string& kind, const std::string& name) const;
+  // The loaded plugin, or PluginError naming what is available (or why the
+  // library was refused) and where plugins are searched.
+  const PluginRecord& require(const std::string& kind, const std::string& name) const;
   // Names of ok plugins of a kind, sorted.
   std::vector<std::string> names(const std::string& kind) const;
 

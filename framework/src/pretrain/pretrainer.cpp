@@ -34,7 +34,7 @@ namespace {
 // Bump when the loop changes in a way that changes the weights it produces.
 constexpr const char* kPretrainVersion = "mike-pretrain-1";
 // Keys of the model config that do not change the pretrained weights.
-const std::set<std::string> kKeysOutsideHash = {"checkpoint", "tokenizer", "eval_batch_size"};
+const std::set<std::string> kKeysOutsideHash = {"checkpoint", "tokenizer", "eval_batch_size", "initial_weights"};
 
 std::uint64_t fnv1a(const std::string& bytes, std::uint64_t hash = 1469598103934665603ULL) {
   for (unsigned char c : bytes) {
@@ -479,10 +479,19 @@ Config with_pretrained_checkpoint(const Config& root, const std::vector<std::str
   if (!model.get_or<std::string>("checkpoint", "").empty() || !model.has("pretrain")) return model;
   const fs::path dir = pretrained_checkpoint_dir(root);
   if (!fs::exists(dir / "model.safetensors")) {
-    spdlog::warn("no pretrained model for this config in {}: the model runs on its initial weights; run "
-                 "`mike pretrain` with the same model/data/seed overrides first",
-                 dir.string());
-    return model;
+    // Edits of an untrained model give numbers that look like results; only
+    // run them when asked to.
+    if (model.get_or<bool>("initial_weights", false)) {
+      spdlog::warn("model.initial_weights=true: the model runs on its initial (untrained) weights");
+      return model;
+    }
+    const std::string origin = model.origin("plugin");
+    const bool resumable = fs::exists(fs::path(dir.string() + ".partial") / "train_state.safetensors");
+    throw ConfigError("no pretrained model for this model/data/seed is cached (" + dir.string() + ")" +
+                      (origin.empty() ? std::string() : "; the model comes from " + origin) + "; fix: run `mike " +
+                      (resumable ? "pretrain --resume" : "pretrain") +
+                      "` with the same model/data/seed overrides first (llava_xs: ~5 min on 2 cores), or add "
+                      "++model.initial_weights=true to edit the untrained model on purpose");
   }
   spdlog::info("using the pretrained model {}", dir.string());
   return model_config_with(model, {{"checkpoint", dir.string()}, {"tokenizer", ""}});

@@ -67,8 +67,9 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
 
 // The `model` config to instantiate for a run: unchanged when it sets
 // `checkpoint` or has no `pretrain` section; otherwise with `checkpoint`
-// pointing at the cached pretrained model. When the cache lacks it, warns
-// (naming the cache dir and `mike pretrain`) and returns the config unchanged.
+// pointing at the cached pretrained model. When the cache lacks it, throws
+// ConfigError (naming the cache dir and `mike pretrain`), unless the model
+// config sets `initial_weights: true` (then it warns and returns it unchanged).
 Config with_pretrained_checkpoint(const Config& root, const std::vector<std::string>& plugin_paths);
 
 }  // namespace mike

@@ -89,7 +89,9 @@ void run_experiment(const Config& config, const JobContext& context) {
   if (dataset.records.empty()) throw DataError(dataset.file.string() + " has no records to edit");
 
   // Model, editor, metrics.
-  // A preset with a `pretrain` section runs on its pretrained weights (cached by config hash).
+  // A preset with a `pretrain` section runs on its pretrained weights (cached
+  // by config hash); an unknown plugin is reported before the cache is asked.
+  registry.require("model", config.sub("model").get<std::string>("plugin"));
   Config model_config = with_pretrained_checkpoint(config, context.plugin_paths);
   Config editor_config = config.sub("editor");
   const std::string model_name = model_config.get<std::string>("plugin");
