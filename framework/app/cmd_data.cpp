@@ -24,6 +24,7 @@ const char* const kDataUsage =
     "usage: mike data <action> [options]\n\n"
     "actions:\n"
     "  synth --out DIR [--config FILE] [--seed S] [--entities N] [--images-per-entity K] [--size PX]\n"
+    "        [--edit-targets novel_names|known_names]\n"
     "                      generate the synthetic fine-grained entity world (deterministic from the seed)\n"
     "  validate DIR [--format mike|mmedit|vlkeb] [--allow-outside-root]\n"
     "                      check every record and image; lists all problems, exits 3 if any\n"
@@ -46,6 +47,8 @@ int data_synth(const std::vector<std::string>& args, CommonOptions& common) {
       ("entities", po::value<int>(), "number of entities over all categories and splits")          //
       ("images-per-entity", po::value<int>(), "views per entity (>= 3)")                             //
       ("size", po::value<int>(), "image side in pixels")                                             //
+      ("edit-targets", po::value<std::string>(),
+       "novel_names (edited entities get fresh names) or known_names (counterfactual: a known entity's name)")  //
       ("threads", po::value<int>(), "worker threads (0 = all cores; output does not depend on it)");
   po::variables_map vm = parse_command("data synth", args, desc, {}, common);
   if (vm.count("help")) {
@@ -65,6 +68,7 @@ int data_synth(const std::vector<std::string>& args, CommonOptions& common) {
   if (vm.count("entities")) options.entities = vm["entities"].as<int>();
   if (vm.count("images-per-entity")) options.images_per_entity = vm["images-per-entity"].as<int>();
   if (vm.count("size")) options.image_size = vm["size"].as<int>();
+  if (vm.count("edit-targets")) options.edit_targets = vm["edit-targets"].as<std::string>();
   if (vm.count("threads")) options.threads = vm["threads"].as<int>();
   auto start = std::chrono::steady_clock::now();
   data::SynthSummary summary = data::generate_world(out, options);

@@ -46,6 +46,14 @@ TEST_CASE("synth reads its sizes from a data config, flags win") {
   auto bad = run_mike("data synth --config " + dir + "/bad.yaml --out " + dir + "/x");
   CHECK(bad.exit_code == 2);
   CHECK(contains(bad.err, "synth.entities"));
+  // The counterfactual world from a flag; a wrong value is one clear error.
+  auto counterfactual = run_mike("data synth --out " + dir + "/cf --entities 26 --size 16 --images-per-entity 3 "
+                                 "--edit-targets known_names");
+  CHECK(counterfactual.exit_code == 0);
+  CHECK(contains(mike::test::read_file(dir + "/cf/world.json"), "\"edit_targets\": \"known_names\""));
+  auto unknown = run_mike("data synth --out " + dir + "/cf2 --edit-targets famous");
+  CHECK(unknown.exit_code == 2);
+  CHECK(contains(unknown.err, "synth.edit_targets = 'famous' is not known"));
   auto none = run_mike("data synth");
   CHECK(none.exit_code == 2);
   CHECK(contains(none.err, "data synth: say where to write the world: --out DIR (or --config with `dir`)"));
