@@ -490,7 +490,7 @@ Config with_pretrained_checkpoint(const Config& root, const std::vector<std::str
     throw ConfigError("no pretrained model for this model/data/seed is cached (" + dir.string() + ")" +
                       (origin.empty() ? std::string() : "; the model comes from " + origin) + "; fix: run `mike " +
                       (resumable ? "pretrain --resume" : "pretrain") +
-                      "` with the same model/data/seed overrides first (llava_xs: ~5 min on 2 cores), or add "
+                      "` with the same model/data/seed overrides first (it caches the result), or add "
                       "++model.initial_weights=true to edit the untrained model on purpose");
   }
   spdlog::info("using the pretrained model {}", dir.string());
