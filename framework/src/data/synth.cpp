@@ -229,20 +229,18 @@ WorldPlan plan_world(const SynthOptions& options) {
   }
   if (options.edit_targets == "known_names") {
     // Renamed after every draw above, so looks, splits and images match the
-    // novel_names world of the same seed exactly.
+    // novel_names world of the same seed exactly. Known entities keep their
+    // names, so renaming in place never reads a name it already changed.
     std::vector<const Entity*> known;
     for (const Entity& e : plan.entities)
       if (e.split == "known") known.push_back(&e);
-    std::vector<std::string> renamed(plan.entities.size());
-    for (const Entity& e : plan.entities) {
+    for (Entity& e : plan.entities) {
       if (e.split == "known") continue;
       std::vector<const Entity*> other;  // another category's name: certainly not what the model answers now
       for (const Entity* k : known)
         if (k->family != e.family) other.push_back(k);
-      renamed[static_cast<std::size_t>(e.index)] = other[static_cast<std::size_t>(e.index) % other.size()]->name;
+      e.name = other[static_cast<std::size_t>(e.index) % other.size()]->name;
     }
-    for (Entity& e : plan.entities)
-      if (e.split != "known") e.name = renamed[static_cast<std::size_t>(e.index)];
   }
   return plan;
 }
