@@ -134,25 +134,47 @@ class IkeEditor : public mike::Editor {
       }
     }
     // Fit the context: drop the least similar demonstrations first, then the
-    // oldest facts; the newest fact always stays.
-    std::size_t first_fact = 0;
-    std::string context;
-    std::int64_t tokens = 0;
-    for (;;) {
-      context.clear();
-      for (std::int64_t index : ranked) context += demos_[static_cast<std::size_t>(index)];
-      for (std::size_t f = first_fact; f < facts.size(); ++f) context += facts[f];
-      tokens = count_tokens(*base, context + request.input.prompt);
-      if (tokens <= max_prompt_tokens_) break;
-      if (!ranked.empty()) {
-        ranked.pop_back();
-        similarity.pop_back();
-      } else if (first_fact + 1 < facts.size()) {
-        ++first_fact;
-      } else {
-        break;
+    // oldest facts; the newest fact always stays. `dropped` counts removals in
+    // that order; each removes whole lines, so the token count never grows
+    // with it and a binary search finds the fewest removals that fit (a
+    // sequential run of T edits would otherwise re-count its context O(T)
+    // times per edit).
+    const std::size_t demo_count = ranked.size();
+    const std::size_t most_dropped = demo_count + facts.size() - 1;
+    auto context_after = [&](std::size_t dropped) {
+      std::string text;
+      const std::size_t demos_kept = demo_count - std::min(dropped, demo_count);
+      for (std::size_t d = 0; d < demos_kept; ++d) text += demos_[static_cast<std::size_t>(ranked[d])];
+      for (std::size_t f = dropped > demo_count ? dropped - demo_count : 0; f < facts.size(); ++f) text += facts[f];
+      return text;
+    };
+    auto tokens_after = [&](std::size_t dropped) {
+      return count_tokens(*base, context_after(dropped) + request.input.prompt);
+    };
+    std::size_t dropped = 0;
+    std::int64_t tokens = tokens_after(0);
+    if (tokens > max_prompt_tokens_) {
+      std::size_t fits = most_dropped;  // the smallest removal count known to fit, once checked
+      tokens = tokens_after(fits);
+      if (tokens <= max_prompt_tokens_) {
+        std::size_t too_few = 0;  // known not to fit
+        while (fits - too_few > 1) {
+          const std::size_t middle = too_few + (fits - too_few) / 2;
+          const std::int64_t middle_tokens = tokens_after(middle);
+          if (middle_tokens <= max_prompt_tokens_) {
+            fits = middle;
+            tokens = middle_tokens;
+          } else {
+            too_few = middle;
+          }
+        }
       }
+      dropped = fits;
     }
+    const std::string context = context_after(dropped);
+    const std::size_t first_fact = dropped > demo_count ? dropped - demo_count : 0;
+    ranked.resize(demo_count - std::min(dropped, demo_count));
+    similarity.resize(ranked.size());
     if (tokens > max_prompt_tokens_)
       throw mike::DataError("editor ike: the new fact and prompt of edit '" + request.id +
                             "' alone are more than max_prompt_tokens = " + std::to_string(max_prompt_tokens_) +
