@@ -17,11 +17,11 @@
 #include <sstream>
 
 #include "data/dataset.h"
+#include "data/dataset_corpus.h"
 #include "data/image_tensor.h"
 #include "mike/config.h"
+#include "layer_stats.h"
 #include "mike/editor.h"
-#include "mike/layer_stats.h"
-#include "mike/locate_edit.h"
 #include "mike/tokenizer.h"
 #include "plugins/plugin_registry.h"
 #include "pretrain/pretrainer.h"
@@ -96,8 +96,9 @@ int main(int argc, char** argv) {
 
     {
       const auto start = std::chrono::steady_clock::now();
-      const mike::LayerStats stats =
-          mike::layer_second_moment(*model, mike::down_proj_input_tap(1), {world, "", 0});
+      const mike::locate_edit::LayerStats stats = mike::locate_edit::layer_second_moment(
+          *model, mike::edit_site(*model, 1, "bench layer").input_tap,
+          *mike::data::dataset_corpus_source()->open(world, 0), "");
       std::printf("layer statistics (lm layer 1, %zu records, %lld tokens): %.2f s\n", corpus.size(),
                   static_cast<long long>(stats.tokens), seconds_since(start));
     }

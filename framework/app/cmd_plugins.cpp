@@ -59,6 +59,17 @@ int info(const PluginRegistry& registry, const std::string& name, const std::str
     std::string description = call_plugin("model '" + r.name + "'", [&] { return model->describe(); });
     std::printf("architecture:\n%s%s", description.c_str(),
                 !description.empty() && description.back() == '\n' ? "" : "\n");
+    // What editors see of the model: its edit sites and every parameter.
+    const std::vector<EditSite> sites = call_plugin("model '" + r.name + "'", [&] { return model->edit_sites(); });
+    std::printf("edit sites (%zu; editors' `layers` index these blocks):\n", sites.size());
+    for (const EditSite& site : sites)
+      std::printf("  block %d: weight %s [%lld, %lld], in %s, out %s, block out %s\n", site.block, site.weight.c_str(),
+                  static_cast<long long>(site.output_dim), static_cast<long long>(site.input_dim),
+                  site.input_tap.c_str(), site.output_tap.c_str(), site.block_output_tap.c_str());
+    const std::vector<std::string> names = call_plugin("model '" + r.name + "'", [&] { return model->parameter_names(); });
+    std::printf("parameters (%zu):\n", names.size());
+    for (const std::string& name : names)
+      std::printf("  %s %s\n", name.c_str(), shape_string(model->parameter(name)).c_str());
   }
   return r.status == PluginStatus::ok ? 0 : 4;
 }

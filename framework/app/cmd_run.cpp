@@ -272,7 +272,7 @@ int run_multirun(const RunOptions& options, const CommonOptions& common, const C
   // editor.key_position=...), which the default option would reject.
   const SweepPlan command_line = plan_sweep(options.overrides, YAML::Node(), "", composition.group_options_fn());
   ComposedConfig base = composition.compose(command_line.job_count() ? command_line.job_overrides(0) : fixed);
-  YAML::Node yaml_sweep = find_config_node(base.config.impl()->root, {"sweep"});
+  YAML::Node yaml_sweep = find_config_node(ConfigAccess::impl(base.config).root, {"sweep"});
   SweepPlan plan = plan_sweep(options.overrides, yaml_sweep, base.config.origin("sweep"), composition.group_options_fn());
   if (options.cfg == "job") {
     print_lines(composition.compose(plan.job_count() ? plan.job_overrides(0) : fixed).config.to_yaml() + "\n");

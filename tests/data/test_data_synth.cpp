@@ -2,6 +2,8 @@
 // real fine-grained signal (a trivial classifier tells siblings apart).
 #include <doctest/doctest.h>
 
+#include "mike/hash.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -29,9 +31,7 @@ std::map<std::string, std::uint64_t> file_hashes(const fs::path& dir) {
   for (const auto& entry : fs::recursive_directory_iterator(dir)) {
     if (!entry.is_regular_file()) continue;
     std::string bytes = mike::test::read_file(entry.path().string());
-    std::uint64_t h = 1469598103934665603ULL;
-    for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ULL;
-    hashes[fs::relative(entry.path(), dir).string()] = h;
+    hashes[fs::relative(entry.path(), dir).string()] = mike::Fnv1a64().add_bytes(bytes).value();
   }
   return hashes;
 }

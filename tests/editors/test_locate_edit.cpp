@@ -1,12 +1,14 @@
-// Locate-then-edit (mike/locate_edit.h, mike/layer_stats.h) on the tiny llava
+// Locate-then-edit (plugins/editors/locate_then_edit) on the tiny llava
 // model with random weights: the closed forms satisfy the equations of the
 // papers on the model's real weights and keys, the statistics cache is reused,
 // and every editor's edit -> restore leaves the model bitwise identical.
 #include "../model/llava_fixture.h"
 #include "mike/editor.h"
 #include "mike/error.h"
-#include "mike/layer_stats.h"
-#include "mike/locate_edit.h"
+#include "closed_forms.h"
+#include "data/dataset_corpus.h"
+#include "key_capture.h"
+#include "layer_stats.h"
 
 #include <doctest/doctest.h>
 
@@ -16,7 +18,13 @@
 namespace mike::test {
 namespace {
 
+using namespace mike::locate_edit;
+
 constexpr int kLayer = 1;
+
+// The edit site of LM block kLayer, as the model declares it.
+EditSite site_of(const Model& model) { return edit_site(model, kLayer, "test layer"); }
+std::string down_proj_input_tap(const Model& model) { return site_of(model).input_tap; }
 
 double rel(const torch::Tensor& a, const torch::Tensor& b) { return ((a - b).norm() / b.norm()).item<double>(); }
 
@@ -36,6 +44,10 @@ const std::string& corpus_dir() {
   return dir;
 }
 
+std::shared_ptr<const Corpus> corpus(const std::string& dir = corpus_dir()) {
+  return data::dataset_corpus_source()->open(dir, 0);
+}
+
 EditRequest edit_request(int i) {
   EditRequest r;
   r.id = "r" + std::to_string(i);
@@ -48,14 +60,14 @@ EditRequest edit_request(int i) {
 torch::Tensor keys_of(Model& model, const std::vector<EditRequest>& edits) {
   std::vector<ScoreRequest> requests;
   for (const EditRequest& e : edits) requests.push_back(templated_requests(e, {"{}"})[0]);
-  return activations_at_key(model, down_proj_input_tap(kLayer), requests, KeyPosition::kLastPromptToken)
+  return activations_at_key(model, down_proj_input_tap(model), requests, KeyPosition::kLastPromptToken)
       .to(torch::kFloat64);
 }
 
 // Every token key of a few prompts: [d_in, N] preserved keys.
 torch::Tensor token_keys(Model& model, int prompts) {
   std::vector<torch::Tensor> keys;
-  TapHandle h = model.add_tap(down_proj_input_tap(kLayer), [&](const std::string&, const torch::Tensor& x) {
+  TapHandle h = model.add_tap(down_proj_input_tap(model), [&](const std::string&, const torch::Tensor& x) {
     keys.push_back(x.reshape({-1, x.size(-1)}).to(torch::kFloat64));
     return x;
   });
@@ -102,8 +114,7 @@ std::string editor_yaml(const std::string& name, const std::string& cache_dir) {
 TEST_CASE("layer statistics: C = E[k kT] over the corpus, cached by model fingerprint") {
   auto model = make_tiny_model();
   const std::string cache = make_temp_dir("layer_stats_cache");
-  LayerStatsOptions options{corpus_dir(), cache, 0};
-  const LayerStats first = layer_second_moment(*model, down_proj_input_tap(kLayer), options);
+  const LayerStats first = layer_second_moment(*model, down_proj_input_tap(*model), *corpus(), cache);
   CHECK_FALSE(first.from_cache);
   CHECK(first.tokens > 100);
   CHECK(first.second_moment.size(0) == 96);
@@ -112,7 +123,7 @@ TEST_CASE("layer statistics: C = E[k kT] over the corpus, cached by model finger
   {
     torch::Tensor sum = torch::zeros({96, 96}, torch::kFloat64);
     std::int64_t n = 0;
-    TapHandle h = model->add_tap(down_proj_input_tap(kLayer), [&](const std::string&, const torch::Tensor& x) {
+    TapHandle h = model->add_tap(down_proj_input_tap(*model), [&](const std::string&, const torch::Tensor& x) {
       const torch::Tensor k = x.reshape({-1, x.size(-1)}).to(torch::kFloat64);
       sum += k.t().mm(k);
       n += k.size(0);
@@ -126,7 +137,7 @@ TEST_CASE("layer statistics: C = E[k kT] over the corpus, cached by model finger
     CHECK(n == first.tokens);
     CHECK(rel(first.second_moment, sum / static_cast<double>(n)) < 1e-12);
   }
-  const LayerStats again = layer_second_moment(*model, down_proj_input_tap(kLayer), options);
+  const LayerStats again = layer_second_moment(*model, down_proj_input_tap(*model), *corpus(), cache);
   CHECK(again.from_cache);
   CHECK(again.cache_file == first.cache_file);
   CHECK(torch::equal(again.second_moment, first.second_moment));
@@ -137,13 +148,12 @@ TEST_CASE("layer statistics: C = E[k kT] over the corpus, cached by model finger
     other->parameter("lm.norm.weight")[0] += 1e-3;
   }
   CHECK(model_fingerprint(*other) != model_fingerprint(*model));
-  CHECK(layer_second_moment(*other, down_proj_input_tap(kLayer), options).cache_file != first.cache_file);
+  CHECK(layer_second_moment(*other, down_proj_input_tap(*model), *corpus(), cache).cache_file != first.cache_file);
   // No temporary files are left behind.
   for (const auto& entry : std::filesystem::directory_iterator(cache))
     CHECK(entry.path().extension() == ".safetensors");
 
-  LayerStatsOptions missing{cache + "/nowhere", "", 0};
-  CHECK_THROWS_WITH_AS(layer_second_moment(*model, down_proj_input_tap(kLayer), missing),
+  CHECK_THROWS_WITH_AS(corpus(cache + "/nowhere"),
                        doctest::Contains("set the editor's stats.corpus to a dataset folder with pretrain.jsonl"),
                        DataError);
 }
@@ -151,8 +161,8 @@ TEST_CASE("layer statistics: C = E[k kT] over the corpus, cached by model finger
 TEST_CASE("ROME eq. 2: W' k* = v*, keys orthogonal to C^-1 k* unchanged") {
   auto model = make_tiny_model();
   const torch::Tensor c =
-      layer_second_moment(*model, down_proj_input_tap(kLayer), {corpus_dir(), "", 0}).second_moment;
-  const torch::Tensor w = model->parameter(down_proj_weight_name(kLayer)).detach().to(torch::kFloat64);
+      layer_second_moment(*model, down_proj_input_tap(*model), *corpus(), "").second_moment;
+  const torch::Tensor w = model->parameter(site_of(*model).weight).detach().to(torch::kFloat64);
   const torch::Tensor k = keys_of(*model, {edit_request(0)})[0];
   torch::manual_seed(7);
   const torch::Tensor v = w.mv(k) + torch::randn({w.size(0)}, torch::kFloat64);
@@ -170,8 +180,8 @@ TEST_CASE("ROME eq. 2: W' k* = v*, keys orthogonal to C^-1 k* unchanged") {
 TEST_CASE("MEMIT eq. 14: one edit = ROME's direction; n edits leave the predicted residual") {
   auto model = make_tiny_model();
   const torch::Tensor c =
-      layer_second_moment(*model, down_proj_input_tap(kLayer), {corpus_dir(), "", 0}).second_moment;
-  const torch::Tensor w = model->parameter(down_proj_weight_name(kLayer)).detach().to(torch::kFloat64);
+      layer_second_moment(*model, down_proj_input_tap(*model), *corpus(), "").second_moment;
+  const torch::Tensor w = model->parameter(site_of(*model).weight).detach().to(torch::kFloat64);
   std::vector<EditRequest> edits;
   for (int i = 0; i < 5; ++i) edits.push_back(edit_request(i));
   const torch::Tensor keys = keys_of(*model, edits).t();  // [d_in, n]
@@ -239,7 +249,7 @@ TEST_CASE("key positions: the last image token and the last prompt token, under 
   torch::Tensor full;
   ScoreResult layout;
   {
-    TapHandle h = model->add_tap(down_proj_input_tap(kLayer), [&](const std::string&, const torch::Tensor& x) {
+    TapHandle h = model->add_tap(down_proj_input_tap(*model), [&](const std::string&, const torch::Tensor& x) {
       full = x.detach().clone();
       return x;
     });
@@ -247,32 +257,48 @@ TEST_CASE("key positions: the last image token and the last prompt token, under 
   }
   // The tiny model: 16x16 images in 8x8 patches = 4 image features after BOS
   // (the image goes first when the prompt has no <image> marker).
-  CHECK(layout.image_begin == 1);
-  CHECK(layout.image_end == 5);
+  CHECK(layout.layout.image_begin == 1);
+  CHECK(layout.layout.image_end == 5);
   const auto target_tokens = static_cast<std::int64_t>(layout.target_tokens.size());
-  CHECK(layout.sequence_length == full.size(1));
-  const std::int64_t last_prompt = layout.sequence_length - target_tokens - 1;
-  CHECK(torch::equal(activations_at_key(*model, down_proj_input_tap(kLayer), {request}, KeyPosition::kLastImageToken)[0],
-                     full[0][layout.image_end - 1]));
-  CHECK(torch::equal(activations_at_key(*model, down_proj_input_tap(kLayer), {request}, KeyPosition::kLastPromptToken)[0],
+  CHECK(layout.layout.offset == 0);  // alone in its batch: no padding
+  CHECK(layout.layout.length == full.size(1));
+  CHECK(layout.layout.target_begin == layout.layout.length - target_tokens);
+  const std::int64_t last_prompt = layout.layout.target_begin - 1;
+  CHECK(torch::equal(activations_at_key(*model, down_proj_input_tap(*model), {request}, KeyPosition::kLastImageToken)[0],
+                     full[0][layout.layout.image_end - 1]));
+  CHECK(torch::equal(activations_at_key(*model, down_proj_input_tap(*model), {request}, KeyPosition::kLastPromptToken)[0],
                      full[0][last_prompt]));
   // answer_tokens: one key per scored token (the answer's, then EOS), from the last prompt token on.
   const torch::Tensor answer_keys =
-      activations_at_key(*model, down_proj_input_tap(kLayer), {request}, KeyPosition::kAnswerTokens);
+      activations_at_key(*model, down_proj_input_tap(*model), {request}, KeyPosition::kAnswerTokens);
   REQUIRE(answer_keys.size(0) == target_tokens);
   for (std::int64_t j = 0; j < target_tokens; ++j) CHECK(torch::equal(answer_keys[j], full[0][last_prompt + j]));
-  // In a batch with a longer input the row is left-padded: same keys.
+  // In a batch with a longer input the row is padded: the layout says where,
+  // token_layout() agrees with what score() reports, and the keys are the same.
   ScoreRequest longer = request;
   longer.input.prompt = "Look very closely at this picture, please, and then answer. " + request.input.prompt;
+  {
+    const std::vector<ScoreResult> scored = model->score({longer, request});
+    const std::vector<TokenLayout> planned = model->token_layout({longer, request});
+    REQUIRE(planned.size() == 2);
+    CHECK(scored[1].layout.offset == scored[0].layout.length - scored[1].layout.length);
+    CHECK(scored[1].layout.offset > 0);
+    for (std::size_t r = 0; r < 2; ++r) {
+      CHECK(planned[r].offset == scored[r].layout.offset);
+      CHECK(planned[r].length == scored[r].layout.length);
+      CHECK(planned[r].image_end == scored[r].layout.image_end);
+      CHECK(planned[r].target_begin == scored[r].layout.target_begin);
+    }
+  }
   for (KeyPosition position : {KeyPosition::kLastImageToken, KeyPosition::kLastPromptToken, KeyPosition::kAnswerTokens}) {
-    const torch::Tensor alone = activations_at_key(*model, down_proj_input_tap(kLayer), {request}, position);
-    const torch::Tensor batched = activations_at_key(*model, down_proj_input_tap(kLayer), {longer, request}, position);
+    const torch::Tensor alone = activations_at_key(*model, down_proj_input_tap(*model), {request}, position);
+    const torch::Tensor batched = activations_at_key(*model, down_proj_input_tap(*model), {longer, request}, position);
     const std::int64_t keys = alone.size(0);
     CHECK(rel(batched.slice(0, keys, 2 * keys).to(torch::kFloat64), alone.to(torch::kFloat64)) < 1e-5);
   }
   // A text-only input has no image token to key on: a clear error.
   ScoreRequest text_only{{"What is the name of this bird?", {}}, "It is Quintara.", 1};
-  CHECK_THROWS_WITH_AS(activations_at_key(*model, down_proj_input_tap(kLayer), {text_only}, KeyPosition::kLastImageToken),
+  CHECK_THROWS_WITH_AS(activations_at_key(*model, down_proj_input_tap(*model), {text_only}, KeyPosition::kLastImageToken),
                        doctest::Contains("has no image tokens; edit image inputs or set key_position: last_prompt_token"),
                        DataError);
   CHECK(parse_key_position("last_prompt_token") == KeyPosition::kLastPromptToken);
@@ -315,7 +341,7 @@ TEST_CASE("alphaedit plugin: an applied edit shapes the next one until it is res
       "alphaedit", Config::from_yaml(editor_yaml("alphaedit", cache), "alphaedit.yaml"));
   auto fresh = build_registry().create_editor(
       "alphaedit", Config::from_yaml(editor_yaml("alphaedit", cache), "alphaedit.yaml"));
-  const std::string weight = down_proj_weight_name(1);
+  const std::string weight = site_of(*model).weight;
   const torch::Tensor original = model->parameter(weight).detach().clone();
   auto delta_of = [&](Editor& e, const EditRequest& request) {
     std::unique_ptr<EditedModel> edited = e.edit(*model, {request});
@@ -401,7 +427,7 @@ TEST_CASE("locate-then-edit config errors name the key and the fix") {
   auto model = make_tiny_model();
   auto editor = load("rome", "layers: [0]", "layers: [7]");
   CHECK_THROWS_WITH_AS(editor->edit(*model, {edit_request(0)}),
-                       doctest::Contains("layers: the model has no parameter 'lm.layers.7.down_proj.weight'"),
+                       doctest::Contains("layers: the model has no LM block 7 (its edit sites are blocks 0..1)"),
                        ConfigError);
 }
 

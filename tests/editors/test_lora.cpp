@@ -80,7 +80,7 @@ TEST_CASE("lora: bad config and layers name the key") {
   expect_config_error("dropout: 0.0", "dropout: 1.5", "editor 'lora': editor lora: `dropout` must be in [0, 1)");
   auto model = make_tiny_model();
   CHECK_THROWS_WITH_AS(load("layers: [1]", "layers: [9]")->edit(*model, edits()),
-                       doctest::Contains("the model has no parameter 'lm.layers.9.down_proj.weight'"),
+                       doctest::Contains("editor lora: layers: the model has no LM block 9 (its edit sites are blocks 0..1)"),
                        ConfigError);
 }
 

@@ -40,7 +40,7 @@ const std::string& world_dir() {
 }
 
 const std::string kFtEditor =
-    "{plugin: ft, params: [bigram.weight], steps: 15, lr: 0.5, weight_decay: 0.0, norm_constraint: 0.0, "
+    "{plugin: ft, layers: [], params: [bigram.weight], steps: 15, lr: 0.5, weight_decay: 0.0, norm_constraint: 0.0, "
     "early_stop_loss: 0.0}";
 
 Config run_config(const std::string& protocol, int limit, const std::string& editor = kFtEditor) {

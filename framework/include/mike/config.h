@@ -48,12 +48,13 @@ class MIKE_API Config {
   // This view re-emitted as YAML text.
   std::string to_yaml() const;
 
-  // Host-side representation (yaml-cpp node + origin table); plugins never need it.
-  struct Impl;
-  Config(std::shared_ptr<const Impl> impl, std::string prefix);
-  const std::shared_ptr<const Impl>& impl() const { return impl_; }
 
  private:
+  // The yaml-cpp tree and origin table, defined and reached only inside mike
+  // (ConfigAccess); the SDK's public surface is the getters above.
+  struct Impl;
+  friend struct ConfigAccess;
+  Config(std::shared_ptr<const Impl> impl, std::string prefix);
   std::shared_ptr<const Impl> impl_;
   std::string prefix_;
 };

@@ -1,9 +1,9 @@
 #pragma once
 // Gradient-based editing shared by editor plugins that tune tensors on the
 // edit's NLL (ft, lora, and the value shift of locate-then-edit): the frozen
-// model, the training batch, and an Adam loop with early stopping. Written
-// once here so every editor trains the same way (EOS included, flags and
-// gradients cleaned up).
+// model, the training batch, and one Adam loop with early stopping
+// (minimise_with_adam, driven by a loss callback). Written once here so every
+// editor trains the same way (EOS included, flags and gradients cleaned up).
 #include <torch/types.h>
 
 #include <functional>
@@ -48,6 +48,26 @@ struct EditTrainingResult {
   double loss_last = 0.0;   // NLL after the last step taken
   int steps = 0;            // optimiser steps taken
 };
+
+// What minimise_with_adam optimises. `loss` is the quantity early stopping
+// watches and EditTrainingResult reports (the edit's NLL); `total`, when set,
+// turns it into what is minimised (loss + regularisers) and runs only on
+// steps that are taken, so a costly regulariser is not computed for a step
+// early stopping skips.
+struct AdamObjective {
+  std::function<torch::Tensor()> loss;
+  std::function<torch::Tensor(const torch::Tensor& loss)> total;
+};
+
+// The one optimisation loop: per step, evaluate `loss`; stop once it is below
+// options.early_stop_loss; else backpropagate `total` (or `loss`), take an
+// Adam step (options.lr, options.weight_decay) on `tuned` (which must require
+// gradients) and run `after_step` under NoGradGuard (projection, clamp). When
+// every step was taken the loss is measured once more (no gradient), so
+// loss_last is always the loss of the tensors returned.
+MIKE_API EditTrainingResult minimise_with_adam(const std::vector<torch::Tensor>& tuned, const AdamObjective& objective,
+                                               const EditTrainingOptions& options,
+                                               const std::function<void()>& after_step = {});
 
 // Minimises model.loss(batch) over `tuned` with Adam. Every model parameter
 // is frozen for the duration (tuned ones that are model parameters train);

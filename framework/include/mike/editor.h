@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "mike/corpus.h"
 #include "mike/model.h"
 
 namespace mike {
@@ -45,6 +46,9 @@ class MIKE_API ForwardingModel : public EditedModel {
   std::vector<std::string> generate(const std::vector<ModelInput>& b, const GenerateOptions& o) override {
     return inner_.generate(b, o);
   }
+  std::vector<TokenLayout> token_layout(const std::vector<ScoreRequest>& b) override { return inner_.token_layout(b); }
+  std::int64_t count_tokens(const std::string& text) const override { return inner_.count_tokens(text); }
+  std::vector<EditSite> edit_sites() const override { return inner_.edit_sites(); }
   std::vector<std::string> parameter_names() const override { return inner_.parameter_names(); }
   torch::Tensor parameter(const std::string& n) override { return inner_.parameter(n); }
   void set_parameter(const std::string& n, const torch::Tensor& v) override { inner_.set_parameter(n, v); }
@@ -85,6 +89,15 @@ class MIKE_API Editor : public Component {
   // Whether edit() accepts more than one request at once (MEMIT-style).
   virtual bool supports_batch() const { return false; }
   virtual std::unique_ptr<EditedModel> edit(Model& model, const std::vector<EditRequest>& requests) = 0;
+
+  // Where this editor reads corpora (mike/corpus.h). The host sets it right
+  // after creating the editor; corpus_source() throws PluginError when no
+  // host did (e.g. an editor constructed directly in a test without one).
+  void set_corpus_source(std::shared_ptr<const CorpusSource> source) { corpus_source_ = std::move(source); }
+  const CorpusSource& corpus_source() const;
+
+ private:
+  std::shared_ptr<const CorpusSource> corpus_source_;
 };
 
 }  // namespace mike

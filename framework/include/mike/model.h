@@ -7,6 +7,7 @@
 // batches rather than one sample at a time.
 #include <torch/types.h>
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -49,6 +50,19 @@ struct GenerateOptions {
 // Named parameter values, e.g. for restore after an edit.
 using ParameterSnapshot = std::map<std::string, torch::Tensor>;
 
+// One editable MLP of a language-model block, as the model names it: the
+// output projection y = W x (W [output_dim, input_dim]) that locate-then-edit
+// editors, LoRA and FT-LLM change, and the taps around it. Editors ask the
+// model for these instead of guessing parameter or tap names.
+struct EditSite {
+  int block = 0;                 // index of the LM block (0 = closest to the input)
+  std::string weight;            // parameter name of W
+  std::string input_tap;         // x: the projection's input, [batch, tokens, input_dim]
+  std::string output_tap;        // W x: the projection's output, [batch, tokens, output_dim]
+  std::string block_output_tap;  // the block's output (residual stream), [batch, tokens, output_dim]
+  std::int64_t input_dim = 0, output_dim = 0;
+};
+
 class MIKE_API Model : public Component {
  public:
   ~Model() override;
@@ -68,6 +82,17 @@ class MIKE_API Model : public Component {
   // Decoded continuations, one per input (KV-cached decoding).
   virtual std::vector<std::string> generate(const std::vector<ModelInput>& batch,
                                             const GenerateOptions& options) = 0;
+
+  // Where each row's tokens sit in the single forward that loss() and
+  // target_log_probs() run over `batch` (score() reports the layout of the
+  // forward it used in each ScoreResult). The default throws ModelError.
+  virtual std::vector<TokenLayout> token_layout(const std::vector<ScoreRequest>& batch);
+  // How many tokens `text` is as the model's tokenizer splits it (no BOS, no
+  // image), without running the network. The default throws ModelError.
+  virtual std::int64_t count_tokens(const std::string& text) const;
+  // The editable MLP of every LM block, bottom-up (site i has block i). The
+  // default is none: editors that need sites refuse such a model by name.
+  virtual std::vector<EditSite> edit_sites() const;
 
   // Parameters by dotted name. parameter() returns the live tensor: in-place
   // writes (under NoGradGuard) change the model.
@@ -90,4 +115,12 @@ class MIKE_API Model : public Component {
   virtual void save_checkpoint(const std::string& dir);
 };
 
+}  // namespace mike
+
+namespace mike {
+// "[2, 3]": a tensor's shape for messages.
+MIKE_API std::string shape_string(const torch::Tensor& tensor);
+// The site of LM block `block` (edit_sites()[block]); ConfigError naming
+// `key` (the config key that chose the block) and the blocks the model has.
+MIKE_API EditSite edit_site(const Model& model, int block, const std::string& key);
 }  // namespace mike

@@ -6,6 +6,21 @@
 
 namespace mike {
 
+// Where one input's tokens sit in the activations taps see ([batch, tokens,
+// dim]) during the forward that ran it. Positions count the row's own tokens
+// from 0 (image features spliced in where the prompt marks them); position p
+// is column `offset + p` of its row, and columns before `offset` (if any) are
+// padding. Editors find key positions (last image token, last prompt token,
+// answer tokens) from this layout instead of assuming where padding goes.
+struct TokenLayout {
+  std::int64_t offset = 0;        // column of position 0 in the row's activations
+  std::int64_t length = 0;        // the row's own tokens: prompt (with image) + scored target
+  std::int64_t image_begin = -1;  // image features at [image_begin, image_end); -1 without an image
+  std::int64_t image_end = -1;
+  std::int64_t target_begin = -1; // first scored token (target, then EOS if requested); -1 when nothing is scored
+  std::int64_t column(std::int64_t position) const { return offset + position; }
+};
+
 // Teacher-forced scoring of one (prompt, target) pair; only target tokens count.
 struct ScoreResult {
   double loss = 0.0;                        // mean NLL over target tokens
@@ -13,13 +28,7 @@ struct ScoreResult {
   std::vector<std::int64_t> target_tokens;  // the scored token ids (the target's, then EOS if requested)
   std::vector<std::int64_t> predicted_tokens;         // argmax at each target position
   std::vector<std::vector<std::int64_t>> topk_tokens; // top-k ids at each target position
-  // Where the tokens sat in the sequence the model ran (prompt with image
-  // features spliced in, then the target, then EOS if scored): its length
-  // and the image features' span [image_begin, image_end), or -1 without an
-  // image. Editors use these to find key positions (last image token, last
-  // prompt token) in tap activations; padding comes before position 0.
-  std::int64_t sequence_length = 0;
-  std::int64_t image_begin = -1, image_end = -1;
+  TokenLayout layout;                       // where this row's tokens sat in the forward that scored it
 };
 
 }  // namespace mike

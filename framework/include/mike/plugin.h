@@ -22,7 +22,10 @@ namespace mike {
 
 // Bump whenever a change to the SDK headers breaks binary compatibility
 // (a virtual function added/removed/reordered, a struct layout change).
-inline constexpr std::uint32_t kSdkAbiVersion = 2;  // 2: ScoreResult token layout, Model::target_log_probs
+// 2: ScoreResult token layout, Model::target_log_probs.
+// 3: libmike_sdk split from the host; Model::edit_sites/token_layout/count_tokens,
+//    TokenLayout, Editor corpus source; locate-then-edit moved out of the SDK.
+inline constexpr std::uint32_t kSdkAbiVersion = 3;
 
 // Layout is frozen: `abi_version` stays the first member so that any host
 // can read it from any plugin before trusting the rest.

@@ -1,6 +1,5 @@
 # Sources of framework/src/config (included by framework/CMakeLists.txt).
 set(mike_config_sources
-  ${CMAKE_CURRENT_LIST_DIR}/config.cpp
   ${CMAKE_CURRENT_LIST_DIR}/override.cpp
   ${CMAKE_CURRENT_LIST_DIR}/interpolation.cpp
   ${CMAKE_CURRENT_LIST_DIR}/composer.cpp)

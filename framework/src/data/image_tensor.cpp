@@ -1,4 +1,5 @@
 #include "data/image_tensor.h"
+#include "data/image_cache.h"
 
 #include <torch/torch.h>
 
@@ -48,6 +49,12 @@ torch::Tensor load_image_batch(const std::vector<std::filesystem::path>& paths, 
   }
   if (tensors.empty()) return torch::empty({0, 3, preprocess.size, preprocess.size});
   return torch::stack(tensors);
+}
+
+torch::Tensor ImageTensorCache::get(const std::filesystem::path& path) {
+  auto it = images_.find(path);
+  if (it != images_.end()) return it->second;
+  return images_.emplace(path, load_image_tensor(path)).first->second;
 }
 
 }  // namespace mike::data

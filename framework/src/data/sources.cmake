@@ -9,5 +9,6 @@ set(mike_data_plain_sources
   ${CMAKE_CURRENT_LIST_DIR}/shape_families.cpp
   ${CMAKE_CURRENT_LIST_DIR}/synth.cpp
   ${CMAKE_CURRENT_LIST_DIR}/world.cpp)
-list(APPEND MIKE_FRAMEWORK_SOURCES ${mike_data_plain_sources} ${CMAKE_CURRENT_LIST_DIR}/image_tensor.cpp)
+list(APPEND MIKE_FRAMEWORK_SOURCES ${mike_data_plain_sources} ${CMAKE_CURRENT_LIST_DIR}/image_tensor.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/dataset_corpus.cpp)
 list(APPEND MIKE_FRAMEWORK_NO_PCH_SOURCES ${mike_data_plain_sources})

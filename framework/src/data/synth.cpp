@@ -19,6 +19,7 @@
 #include "data/shape_families.h"
 #include "mike/config.h"
 #include "mike/error.h"
+#include "system/text_file.h"
 
 namespace fs = std::filesystem;
 using ordered_json = nlohmann::ordered_json;
@@ -411,12 +412,6 @@ void parallel_for(std::size_t n, int threads, const std::function<void(std::size
   if (failure) std::rethrow_exception(failure);
 }
 
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out) throw DataError("cannot write '" + path.string() + "'; fix: check the folder is writable and has space");
-}
-
 }  // namespace
 
 SynthOptions synth_options_from_config(const Config& synth) {
@@ -589,7 +584,7 @@ SynthSummary generate_world(const fs::path& out, const SynthOptions& options) {
                                  {"facts", facts},
                                  {"images", e.views}});
   }
-  write_text(out / "world.json", world.dump(1) + "\n");
+  write_text_file(out / "world.json", world.dump(1) + "\n");
 
   // ---- pretrain.jsonl: only known entities are named --------------------------
   std::vector<const Entity*> known;
@@ -620,7 +615,7 @@ SynthSummary generate_world(const fs::path& out, const SynthOptions& options) {
     }
     for (const auto& [q, a] : facts_of(*e)) emit("fact", "", q, a, e->id);
   }
-  write_text(out / "pretrain.jsonl", pretrain);
+  write_text_file(out / "pretrain.jsonl", pretrain);
 
   // ---- edit records ---------------------------------------------------------
   for (const char* split : {"train", "dev", "test"}) {
@@ -666,7 +661,7 @@ SynthSummary generate_world(const fs::path& out, const SynthOptions& options) {
       lines += r.dump() + "\n";
       ++summary.records;
     }
-    write_text(out / (std::string(split) + ".jsonl"), lines);
+    write_text_file(out / (std::string(split) + ".jsonl"), lines);
   }
 
   for (const auto& entry : fs::recursive_directory_iterator(out)) {

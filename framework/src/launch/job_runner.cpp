@@ -9,17 +9,16 @@
 #include "launch/interrupt.h"
 #include "log/logging.h"
 #include "mike/error.h"
+#include "system/text_file.h"
 
 namespace fs = std::filesystem;
 
 namespace mike {
 namespace {
 
+// Job files end with a newline (to_yaml() and the overrides list may not).
 void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  if (!text.empty() && text.back() != '\n') out << "\n";
-  if (!out) throw Error("cannot write " + path.string() + "; check free space and permissions");
+  write_text_file(path, !text.empty() && text.back() != '\n' ? text + "\n" : text);
 }
 
 constexpr int kLogTailLines = 20;

@@ -1,5 +1,7 @@
 #include "plugins/plugin_registry.h"
 
+#include "data/dataset_corpus.h"
+
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -219,7 +221,10 @@ std::shared_ptr<Model> PluginRegistry::create_model(const std::string& name, con
   return downcast<Model>(create("model", name, config), "model", name);
 }
 std::shared_ptr<Editor> PluginRegistry::create_editor(const std::string& name, const Config& config) const {
-  return downcast<Editor>(create("editor", name, config), "editor", name);
+  std::shared_ptr<Editor> editor = downcast<Editor>(create("editor", name, config), "editor", name);
+  // Every editor reads corpora (layer statistics, ...) through the host.
+  editor->set_corpus_source(data::dataset_corpus_source());
+  return editor;
 }
 std::shared_ptr<Metric> PluginRegistry::create_metric(const std::string& name, const Config& config) const {
   return downcast<Metric>(create("metric", name, config), "metric", name);

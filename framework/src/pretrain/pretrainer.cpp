@@ -15,15 +15,18 @@
 #include <sstream>
 
 #include "data/dataset.h"
+#include "data/image_cache.h"
 #include "data/image_tensor.h"
 #include "data/synth.h"
 #include "mike/error.h"
+#include "mike/hash.h"
 #include "mike/model.h"
 #include "mike/safetensors.h"
 #include "mike/text_metrics.h"
 #include "mike/tokenizer.h"
 #include "plugins/plugin_registry.h"
 #include "system/build_info.h"
+#include "system/text_file.h"
 
 namespace fs = std::filesystem;
 
@@ -36,19 +39,6 @@ constexpr const char* kPretrainVersion = "mike-pretrain-1";
 // Keys of the model config that do not change the pretrained weights.
 const std::set<std::string> kKeysOutsideHash = {"checkpoint", "tokenizer", "eval_batch_size", "initial_weights"};
 
-std::uint64_t fnv1a(const std::string& bytes, std::uint64_t hash = 1469598103934665603ULL) {
-  for (unsigned char c : bytes) {
-    hash ^= c;
-    hash *= 1099511628211ULL;
-  }
-  return hash;
-}
-
-std::string hex(std::uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 std::string read_bytes(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -186,12 +176,12 @@ struct EvalItem {
   std::string prompt, answer;
 };
 
-struct Corpus {
+struct PretrainSplits {
   std::vector<data::PretrainRecord> train;
   std::vector<EvalItem> known_seen, known_heldout, text_qa, edit_naming;
 };
 
-Corpus split_corpus(const std::vector<data::PretrainRecord>& records, const fs::path& data_dir,
+PretrainSplits split_corpus(const std::vector<data::PretrainRecord>& records, const fs::path& data_dir,
                     const std::string& format, int holdout, const data::LoadOptions& load) {
   // Hold out the last `holdout` images of each known entity: they measure
   // whether naming generalises beyond the pictures seen in training.
@@ -205,7 +195,7 @@ Corpus split_corpus(const std::vector<data::PretrainRecord>& records, const fs::
   for (const auto& [entity, list] : images_of)
     for (int i = 0; i < holdout && static_cast<int>(list.size()) - 1 - i > 0; ++i)
       held_out.insert(list[list.size() - 1 - i]);
-  Corpus c;
+  PretrainSplits c;
   std::set<std::string> named_images;
   for (const auto& r : records) {
     const std::string image = r.image.string();
@@ -223,19 +213,7 @@ Corpus split_corpus(const std::vector<data::PretrainRecord>& records, const fs::
   return c;
 }
 
-class ImageCache {
- public:
-  torch::Tensor get(const std::string& path) {
-    auto it = images_.find(path);
-    if (it != images_.end()) return it->second;
-    return images_.emplace(path, data::load_image_tensor(path)).first->second;
-  }
-
- private:
-  std::map<std::string, torch::Tensor> images_;
-};
-
-double exact_match_rate(Model& model, ImageCache& images, const std::vector<EvalItem>& items, int limit) {
+double exact_match_rate(Model& model, data::ImageTensorCache& images, const std::vector<EvalItem>& items, int limit) {
   std::vector<ModelInput> inputs;
   std::vector<std::string> answers;
   for (std::size_t i = 0; i < items.size() && (limit <= 0 || static_cast<int>(i) < limit); ++i) {
@@ -262,12 +240,6 @@ fs::path data_dir_ready(const Config& root) {
                     "' does not exist: pretraining needs the corpus `mike data synth` writes (data.dir = " +
                     data_dir.string() + ")");
   return data_dir;
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  if (!out) throw Error("cannot write '" + path.string() + "'");
 }
 
 std::string report_json(const PretrainReport& r) {
@@ -320,9 +292,10 @@ std::string pretrain_hash(const Config& root) {
   std::string text = std::string(kPretrainVersion) + "\nmodel:\n" + emitted.c_str();
   text += "\nseed=" + std::to_string(root.get_or<std::int64_t>("seed", 0));
   const fs::path corpus = fs::path(root.sub("data").get<std::string>("dir")) / "pretrain.jsonl";
-  std::uint64_t hash = fnv1a(text);
-  if (fs::exists(corpus)) hash = fnv1a(read_bytes(corpus), hash);
-  return hex(hash);
+  Fnv1a64 hash(Fnv1a64::kLegacyOffsetBasis);
+  hash.add_bytes(text);
+  if (fs::exists(corpus)) hash.add_bytes(read_bytes(corpus));
+  return hash.hex();
 }
 
 fs::path pretrained_checkpoint_dir(const Config& root) {
@@ -357,7 +330,7 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
   load.allow_outside_root = root.sub("data").get_or<bool>("allow_outside_root", false);
   const auto records = data::load_pretrain_corpus(data_dir, load);
   if (records.empty()) throw DataError("'" + (data_dir / "pretrain.jsonl").string() + "' has no records");
-  Corpus corpus = split_corpus(records, data_dir, format, s.holdout, load);
+  PretrainSplits corpus = split_corpus(records, data_dir, format, s.holdout, load);
 
   const Config model_section = root.sub("model");
   const std::string plugin = model_section.get<std::string>("plugin");
@@ -400,7 +373,7 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
                plugin, corpus.train.size(), records.size() - corpus.train.size(), s.steps, s.batch_size, threads,
                final_dir.string());
 
-  ImageCache images;
+  data::ImageTensorCache images;
   const auto t0 = std::chrono::steady_clock::now();
   auto last_print = t0;
   double tokens = 0;
@@ -464,8 +437,8 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
   const fs::path staging = fs::path(final_dir.string() + ".tmp");
   fs::remove_all(staging);
   model->save_checkpoint(staging.string());
-  write_text(staging / "metrics.json", report_json(report));
-  write_text(staging / "pretrain_config.yaml", root.to_yaml() + "\n");
+  write_text_file(staging / "metrics.json", report_json(report));
+  write_text_file(staging / "pretrain_config.yaml", root.to_yaml() + "\n");
   fs::remove_all(final_dir);
   fs::rename(staging, final_dir);
   fs::remove_all(partial);

@@ -4,17 +4,11 @@
 
 #include <algorithm>
 
-#include "data/image_tensor.h"
+#include "data/image_cache.h"
 
 namespace mike {
 
-torch::Tensor Evaluator::image(const std::filesystem::path& path) {
-  auto it = images_.find(path);
-  if (it != images_.end()) return it->second;
-  torch::Tensor tensor = data::load_image_tensor(path);
-  images_.emplace(path, tensor);
-  return tensor;
-}
+torch::Tensor Evaluator::image(const std::filesystem::path& path) { return images_.get(path); }
 
 ModelInput Evaluator::input(const std::filesystem::path& image_path, const std::string& prompt) {
   ModelInput in;

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+
+#include "data/image_cache.h"
 #include <string>
 #include <vector>
 
@@ -42,7 +44,7 @@ class Evaluator {
 
  private:
   EvaluatorOptions options_;
-  std::map<std::filesystem::path, torch::Tensor> images_;
+  data::ImageTensorCache images_;
 };
 
 }  // namespace mike

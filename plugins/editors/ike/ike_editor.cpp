@@ -22,6 +22,7 @@
 
 #include "mike/editor.h"
 #include "mike/error.h"
+#include "mike/hash.h"
 #include "mike/plugin.h"
 #include "mike_plugin_default_config.h"
 
@@ -44,8 +45,8 @@ torch::Tensor text_embedding(const std::string& text) {
   torch::Tensor v = torch::zeros({kTextEmbeddingSize}, torch::kFloat64);
   auto* data = v.data_ptr<double>();
   for (std::size_t i = 0; i + 3 <= s.size(); ++i) {
-    std::uint64_t h = 1469598103934665603ULL;
-    for (std::size_t j = i; j < i + 3; ++j) h = (h ^ static_cast<unsigned char>(s[j])) * 1099511628211ULL;
+    const std::uint64_t h =
+        mike::Fnv1a64(mike::Fnv1a64::kLegacyOffsetBasis).add_bytes(std::string_view(s).substr(i, 3)).value();
     data[h % kTextEmbeddingSize] += 1.0;
   }
   return v / v.norm().clamp_min(1e-12);
@@ -65,6 +66,12 @@ class InContextModel : public mike::ForwardingModel {
     return inner_.score(with_context(batch));
   }
   torch::Tensor loss(const std::vector<mike::ScoreRequest>& batch) override { return inner_.loss(with_context(batch)); }
+  torch::Tensor target_log_probs(const std::vector<mike::ScoreRequest>& batch) override {
+    return inner_.target_log_probs(with_context(batch));
+  }
+  std::vector<mike::TokenLayout> token_layout(const std::vector<mike::ScoreRequest>& batch) override {
+    return inner_.token_layout(with_context(batch));
+  }
   std::vector<std::string> generate(const std::vector<mike::ModelInput>& batch,
                                     const mike::GenerateOptions& options) override {
     std::vector<mike::ModelInput> inputs = batch;
@@ -88,7 +95,7 @@ class IkeEditor : public mike::Editor {
   explicit IkeEditor(const mike::Config& config)
       : k_(config.get<int>("k")),
         embedding_(config.get<std::string>("embedding")),
-        embedding_tap_(config.get<std::string>("embedding_tap")),
+        embedding_layer_(config.get<int>("embedding_layer")),
         demo_template_(config.get<std::string>("demo_template")),
         new_fact_template_(config.get<std::string>("new_fact_template")),
         max_prompt_tokens_(config.get<int>("max_prompt_tokens")) {
@@ -98,6 +105,7 @@ class IkeEditor : public mike::Editor {
     if (new_fact_template_.find("{target}") == std::string::npos)
       throw mike::ConfigError("editor ike: `new_fact_template` has no {target} (where the new answer goes)");
     if (max_prompt_tokens_ < 1) throw mike::ConfigError("editor ike: `max_prompt_tokens` must be >= 1");
+    if (embedding_layer_ < 0) throw mike::ConfigError("editor ike: `embedding_layer` must be >= 0 (an LM block index)");
   }
 
   void fit(mike::Model& model, const std::vector<mike::EditRequest>& train) override {
@@ -198,30 +206,28 @@ class IkeEditor : public mike::Editor {
     // is scored with a one-token continuation the mean then leaves out.
     torch::NoGradGuard no_grad;
     torch::Tensor mean;
-    mike::TapHandle handle = model.add_tap(embedding_tap_, [&](const std::string&, const torch::Tensor& x) {
+    const std::string tap = mike::edit_site(model, embedding_layer_, "editor ike: embedding_layer").block_output_tap;
+    mike::TapHandle handle = model.add_tap(tap, [&](const std::string&, const torch::Tensor& x) {
       if (x.dim() != 3 || x.size(0) != 1 || x.size(1) < 2)
-        throw mike::ModelError("editor ike: embedding_tap '" + embedding_tap_ +
-                               "' must give [1, tokens, dim] activations; use an lm.layers.<i>.out tap");
+        throw mike::ModelError("editor ike: the output of LM block " + std::to_string(embedding_layer_) + " ('" + tap +
+                               "') must give [1, tokens, dim] activations");
       mean = x[0].slice(0, 0, x.size(1) - 1).mean(0).to(torch::kFloat64);
       return x;
     });
     model.score({{input, ".", 1}});
-    if (!mean.defined()) throw mike::ModelError("editor ike: embedding_tap '" + embedding_tap_ + "' never fired");
+    if (!mean.defined()) throw mike::ModelError("editor ike: the embedding tap '" + tap + "' never fired");
     return mean / mean.norm().clamp_min(1e-12);
   }
 
-  // Tokens of `text` as the model's tokenizer splits it (scored as a target).
-  // A text longer than the model's context is refused by the model: count it as too long.
-  static std::int64_t count_tokens(mike::Model& model, const std::string& text) {
-    try {
-      return static_cast<std::int64_t>(model.score({{{".", {}}, text, 1}}).at(0).target_tokens.size());
-    } catch (const mike::DataError&) {
-      return std::numeric_limits<std::int64_t>::max();
-    }
+  // Tokens of `text` as the model's tokenizer splits it, without a forward pass.
+  static std::int64_t count_tokens(const mike::Model& model, const std::string& text) {
+    return model.count_tokens(text);
   }
 
   int k_;
-  std::string embedding_, embedding_tap_, demo_template_, new_fact_template_;
+  std::string embedding_;
+  int embedding_layer_;  // LM block whose output embeds the input (embedding: model)
+  std::string demo_template_, new_fact_template_;
   int max_prompt_tokens_;
   std::vector<std::string> demos_;
   torch::Tensor demo_embeddings_;  // [demos, dim], unit rows

@@ -1,8 +1,9 @@
 // lora: low-rank adaptation (Hu et al. 2021, "LoRA: Low-Rank Adaptation of
-// Large Language Models") as an editor. Each chosen LM MLP down-projection W
-// gets h = W x + (alpha/r) B A x (eq. 3), A [r, d_in] Gaussian, B [d_out, r]
-// zero so training starts from the unedited model (§4.1). The adapter rides
-// on the model's taps (down_proj.in feeds it, down_proj.out receives it), so
+// Large Language Models") as an editor. Each chosen LM block's MLP output
+// projection W (the model's edit site) gets h = W x + (alpha/r) B A x (eq. 3),
+// A [r, d_in] Gaussian, B [d_out, r] zero so training starts from the
+// unedited model (§4.1). The adapter rides on the site's taps (the input tap
+// feeds it, the output tap receives it), so
 // restore_original() just removes the taps: the model is untouched. With
 // `merge: true` the trained product is added into W instead (exact up to
 // float rounding) and restore writes the original weights back.
@@ -20,13 +21,10 @@
 namespace {
 
 struct Adapter {
-  int layer = 0;
+  mike::EditSite site;
   torch::Tensor a, b;  // A [r, d_in], B [d_out, r]
   torch::Tensor input;  // the down_proj input of the current forward
 };
-
-std::string tap_prefix(int layer) { return "lm.layers." + std::to_string(layer) + ".mlp.down_proj"; }
-std::string weight_name(int layer) { return "lm.layers." + std::to_string(layer) + ".down_proj.weight"; }
 
 // Adapters attached through taps; removing the taps removes them.
 class AdaptedModel : public mike::ForwardingModel {
@@ -44,12 +42,12 @@ class AdaptedModel : public mike::ForwardingModel {
 
  private:
   void attach(Adapter& adapter) {
-    handles_.push_back(inner_.add_tap(tap_prefix(adapter.layer) + ".in",
+    handles_.push_back(inner_.add_tap(adapter.site.input_tap,
                                       [&adapter](const std::string&, const torch::Tensor& x) {
                                         adapter.input = x;
                                         return x;
                                       }));
-    handles_.push_back(inner_.add_tap(tap_prefix(adapter.layer) + ".out",
+    handles_.push_back(inner_.add_tap(adapter.site.output_tap,
                                       [this, &adapter](const std::string&, const torch::Tensor& y) {
                                         torch::Tensor x = adapter.input;
                                         if (dropout_ > 0) x = torch::dropout(x, dropout_, /*train=*/true);
@@ -93,14 +91,9 @@ class LoraEditor : public mike::Editor {
     std::vector<Adapter> adapters;
     std::vector<torch::Tensor> trained;
     for (int layer : layers_) {
-      const std::string name = weight_name(layer);
-      const std::vector<std::string> names = model.parameter_names();
-      if (std::find(names.begin(), names.end(), name) == names.end())
-        throw mike::ConfigError("editor lora: layers: the model has no parameter '" + name +
-                                "'; pick layers the model has (see `mike plugins info <model>`)");
-      const torch::Tensor w = model.parameter(name);
       Adapter adapter;
-      adapter.layer = layer;
+      adapter.site = mike::edit_site(model, layer, "editor lora: layers");
+      const torch::Tensor w = model.parameter(adapter.site.weight);
       // §4.1: A Gaussian (scaled like a fan-in init), B zero.
       adapter.a = (torch::randn({rank_, w.size(1)}, w.options()) / std::sqrt(static_cast<double>(w.size(1))))
                       .set_requires_grad(true);
@@ -129,12 +122,12 @@ class LoraEditor : public mike::Editor {
     adapted->restore_original();  // detach the training taps before re-attaching or merging
     if (!merge_) return std::make_unique<AdaptedModel>(model, std::move(adapted->adapters()), scale, stats);
     std::vector<std::string> names;
-    for (const Adapter& adapter : adapted->adapters()) names.push_back(weight_name(adapter.layer));
+    for (const Adapter& adapter : adapted->adapters()) names.push_back(adapter.site.weight);
     mike::ParameterSnapshot before = model.snapshot(names);
     {
       torch::NoGradGuard no_grad;
       for (const Adapter& adapter : adapted->adapters())
-        model.parameter(weight_name(adapter.layer)).add_(scale * adapter.b.mm(adapter.a));
+        model.parameter(adapter.site.weight).add_(scale * adapter.b.mm(adapter.a));
     }
     return std::make_unique<mike::InPlaceEdit>(model, std::move(before), stats);
   }

@@ -26,12 +26,6 @@ std::int64_t count(const std::vector<torch::Tensor>& tensors) {
   return n;
 }
 
-std::string shape_string(const torch::Tensor& t) {
-  std::string s = "[";
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
-  return s + "]";
-}
-
 }  // namespace
 
 const Tokenizer& LlavaModel::tokenizer() const {
@@ -109,13 +103,9 @@ torch::Tensor LlavaModel::preprocess_image(const torch::Tensor& image, std::size
   return (x - mean) / std;
 }
 
-LlavaModel::Sequences LlavaModel::layout(const std::vector<const ModelInput*>& inputs,
-                                         const std::vector<std::vector<std::int64_t>>& targets) {
-  const std::size_t batch = inputs.size();
-  std::vector<std::vector<std::int64_t>> ids(batch);
-  std::vector<torch::Tensor> pixels;
-  std::vector<int> image_row(batch, -1);
-  for (std::size_t i = 0; i < batch; ++i) {
+std::vector<std::vector<std::int64_t>> LlavaModel::prompt_ids(const std::vector<const ModelInput*>& inputs) const {
+  std::vector<std::vector<std::int64_t>> ids(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
     const ModelInput& in = *inputs[i];
     const bool has_marker = in.prompt.find(kImageMarker) != std::string::npos;
     // LLaVA puts the image first when the prompt does not say where it goes.
@@ -127,9 +117,74 @@ LlavaModel::Sequences LlavaModel::layout(const std::vector<const ModelInput*>& i
     if (!in.image.defined() && markers != 0)
       throw DataError("model input " + std::to_string(i) + ": prompt contains <image> but the input has no image; "
                       "attach an image or remove the marker");
-    if (in.image.defined()) {
+  }
+  return ids;
+}
+
+std::vector<TokenLayout> LlavaModel::row_layouts(const std::vector<std::vector<std::int64_t>>& ids,
+                                                 const std::vector<std::vector<std::int64_t>>& targets) const {
+  // Each <image> marker becomes one feature per patch (the class token is dropped).
+  const std::int64_t image_tokens = config_.vision.num_patches();
+  std::vector<TokenLayout> rows(ids.size());
+  std::int64_t longest = 0;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    TokenLayout& row = rows[i];
+    std::int64_t placed = 0;
+    for (std::int64_t id : ids[i]) {
+      if (id == kImageTokenId) {
+        row.image_begin = placed;
+        placed += image_tokens;
+        row.image_end = placed;
+      } else {
+        ++placed;
+      }
+    }
+    if (!targets.empty()) {
+      row.target_begin = placed;
+      placed += static_cast<std::int64_t>(targets[i].size());
+    }
+    row.length = placed;
+    longest = std::max(longest, placed);
+  }
+  // Left padding: every row ends at the last column.
+  for (TokenLayout& row : rows) row.offset = longest - row.length;
+  return rows;
+}
+
+std::vector<TokenLayout> LlavaModel::token_layout(const std::vector<ScoreRequest>& batch) {
+  std::vector<const ModelInput*> inputs;
+  std::vector<std::vector<std::int64_t>> targets;
+  for (const ScoreRequest& request : batch) {
+    inputs.push_back(&request.input);
+    targets.push_back(target_ids(request));
+  }
+  return row_layouts(prompt_ids(inputs), targets);
+}
+
+std::int64_t LlavaModel::count_tokens(const std::string& text) const {
+  return static_cast<std::int64_t>(tokenizer().encode(text).size());
+}
+
+std::vector<EditSite> LlavaModel::edit_sites() const {
+  std::vector<EditSite> sites;
+  for (int i = 0; i < config_.lm.layers; ++i) {
+    const std::string block = "lm.layers." + std::to_string(i);
+    sites.push_back({i, block + ".down_proj.weight", block + ".mlp.down_proj.in", block + ".mlp.down_proj.out",
+                     block + ".out", config_.lm.intermediate, config_.lm.hidden});
+  }
+  return sites;
+}
+
+LlavaModel::Sequences LlavaModel::layout(const std::vector<const ModelInput*>& inputs,
+                                         const std::vector<std::vector<std::int64_t>>& targets) {
+  const std::size_t batch = inputs.size();
+  const std::vector<std::vector<std::int64_t>> ids = prompt_ids(inputs);
+  std::vector<torch::Tensor> pixels;
+  std::vector<int> image_row(batch, -1);
+  for (std::size_t i = 0; i < batch; ++i) {
+    if (inputs[i]->image.defined()) {
       image_row[i] = static_cast<int>(pixels.size());
-      pixels.push_back(preprocess_image(in.image, i));
+      pixels.push_back(preprocess_image(inputs[i]->image, i));
     }
   }
   torch::Tensor features;
@@ -184,7 +239,12 @@ LlavaModel::Sequences LlavaModel::layout(const std::vector<const ModelInput*>& i
   out.positions = torch::stack(positions);
   out.targets = targets;
   out.lengths = lengths;
-  out.image_spans = std::move(image_spans);
+  out.rows = row_layouts(ids, targets);
+  for (std::size_t i = 0; i < batch; ++i)
+    if (out.rows[i].length != lengths[i] || out.rows[i].image_begin != image_spans[i].first)
+      throw ModelError("model 'llava': internal token layout mismatch in row " + std::to_string(i) + " (" +
+                       std::to_string(out.rows[i].length) + " vs " + std::to_string(lengths[i]) +
+                       " tokens); this is a bug in the llava plugin");
   return out;
 }
 
@@ -240,9 +300,7 @@ std::vector<ScoreResult> LlavaModel::score(const std::vector<ScoreRequest>& batc
       r.loss = -lp.gather(1, target.unsqueeze(1)).mean().item<double>();
       r.token_accuracy = predicted.eq(target).to(torch::kFloat64).mean().item<double>();
       r.target_tokens = targets[i];
-      r.sequence_length = layout.lengths[i];
-      r.image_begin = layout.image_spans[i].first;
-      r.image_end = layout.image_spans[i].second;
+      r.layout = layout.rows[i];
       r.predicted_tokens.assign(predicted.data_ptr<int64_t>(), predicted.data_ptr<int64_t>() + n);
       const int k = std::max(1, std::min<int>(chunk[i].top_k, static_cast<int>(lp.size(1))));
       const torch::Tensor topk = std::get<1>(lp.topk(k, -1)).contiguous();

@@ -26,6 +26,9 @@ class LlavaModel : public Model {
   std::vector<std::string> generate(const std::vector<ModelInput>& batch, const GenerateOptions& options) override;
   std::vector<std::string> parameter_names() const override;
   torch::Tensor parameter(const std::string& name) override;
+  std::vector<TokenLayout> token_layout(const std::vector<ScoreRequest>& batch) override;
+  std::int64_t count_tokens(const std::string& text) const override;
+  std::vector<EditSite> edit_sites() const override;
   std::vector<std::string> tap_names() const override;
   TapHandle add_tap(const std::string& tap, TapCallback callback) override;
   void save_checkpoint(const std::string& dir) override;
@@ -39,8 +42,15 @@ class LlavaModel : public Model {
     torch::Tensor positions;  // [B, T] int64, 0-based within each row's real tokens
     std::vector<std::vector<std::int64_t>> targets;  // target ids (+ EOS) per row, at the end of the row
     std::vector<std::int64_t> lengths;               // real tokens per row
-    std::vector<std::pair<std::int64_t, std::int64_t>> image_spans;  // [begin, end) per row, -1 without image
+    std::vector<TokenLayout> rows;                   // where each row's tokens sit (left padding)
   };
+  // BOS + prompt ids per input with kImageTokenId at the image; DataError for
+  // a marker/image mismatch.
+  std::vector<std::vector<std::int64_t>> prompt_ids(const std::vector<const ModelInput*>& inputs) const;
+  // The token layout of one forward over rows `ids` followed by `targets`
+  // (empty: no targets), without running the network.
+  std::vector<TokenLayout> row_layouts(const std::vector<std::vector<std::int64_t>>& ids,
+                                       const std::vector<std::vector<std::int64_t>>& targets) const;
   // `targets` may be empty (generation) or hold one id list per input.
   Sequences layout(const std::vector<const ModelInput*>& inputs,
                    const std::vector<std::vector<std::int64_t>>& targets);

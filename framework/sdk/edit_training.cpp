@@ -29,6 +29,35 @@ std::vector<ScoreRequest> edit_training_batch(const std::vector<EditRequest>& re
   return batch;
 }
 
+EditTrainingResult minimise_with_adam(const std::vector<torch::Tensor>& tuned, const AdamObjective& objective,
+                                      const EditTrainingOptions& options, const std::function<void()>& after_step) {
+  if (tuned.empty()) throw Error("minimise_with_adam: no tensors to tune");
+  if (!objective.loss) throw Error("minimise_with_adam: the objective has no loss");
+  if (options.steps < 1)
+    throw ConfigError("minimise_with_adam: steps must be >= 1, got " + std::to_string(options.steps));
+  EditTrainingResult result;
+  torch::optim::Adam optimizer(tuned, torch::optim::AdamOptions(options.lr).weight_decay(options.weight_decay));
+  for (int step = 0; step < options.steps; ++step) {
+    optimizer.zero_grad();
+    torch::Tensor loss = objective.loss();
+    result.loss_last = loss.item<double>();
+    if (step == 0) result.loss_first = result.loss_last;
+    if (result.loss_last < options.early_stop_loss) break;
+    (objective.total ? objective.total(loss) : loss).backward();
+    optimizer.step();
+    ++result.steps;
+    if (after_step) {
+      torch::NoGradGuard no_grad;
+      after_step();
+    }
+  }
+  if (result.steps == options.steps) {  // the last step's effect is not measured yet
+    torch::NoGradGuard no_grad;
+    result.loss_last = objective.loss().item<double>();
+  }
+  return result;
+}
+
 EditTrainingResult train_on_edit(Model& model, const std::vector<ScoreRequest>& batch,
                                  const std::vector<torch::Tensor>& tuned, const EditTrainingOptions& options,
                                  const std::function<void()>& after_step) {
@@ -39,25 +68,7 @@ EditTrainingResult train_on_edit(Model& model, const std::vector<ScoreRequest>& 
     FrozenParameters frozen(model);
     std::vector<torch::Tensor> params = tuned;
     for (torch::Tensor& t : params) t.set_requires_grad(true);
-    torch::optim::Adam optimizer(params, torch::optim::AdamOptions(options.lr).weight_decay(options.weight_decay));
-    for (int step = 0; step < options.steps; ++step) {
-      optimizer.zero_grad();
-      torch::Tensor loss = model.loss(batch);
-      result.loss_last = loss.item<double>();
-      if (step == 0) result.loss_first = result.loss_last;
-      if (result.loss_last < options.early_stop_loss) break;
-      loss.backward();
-      optimizer.step();
-      ++result.steps;
-      if (after_step) {
-        torch::NoGradGuard no_grad;
-        after_step();
-      }
-    }
-    if (result.steps == options.steps) {  // the last step's effect is not measured yet
-      torch::NoGradGuard no_grad;
-      result.loss_last = model.loss(batch).item<double>();
-    }
+    result = minimise_with_adam(params, {[&] { return model.loss(batch); }, {}}, options, after_step);
   }
   for (const torch::Tensor& t : tuned) {
     torch::Tensor cleared = t;

@@ -1,10 +1,12 @@
 #pragma once
-// Host-side internals of mike::Config: the yaml-cpp tree and where each part
-// of it came from. The composer (configs + overrides) builds these.
+// Internals of mike::Config, shared by the SDK's implementation and the host
+// (never installed): the yaml-cpp tree and where each part of it came from.
+// The host's composer (configs + overrides) builds these.
 #include <yaml-cpp/yaml.h>
 
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,15 @@ struct Config::Impl {
   // Key path -> source ("configs/editor/rome.yaml" or "override 'editor.lr=1'").
   // The longest matching prefix of a key decides its origin.
   std::map<std::string, std::string> origins;
+};
+
+// The one door to Config's private representation (a friend of Config).
+struct ConfigAccess {
+  using Impl = Config::Impl;
+  static Config make(std::shared_ptr<const Config::Impl> impl, std::string prefix) {
+    return Config(std::move(impl), std::move(prefix));
+  }
+  static const Config::Impl& impl(const Config& config) { return *config.impl_; }
 };
 
 // Builds a Config over `root`, which the caller must not modify afterwards

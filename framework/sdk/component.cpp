@@ -2,6 +2,6 @@
 
 namespace mike {
 // Out-of-line so the vtable and type_info of Component live in
-// libmike_framework only; dynamic_cast across plugin libraries relies on it.
+// libmike_sdk only; dynamic_cast across plugin libraries relies on it.
 Component::~Component() = default;
 }  // namespace mike

@@ -157,13 +157,13 @@ std::string describe_yaml_value(const YAML::Node& node) {
 }
 
 Config make_config(const YAML::Node& root, std::string default_origin, std::map<std::string, std::string> origins) {
-  auto impl = std::make_shared<Config::Impl>();
+  auto impl = std::make_shared<ConfigAccess::Impl>();
   // Not cloned: YAML::Clone drops source marks (line:col), which error
   // messages need. Callers hand over a tree they no longer modify.
   impl->root = root.IsDefined() && !root.IsNull() ? root : YAML::Node(YAML::NodeType::Map);
   impl->default_origin = std::move(default_origin);
   impl->origins = std::move(origins);
-  return Config(std::move(impl), "");
+  return ConfigAccess::make(std::move(impl), "");
 }
 
 Config::Config() : Config(make_config(YAML::Node(YAML::NodeType::Map), "<empty>")) {}

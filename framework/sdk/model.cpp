@@ -1,6 +1,11 @@
-// Shared implementations behind the SDK's Model, TapRegistry and Editor types
-// (defaults every model/editor plugin inherits, written once here).
+// Shared implementations behind the SDK's Model, TapRegistry, Editor and
+// Corpus types (defaults every model/editor plugin inherits, written once here).
+#include <cstdio>
+#include <cstring>
+
+#include "mike/corpus.h"
 #include "mike/editor.h"
+#include "mike/hash.h"
 #include "mike/error.h"
 #include "mike/metric.h"
 #include "mike/model.h"
@@ -10,13 +15,35 @@
 
 namespace mike {
 
-namespace {
 std::string shape_string(const torch::Tensor& t) {
   std::string s = "[";
   for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
   return s + "]";
 }
-}  // namespace
+
+EditSite edit_site(const Model& model, int block, const std::string& key) {
+  const std::vector<EditSite> sites = model.edit_sites();
+  if (sites.empty())
+    throw ConfigError(key + ": the model declares no edit sites (Model::edit_sites), so editors cannot find its "
+                      "LM MLPs; use a model that does (see `mike plugins info <model>`)");
+  for (const EditSite& site : sites)
+    if (site.block == block) return site;
+  throw ConfigError(key + ": the model has no LM block " + std::to_string(block) + " (its edit sites are blocks " +
+                    std::to_string(sites.front().block) + ".." + std::to_string(sites.back().block) +
+                    "); pick layers the model has (see `mike plugins info <model>`)");
+}
+
+std::vector<TokenLayout> Model::token_layout(const std::vector<ScoreRequest>& batch) {
+  throw ModelError("this model does not report its token layout (asked for " + std::to_string(batch.size()) +
+                   " requests); editors that key on token positions need a model that does");
+}
+
+std::int64_t Model::count_tokens(const std::string& text) const {
+  throw ModelError("this model cannot count tokens without a forward pass (asked for " +
+                   std::to_string(text.size()) + " bytes of text)");
+}
+
+std::vector<EditSite> Model::edit_sites() const { return {}; }
 
 void Model::set_parameter(const std::string& name, const torch::Tensor& value) {
   torch::Tensor target = parameter(name);
@@ -82,5 +109,33 @@ EditedModel::~EditedModel() = default;
 ForwardingModel::~ForwardingModel() = default;
 InPlaceEdit::~InPlaceEdit() = default;
 Editor::~Editor() = default;
+Corpus::~Corpus() = default;
+CorpusSource::~CorpusSource() = default;
+
+const CorpusSource& Editor::corpus_source() const {
+  if (!corpus_source_)
+    throw PluginError("this editor reads a corpus, but no corpus source was set; the host sets one when it creates "
+                      "the editor (PluginRegistry::create_editor); code that constructs editors itself must call "
+                      "Editor::set_corpus_source");
+  return *corpus_source_;
+}
+
+Fnv1a64& Fnv1a64::add_words(const void* data, std::size_t size) {
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  std::size_t i = 0;
+  for (; i + 8 <= size; i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, bytes + i, 8);
+    mix(word);
+  }
+  for (; i < size; ++i) mix(bytes[i]);
+  return *this;
+}
+
+std::string Fnv1a64::hex() const {
+  char buffer[17];
+  std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(state_));
+  return buffer;
+}
 Metric::~Metric() = default;
 }  // namespace mike

@@ -1,6 +1,6 @@
 // libmike_sentencepiece.so: SentencePieceBackend over libsentencepiece (see
 // sentencepiece_backend.h for why this is a library of its own).
-#include "sentencepiece_backend.h"
+#include "model_io/sentencepiece_backend.h"
 
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
