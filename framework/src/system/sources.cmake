@@ -1,2 +1,3 @@
 # Sources of framework/src/system (included by framework/CMakeLists.txt).
-list(APPEND MIKE_FRAMEWORK_SOURCES ${CMAKE_CURRENT_LIST_DIR}/build_info.cpp)
+list(APPEND MIKE_FRAMEWORK_SOURCES ${CMAKE_CURRENT_LIST_DIR}/build_info.cpp ${CMAKE_CURRENT_LIST_DIR}/install_layout.cpp)
+list(APPEND MIKE_FRAMEWORK_NO_PCH_SOURCES ${CMAKE_CURRENT_LIST_DIR}/install_layout.cpp)
