@@ -103,7 +103,7 @@ void Runner::compute_pre_outputs() {
   std::vector<ProbeSample> all;
   for (const auto& samples : samples_) all.insert(all.end(), samples.begin(), samples.end());
   auto start = std::chrono::steady_clock::now();
-  auto outputs = call_plugin(plugins_.model_label, [&] { return evaluator_.evaluate(*plugins_.model, all); });
+  auto outputs = evaluator_.evaluate(*plugins_.model, plugins_.model_label, all);
   timing_.pre_eval_s += seconds_since(start);
   timing_.pre_eval_samples += static_cast<std::int64_t>(all.size());
   pre_.clear();
@@ -134,8 +134,7 @@ void Runner::evaluate_records(Model& model, const std::vector<std::size_t>& reco
                               rows.data_ptr<float>());
     };
   auto start = std::chrono::steady_clock::now();
-  auto post = call_plugin(plugins_.model_label,
-                          [&] { return evaluator_.evaluate(model, samples, options_.log_taps, sink); });
+  auto post = evaluator_.evaluate(model, plugins_.model_label, samples, options_.log_taps, sink);
   timing_.post_eval_s += seconds_since(start);
   for (std::size_t i = 0; i < samples.size(); ++i) {
     const ProbeSample& sample = samples[i];
