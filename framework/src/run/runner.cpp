@@ -36,15 +36,6 @@ const char* protocol_name(Protocol protocol) {
   return "?";
 }
 
-std::map<std::string, std::vector<std::string>> default_probe_metrics(Task task) {
-  std::string accuracy = task == Task::kElc ? "caption" : "edit_accuracy";
-  return {{"reliability", {accuracy}},
-          {"t_generality", {accuracy}},
-          {"i_generality", {accuracy}},
-          {"t_locality", {"locality"}},
-          {"m_locality", {"locality"}}};
-}
-
 Runner::Runner(Plugins plugins, std::vector<data::EditRecord> records, RunnerOptions options, Evaluator& evaluator,
                RunLog& log)
     : plugins_(std::move(plugins)),
@@ -60,7 +51,7 @@ Runner::Runner(Plugins plugins, std::vector<data::EditRecord> records, RunnerOpt
     samples_.push_back(probe_samples(records_[i], i, options_.task, options_.igen));
   for (const auto& [probe, names] : options_.probe_metrics)
     for (const std::string& name : names)
-      if (!plugins_.metrics.count(name)) throw ConfigError("metric plugin '" + name + "' (for " + probe + ") is not loaded");
+      if (!plugins_.metrics.count(name)) throw ConfigError("metric '" + name + "' (for " + probe + ") is not loaded");
 }
 
 std::int64_t Runner::total_edits() const {
