@@ -21,9 +21,10 @@ int cmd_pretrain(const std::vector<std::string>& args, CommonOptions& common) {
       "  e.g. mike pretrain model=llava_s data=synth model.pretrain.steps=500\n"
       "Trains root.model on <data.dir>/pretrain.jsonl; the result is cached under $MIKE_CACHE\n"
       "(default ~/.cache/mike)/pretrain/<plugin>-<config hash>/ and reused by `mike run`");
-  std::string config_dir = "configs", config_name = "config";
+  std::vector<std::string> config_dirs;
+  std::string config_name = "config";
   desc.add_options()("help,h", "show help")                                                          //
-      ("config-dir", po::value(&config_dir)->default_value("configs"), "directory of config.yaml and groups")  //
+      ("config-dir", po::value(&config_dirs)->composing(), kConfigDirHelp)                           //
       ("config-name", po::value(&config_name)->default_value("config"), "primary config file")        //
       ("resume", "continue an interrupted pretraining from its last periodic checkpoint")          //
       ("force", "retrain even when the cache already holds this model")                            //
@@ -38,16 +39,9 @@ int cmd_pretrain(const std::vector<std::string>& args, CommonOptions& common) {
   }
   PluginRegistry registry;
   registry.discover(PluginRegistry::default_search_path(common.plugin_paths));
-  ComposeRequest request;
-  request.config_dir = config_dir;
-  request.config_name = config_name;
-  if (vm.count("overrides")) request.overrides = vm["overrides"].as<std::vector<std::string>>();
-  request.plugin_defaults = [&registry](const std::string& group,
-                                        const std::string& plugin) -> std::optional<PluginDefaults> {
-    const PluginRecord* record = registry.find(group, plugin);
-    if (!record) return std::nullopt;
-    return PluginDefaults{record->default_config, "plugin " + group + " '" + plugin + "' defaults (" + record->file + ")"};
-  };
+  std::vector<std::string> overrides;
+  if (vm.count("overrides")) overrides = vm["overrides"].as<std::vector<std::string>>();
+  const ComposeRequest request = compose_request(config_search_path(config_dirs), config_name, overrides, registry);
   const Config config = compose_config(request).config;
 
   PretrainRunOptions options;

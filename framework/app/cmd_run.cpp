@@ -33,7 +33,8 @@ struct RunOptions {
   bool dry_run = false;
   bool wait = false;
   std::string cfg;
-  std::string config_dir = "configs";
+  std::vector<std::string> config_dir_args;  // --config-dir, in order
+  std::vector<fs::path> config_dirs;         // the search path they make (config_search_path)
   std::string config_name = "config";
   int jobs = 0;  // 0 = from launcher.jobs
   std::string resume;
@@ -64,21 +65,11 @@ class Composition {
   }
 
   ComposedConfig compose(const std::vector<std::string>& overrides) const {
-    ComposeRequest request;
-    request.config_dir = options_.config_dir;
-    request.config_name = options_.config_name;
-    request.overrides = overrides;
-    request.plugin_defaults = [this](const std::string& group, const std::string& plugin) -> std::optional<PluginDefaults> {
-      const PluginRecord* record = registry_.find(group, plugin);
-      if (!record) return std::nullopt;
-      return PluginDefaults{record->default_config,
-                            "plugin " + group + " '" + plugin + "' defaults (" + record->file + ")"};
-    };
-    return compose_config(request);
+    return compose_config(compose_request(options_.config_dirs, options_.config_name, overrides, registry_));
   }
 
   GroupOptionsFn group_options_fn() const {
-    return [dir = options_.config_dir](const std::string& group) { return group_options(dir, group); };
+    return [dirs = options_.config_dirs](const std::string& group) { return group_options(dirs, group); };
   }
 
  private:
@@ -165,7 +156,7 @@ void validate_sweep(const SweepPlan& plan, const Composition& composition, const
   for (std::size_t a = 0; a < plan.axes().size(); ++a) {
     const SweepAxis& axis = plan.axes()[a];
     bool picks_group = false;
-    for (const std::string& key : axis.keys) picks_group = picks_group || is_config_group(options.config_dir, key);
+    for (const std::string& key : axis.keys) picks_group = picks_group || is_config_group(options.config_dirs, key);
     if (!picks_group || !axis.is_sweep()) continue;
     for (std::size_t v = 1; v < axis.values.size(); ++v) {
       std::vector<std::string> overrides;
@@ -299,7 +290,8 @@ int run_multirun(const RunOptions& options, const CommonOptions& common, const C
   for (std::size_t i = 0; i < plan.job_count(); ++i) composed.push_back(composition.compose(plan.job_overrides(i)));
   fs::path sweep_dir = out_dir_of(composed.front().config, "multirun");
   SweepManifest manifest;
-  manifest.config_dir = fs::absolute(options.config_dir).string();
+  for (const fs::path& dir : options.config_dirs)
+    manifest.config_dir += (manifest.config_dir.empty() ? "" : ":") + fs::absolute(dir).string();
   manifest.config_name = options.config_name;
   manifest.arguments = options.overrides;
   manifest.launcher = composed.front().config.get_or<std::string>("launcher.name", "local");
@@ -331,7 +323,7 @@ int cmd_run(const std::vector<std::string>& args, CommonOptions& common) {
       ("multirun,m", po::bool_switch(&options.multirun), "run a sweep: every combination of the listed values")  //
       ("dry-run", po::bool_switch(&options.dry_run), "print the jobs (index: overrides) and exit")              //
       ("cfg", po::value<std::string>(&options.cfg), "`--cfg job`: print the composed config and exit")          //
-      ("config-dir", po::value<std::string>(&options.config_dir)->default_value("configs"), "config groups folder")  //
+      ("config-dir", po::value<std::vector<std::string>>(&options.config_dir_args)->composing(), kConfigDirHelp)  //
       ("config-name", po::value<std::string>(&options.config_name)->default_value("config"),
        "primary config: a name in --config-dir, or a path to a .yaml file")                                     //
       ("jobs,j", po::value<int>(&options.jobs), "local launcher: run N jobs at once in worker subprocesses")     //
@@ -354,6 +346,7 @@ int cmd_run(const std::vector<std::string>& args, CommonOptions& common) {
   if (!options.job_dir.empty()) return run_job_dir(options, common);
   if (options.record_exit) throw UsageError("run: --record-exit needs --job-dir");
   if (!options.resume.empty()) return run_resume(options, common);
+  options.config_dirs = config_search_path(options.config_dir_args);
   Composition composition(options, common);
   if (options.multirun) return run_multirun(options, common, composition);
   return run_single(options, common, composition);

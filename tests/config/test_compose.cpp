@@ -279,3 +279,129 @@ TEST_CASE("experiments/benchmark_scale composes the full world with a larger pre
   CHECK(c.get<std::string>("editor.plugin") == "ft");
   CHECK(c.get<std::string>("task") == "vna");
 }
+
+namespace {
+// Plugins as the registry would report them: ft, lora and toy, with defaults.
+mike::PluginDefaultsLookup fixture_plugins() {
+  return [](const std::string& group, const std::string& name) -> std::optional<mike::PluginDefaults> {
+    if (group == "editor" && name == "ft") return mike::PluginDefaults{"lr: 0.5\nparams: [w]\n", "plugin editor 'ft' defaults"};
+    if (group == "editor" && name == "lora")
+      return mike::PluginDefaults{"rank: 4\nalpha: 8.0\nlr: 1.0e-3\n", "plugin editor 'lora' defaults"};
+    if (group == "model" && name == "toy") return mike::PluginDefaults{"init_scale: 0.0\n", "plugin model 'toy' defaults"};
+    return std::nullopt;
+  };
+}
+mike::PluginNamesLookup fixture_plugin_names() {
+  return [](const std::string& group) {
+    return group == "editor" ? std::vector<std::string>{"ft", "lora"} : std::vector<std::string>{};
+  };
+}
+}  // namespace
+
+TEST_CASE("a plugin with no group file is an option of its group, composed from its default config") {
+  std::string dir = make_config_dir();
+  Config c = compose(dir, {"editor=lora", "editor.rank=2"}, fixture_plugins());
+  CHECK(c.get<std::string>("editor.plugin") == "lora");
+  CHECK(c.get<int>("editor.rank") == 2);
+  CHECK(c.get<double>("editor.alpha") == doctest::Approx(8.0));
+  CHECK(c.get<int>("editor.steps") == 10);  // config.yaml's own editor keys still apply
+  CHECK_FALSE(c.has("editor.layers"));      // nothing of ft_llm.yaml
+  CHECK(c.sub("editor").keys() == std::vector<std::string>{"rank", "alpha", "lr", "plugin", "steps"});
+  CHECK(c.origin("editor.alpha") == "plugin editor 'lora' defaults:2:8");
+  CHECK(c.origin("editor.plugin") == "override 'editor=lora' (editor plugin 'lora', no file " + dir +
+                                         "/editor/lora.yaml)");
+  // The same for any plugin-backed group: the model.
+  Config toy = compose(dir, {"model=toy"}, fixture_plugins());
+  CHECK(toy.sub("model").keys() == std::vector<std::string>{"init_scale", "plugin"});
+  // A group file of the same name still wins over the bare plugin.
+  CHECK(compose(dir, {"editor=rome"}, fixture_plugins()).get<int>("editor.layer") == 5);
+}
+
+TEST_CASE("an unknown group option lists the options and the plugins of that group") {
+  std::string dir = make_config_dir();
+  ComposeRequest request;
+  request.config_dir = dir;
+  request.overrides = {"editor=romee"};
+  request.plugin_defaults = fixture_plugins();
+  request.plugin_names = fixture_plugin_names();
+  CHECK(error_of([&] { mike::compose_config(request); }) ==
+        "unknown option 'romee' for config group 'editor' (from override 'editor=romee'); available options: "
+        "ft_llm, rome; editor plugins (with their default config): ft, lora; pick one of them or add " + dir +
+            "/editor/romee.yaml");
+}
+
+TEST_CASE("editor.plugin=X re-composes the group from X's defaults: no key of the previous editor stays") {
+  std::string dir = make_config_dir();
+  Config c = compose(dir, {"editor.plugin=lora", "editor.rank=16"}, fixture_plugins());
+  CHECK(c.get<std::string>("editor.plugin") == "lora");
+  CHECK(c.origin("editor.plugin") == "override 'editor.plugin=lora'");
+  CHECK(c.get<int>("editor.rank") == 16);
+  CHECK(c.get<double>("editor.lr") == doctest::Approx(1e-3));  // lora's lr, not ft_llm.yaml's 1e-4
+  CHECK_FALSE(c.has("editor.params"));                           // ft's defaults are gone
+  CHECK_FALSE(c.has("editor.layers"));                           // and so is ft_llm.yaml
+  CHECK(c.sub("editor").keys() == std::vector<std::string>{"rank", "alpha", "lr", "plugin", "steps"});
+  // ++ works the same; naming the plugin the group already has changes nothing.
+  CHECK(compose(dir, {"++editor.plugin=lora"}, fixture_plugins()).sub("editor").keys() ==
+        std::vector<std::string>{"rank", "alpha", "lr", "plugin", "steps"});
+  Config same = compose(dir, {"editor.plugin=ft"}, fixture_plugins());
+  CHECK(same.get<std::vector<int>>("editor.layers") == std::vector<int>{3});
+  CHECK(same.get<std::vector<std::string>>("editor.params") == std::vector<std::string>{"w"});
+  // A key only the old editor had is an error naming the nearest keys of the new one.
+  CHECK(error_of([&] { compose(dir, {"editor.plugin=lora", "editor.layers=[1]"}, fixture_plugins()); })
+            .rfind("override 'editor.layers=[1]': key 'editor.layers' is not in the config; nearest existing keys: ", 0) == 0);
+}
+
+TEST_CASE("several config dirs: the first that has a file wins, options are the union") {
+  std::string user = mike::test::make_temp_dir("compose_user");
+  std::string installed = make_config_dir();
+  mike::test::write_file(user + "/editor/rome.yaml", "plugin: rome\nlayer: 1\nlr: 0.1\n");
+  mike::test::write_file(user + "/editor/mine.yaml", "plugin: mine\nstrength: 3\nlr: 0.2\n");
+  ComposeRequest request;
+  request.config_dir = user;  // no config.yaml here: the installed one is used
+  request.more_config_dirs = {installed};
+  request.overrides = {"editor=rome"};
+  Config c = mike::compose_config(request).config;
+  CHECK(c.get<int>("editor.layer") == 1);
+  CHECK(c.origin("editor.layer") == user + "/editor/rome.yaml:2:8");
+  CHECK(c.get<int>("model.dim") == 64);  // model/xs.yaml from the installed dir
+  request.overrides = {"editor=mine"};
+  CHECK(mike::compose_config(request).config.get<int>("editor.strength") == 3);
+  CHECK(mike::group_options({user, installed}, "editor") == std::vector<std::string>{"ft_llm", "mine", "rome"});
+  CHECK(mike::is_config_group({user, installed}, "model"));
+  CHECK(mike::primary_config_path({user, installed}, "config") == installed + "/config.yaml");
+  mike::test::write_file(user + "/config.yaml", "defaults:\n  - editor: mine\nseed: 5\n");
+  request.overrides = {};
+  CHECK(mike::compose_config(request).config.get<int>("seed") == 5);
+  request.config_dir = user + "/missing";
+  request.more_config_dirs = {user + "/missing2"};
+  CHECK(error_of([&] { mike::compose_config(request); }) ==
+        "config directories '" + user + "/missing', '" + user +
+            "/missing2' do not exist; run from the project root or pass --config-dir DIR");
+}
+
+TEST_CASE("metric group: each section naming a plugin gets that plugin's defaults beneath it") {
+  std::string dir = make_config_dir();
+  mike::test::write_file(dir + "/config.yaml", "defaults:\n  - editor: ft_llm\n  - metric: default\n");
+  mike::test::write_file(dir + "/metric/default.yaml",
+                         "agree: {plugin: agreement}\nstrict: {plugin: agreement, top_k: 1}\n"
+                         "probes: {vna: {t_locality: [agree, strict]}}\n");
+  mike::test::write_file(dir + "/metric/loose.yaml", "agree: {plugin: agreement, top_k: 9}\n");
+  auto plugins = [](const std::string& group, const std::string& name) -> std::optional<mike::PluginDefaults> {
+    if (group == "metric" && name == "agreement")
+      return mike::PluginDefaults{"top_k: 5\nweight: 1.0\n", "plugin metric 'agreement' defaults"};
+    if (group == "metric" && name == "exact") return mike::PluginDefaults{"case_sensitive: true\n", "plugin metric 'exact' defaults"};
+    return std::nullopt;
+  };
+  Config c = compose(dir, {"metric.strict.weight=0.5"}, plugins);
+  CHECK(c.get<int>("metric.agree.top_k") == 5);
+  CHECK(c.origin("metric.agree.top_k") == "plugin metric 'agreement' defaults:1:8");
+  CHECK(c.get<int>("metric.strict.top_k") == 1);  // the group file wins over the defaults
+  CHECK(c.get<double>("metric.strict.weight") == doctest::Approx(0.5));
+  CHECK(c.sub("metric.strict").keys() == std::vector<std::string>{"top_k", "weight", "plugin"});
+  CHECK(c.get<std::vector<std::string>>("metric.probes.vna.t_locality") == std::vector<std::string>{"agree", "strict"});
+  // Another option of the group, and a metric added on the command line, compose the same way.
+  CHECK(compose(dir, {"metric=loose"}, plugins).get<int>("metric.agree.top_k") == 9);
+  Config added = compose(dir, {"+metric.exact={plugin: exact}"}, plugins);
+  CHECK(added.get<bool>("metric.exact.case_sensitive") == true);
+  CHECK(added.get<std::string>("metric.exact.plugin") == "exact");
+}

@@ -15,9 +15,10 @@
 //     both) and restore in reverse order, each step bitwise;
 //   - supports_batch() says what a two-request edit does: both land, or a
 //     mike::Error refuses it;
-//   - a bad config value (a string where a number goes) is a ConfigError
-//     naming the key.
-#include "../model/llava_fixture.h"
+//   - a bad config value (a string where a number goes) is refused at
+//     creation with the key named (as a plugin failure, exit 4, like every
+//     error a plugin throws).
+#include "edit_fixture.h"
 #include "mike/editor.h"
 #include "mike/error.h"
 #include "mike/hash.h"
@@ -106,20 +107,7 @@ std::uint64_t all_parameters_hash(Model& model) {
   return hash.value();
 }
 
-const std::string& corpus_dir() {
-  static const std::string dir = [] {
-    const std::string d = make_temp_dir("editor_contract_corpus");
-    std::ofstream out(d + "/pretrain.jsonl");
-    for (const std::string& line : tiny_corpus()) {
-      const std::size_t q = line.find('?');
-      if (q == std::string::npos) continue;
-      out << R"({"kind": "fact", "prompt": ")" << line.substr(0, q + 1) << R"(", "answer": ")" << line.substr(q + 2)
-          << "\"}\n";
-    }
-    return d;
-  }();
-  return dir;
-}
+const std::string& corpus_dir() { return tiny_corpus_dir(); }
 
 // The plugin's embedded default config, with the one interpolation the
 // host would resolve (the run's dataset folder) pointing at the test corpus.
@@ -130,14 +118,6 @@ std::string default_yaml(const PluginRecord& record) {
   return yaml;
 }
 
-EditRequest edit_request(int i) {
-  EditRequest r;
-  r.id = "r" + std::to_string(i);
-  r.input.prompt = i % 2 ? "What is the name of this bird?" : "What is the name of this flower?";
-  r.input.image = test_image(i);
-  r.target = i % 2 ? "It is Quintara." : "It is Morrow.";
-  return r;
-}
 
 double target_loss(Model& model, const EditRequest& r) { return model.score({{r.input, r.target, 1}}).at(0).loss; }
 
@@ -197,9 +177,9 @@ std::string with_string_at(const std::string& yaml, const std::string& key) {
   return text;
 }
 
-}  // namespace
-
-TEST_CASE("every editor: the edit raises the target, restore is bitwise for all parameters") {
+// Runs `check(model, editor)` for every editor plugin on every fixture model,
+// each pair freshly made from the plugin's default config.
+void for_each_editor_and_model(const std::function<void(Model&, Editor&)>& check) {
   for (const std::string& name : editor_names()) {
     const PluginRecord& record = build_registry().require("editor", name);
     for (const Fixture& fixture : fixtures()) {
@@ -207,48 +187,49 @@ TEST_CASE("every editor: the edit raises the target, restore is bitwise for all 
       CAPTURE(fixture.name);
       auto model = fixture.make();
       auto editor = make_editor(name, default_yaml(record));
-      const std::uint64_t original = all_parameters_hash(*model);
-      const EditRequest request = edit_request(0);
-      const double before = target_loss(*model, request);
-      std::unique_ptr<EditedModel> edited = editor->edit(*model, {request});
-      const double after = target_loss(*edited, request);
-      if (all_parameters_hash(*model) != original || dynamic_cast<InPlaceEdit*>(edited.get()) != nullptr)
-        CHECK(after < before);
-      else
-        CHECK(after != before);
-      edited->restore_original();
-      CHECK(all_parameters_hash(*model) == original);
-      CHECK(target_loss(*model, request) == before);
+      check(*model, *editor);
     }
   }
 }
 
+}  // namespace
+
+TEST_CASE("every editor: the edit raises the target, restore is bitwise for all parameters") {
+  for_each_editor_and_model([](Model& model, Editor& editor) {
+    const std::uint64_t original = all_parameters_hash(model);
+    const EditRequest request = edit_request(0);
+    const double before = target_loss(model, request);
+    std::unique_ptr<EditedModel> edited = editor.edit(model, {request});
+    const double after = target_loss(*edited, request);
+    if (all_parameters_hash(model) != original || dynamic_cast<InPlaceEdit*>(edited.get()) != nullptr)
+      CHECK(after < before);
+    else
+      CHECK(after != before);
+    edited->restore_original();
+    CHECK(all_parameters_hash(model) == original);
+    CHECK(target_loss(model, request) == before);
+  });
+}
+
 TEST_CASE("every editor: sequential edits compose and restore in reverse") {
-  for (const std::string& name : editor_names()) {
-    const PluginRecord& record = build_registry().require("editor", name);
-    for (const Fixture& fixture : fixtures()) {
-      CAPTURE(name);
-      CAPTURE(fixture.name);
-      auto model = fixture.make();
-      auto editor = make_editor(name, default_yaml(record));
-      const std::uint64_t original = all_parameters_hash(*model);
-      const EditRequest first = edit_request(0), second = edit_request(1);
-      const double second_before = target_loss(*model, second);
-      std::unique_ptr<EditedModel> one = editor->edit(*model, {first});
-      const std::uint64_t after_one = all_parameters_hash(*model);
-      const double first_after_one = target_loss(*one, first);
-      std::unique_ptr<EditedModel> two = editor->edit(*one, {second});
-      if (all_parameters_hash(*model) != after_one)
-        CHECK(target_loss(*two, second) < second_before);
-      else
-        CHECK(target_loss(*two, second) != second_before);
-      two->restore_original();
-      CHECK(all_parameters_hash(*model) == after_one);
-      CHECK(target_loss(*one, first) == first_after_one);
-      one->restore_original();
-      CHECK(all_parameters_hash(*model) == original);
-    }
-  }
+  for_each_editor_and_model([](Model& model, Editor& editor) {
+    const std::uint64_t original = all_parameters_hash(model);
+    const EditRequest first = edit_request(0), second = edit_request(1);
+    const double second_before = target_loss(model, second);
+    std::unique_ptr<EditedModel> one = editor.edit(model, {first});
+    const std::uint64_t after_one = all_parameters_hash(model);
+    const double first_after_one = target_loss(*one, first);
+    std::unique_ptr<EditedModel> two = editor.edit(*one, {second});
+    if (all_parameters_hash(model) != after_one)
+      CHECK(target_loss(*two, second) < second_before);
+    else
+      CHECK(target_loss(*two, second) != second_before);
+    two->restore_original();
+    CHECK(all_parameters_hash(model) == after_one);
+    CHECK(target_loss(*one, first) == first_after_one);
+    one->restore_original();
+    CHECK(all_parameters_hash(model) == original);
+  });
 }
 
 TEST_CASE("every editor: supports_batch() says what a two-request edit does") {
@@ -272,7 +253,7 @@ TEST_CASE("every editor: supports_batch() says what a two-request edit does") {
   }
 }
 
-TEST_CASE("every editor: a non-numeric value for a numeric key is a ConfigError naming the key") {
+TEST_CASE("every editor: a non-numeric value for a numeric key is refused naming the key") {
   for (const std::string& name : editor_names()) {
     const PluginRecord& record = build_registry().require("editor", name);
     const std::string yaml = default_yaml(record);
@@ -288,8 +269,8 @@ TEST_CASE("every editor: a non-numeric value for a numeric key is a ConfigError 
       } catch (const Error& e) {
         const std::string what = e.what();
         CAPTURE(what);
-        CHECK(e.exit_code() == 2);
-        CHECK(what.find(key) != std::string::npos);
+        CHECK(e.exit_code() == 4);
+        CHECK(what.find("config key '" + key + "'") != std::string::npos);
       }
     }
   }

@@ -2,7 +2,7 @@
 // model with random weights: the closed forms satisfy the equations of the
 // papers on the model's real weights and keys, the statistics cache is reused,
 // and every editor's edit -> restore leaves the model bitwise identical.
-#include "../model/llava_fixture.h"
+#include "edit_fixture.h"
 #include "mike/editor.h"
 #include "mike/error.h"
 #include "closed_forms.h"
@@ -29,33 +29,12 @@ std::string down_proj_input_tap(const Model& model) { return site_of(model).inpu
 double rel(const torch::Tensor& a, const torch::Tensor& b) { return ((a - b).norm() / b.norm()).item<double>(); }
 
 // A text-only pretraining corpus (pretrain.jsonl) for the statistics.
-const std::string& corpus_dir() {
-  static const std::string dir = [] {
-    const std::string d = make_temp_dir("locate_edit_corpus");
-    std::ofstream out(d + "/pretrain.jsonl");
-    for (const std::string& line : tiny_corpus()) {
-      const std::size_t q = line.find('?');
-      if (q == std::string::npos) continue;
-      out << R"({"kind": "fact", "prompt": ")" << line.substr(0, q + 1) << R"(", "answer": ")" << line.substr(q + 2)
-          << "\"}\n";
-    }
-    return d;
-  }();
-  return dir;
-}
+const std::string& corpus_dir() { return tiny_corpus_dir(); }
 
 std::shared_ptr<const Corpus> corpus(const std::string& dir = corpus_dir()) {
   return data::dataset_corpus_source()->open(dir, 0);
 }
 
-EditRequest edit_request(int i) {
-  EditRequest r;
-  r.id = "r" + std::to_string(i);
-  r.input.prompt = i % 2 ? "What is the name of this bird?" : "What is the name of this flower?";
-  r.input.image = test_image(i);
-  r.target = i % 2 ? "It is Quintara." : "It is Morrow.";
-  return r;
-}
 
 torch::Tensor keys_of(Model& model, const std::vector<EditRequest>& edits) {
   std::vector<ScoreRequest> requests;
@@ -391,7 +370,7 @@ TEST_CASE("rome, memit, alphaedit plugins: the edit lands, restore is bitwise") 
   }
 }
 
-// The host rethrows a plugin's error with the plugin named and its exit code kept.
+// The host rethrows a plugin's error with the plugin named, as a plugin failure (exit 4).
 template <class F>
 void expect_error(F&& call, const std::string& message, int exit_code) {
   try {
@@ -412,18 +391,18 @@ TEST_CASE("locate-then-edit config errors name the key and the fix") {
     return build_registry().create_editor(name, Config::from_yaml(yaml, name + ".yaml"));
   };
   expect_error([&] { load("rome", "layers: [0]", "layers: [0, 1]"); },
-               "editor 'rome': layers (rome.yaml:8:9) must name exactly one layer", 2);
+               "editor 'rome': layers (rome.yaml:8:9) must name exactly one layer", 4);
   expect_error([&] { load("memit", "layers: [1]", "layers: [1, 0]"); },
-               "layers (memit.yaml:2:9) must be strictly increasing", 2);
+               "layers (memit.yaml:2:9) must be strictly increasing", 4);
   expect_error([&] { load("memit", "key_position: answer_tokens", "key_position: subject"); },
                "key_position (memit.yaml:9:15): 'subject' is not known; use last_image_token, last_prompt_token or answer_tokens",
-               2);
+               4);
   expect_error([&] { load("rome", "key_position: last_prompt_token", "key_position: answer_tokens"); },
-               "answer_tokens gives one key per answer token, but ROME writes one key", 2);
+               "answer_tokens gives one key per answer token, but ROME writes one key", 4);
   expect_error([&] { load("rome", "context_templates: [\"{}\"]", "context_templates: [\"{}\", \"Question:\"]"); },
-               "'Question:' has no {} marking where the edit prompt goes", 2);
+               "'Question:' has no {} marking where the edit prompt goes", 4);
   expect_error([&] { load("alphaedit", "nullspace_threshold: 1.0e-2", "nullspace_threshold: 2"); },
-               "nullspace_threshold (alphaedit.yaml:6:22) must be in (0, 1)", 2);
+               "nullspace_threshold (alphaedit.yaml:6:22) must be in (0, 1)", 4);
   auto model = make_tiny_model();
   auto editor = load("rome", "layers: [0]", "layers: [7]");
   CHECK_THROWS_WITH_AS(editor->edit(*model, {edit_request(0)}),

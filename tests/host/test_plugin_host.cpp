@@ -147,7 +147,7 @@ TEST_CASE("exceptions inside a plugin are reported with the plugin's name") {
     FAIL("expected an error");
   } catch (const Error& e) {
     CHECK(std::string(e.what()) == "model 'toy': toy model has no parameter 'nope'");
-    CHECK(e.exit_code() == 5);  // a ModelError keeps its exit code across the boundary
+    CHECK(e.exit_code() == 4);  // a ModelError thrown by a plugin is a plugin failure
   }
   try {
     registry.create_editor("scale", Config::from_yaml("factor: 2.0\n", "scale.yaml"));
@@ -156,12 +156,46 @@ TEST_CASE("exceptions inside a plugin are reported with the plugin's name") {
     CHECK(std::string(e.what()) ==
           "editor 'scale': config key 'parameter' is missing; set it in the config or on the command line, e.g. "
           "+parameter=...");
-    CHECK(e.exit_code() == 2);
+    CHECK(e.exit_code() == 4);
   }
   CHECK_THROWS_WITH_AS(registry.create_editor("nonexistent", Config()),
                        "no editor plugin named 'nonexistent'; available: crash, scale, throws. Check `mike plugins list`, "
                        "--plugin-path or MIKE_PLUGIN_PATH",
                        PluginError);
+}
+
+TEST_CASE("whatever type a plugin throws, from its factory or a call, it is a PluginError (exit 4) with its message") {
+  PluginRegistry registry = fixture_registry();
+  auto model = registry.create_model("toy", Config());
+  const std::vector<std::pair<std::string, std::string>> kinds = {
+      {"runtime_error", "fixture failure inside the plugin"},
+      {"config_error", "fixture config error inside the plugin"},
+      {"mike_error", "fixture mike::Error inside the plugin"},
+      {"model_error", "fixture model error inside the plugin"},
+      {"bad_alloc", "out of memory (std::bad_alloc); use a smaller model, batch or data.limit"},
+      {"int", "threw an exception that is not a std::exception"}};
+  for (const auto& [kind, message] : kinds) {
+    for (const std::string where : {"factory", "edit"}) {
+      CAPTURE(kind);
+      CAPTURE(where);
+      std::string what = "(no error)";
+      int code = -1;
+      try {
+        auto editor = registry.create_editor("throws", Config::from_yaml("throw: " + kind + "\nwhere: " + where + "\n"));
+        call_plugin("editor 'throws'", [&] { return editor->edit(*model, {}); });
+      } catch (const PluginError& e) {
+        what = e.what();
+        code = e.exit_code();
+      } catch (...) {
+        what = "(not a PluginError)";
+      }
+      CHECK(what == "editor 'throws': " + message);
+      CHECK(code == 4);
+    }
+  }
+  // A PluginError from an inner boundary with the same name is not named twice.
+  CHECK_THROWS_WITH_AS(call_plugin("editor 'throws'", [&] { return registry.create_editor("throws", Config()); }),
+                       "editor 'throws': fixture failure inside the plugin", PluginError);
 }
 
 TEST_CASE("a plugin's library stays loaded while an object it created is alive") {

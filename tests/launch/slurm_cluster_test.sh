@@ -105,6 +105,7 @@ threads: 1
 data: {format: mike, dir: $tmp/world, split: test, limit: 2}
 protocol: {name: single}
 eval: {batch_size: 4, max_new_tokens: 4}
+metric: {exact: {plugin: exact}, probes: {vna: {reliability: [exact]}}}
 out_dir: null
 CONF
 printf 'plugin: toy\ninit_scale: 0.1\nseed: 1\n' >"$tmp/configs/model/toy.yaml"

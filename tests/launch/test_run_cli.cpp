@@ -37,7 +37,8 @@ std::string make_configs() {
                          "defaults:\n  - model: toy\n  - editor: scale\n  - launcher: local\n  - _self_\n"
                          "task: vna\nigen: augmented\nseed: 0\nthreads: 1\n"
                          "data: {format: mike, dir: '" + world_dir() + "', split: test, limit: 2}\n"
-                         "protocol: {name: single}\neval: {batch_size: 4, max_new_tokens: 4}\nout_dir: null\n");
+                         "protocol: {name: single}\neval: {batch_size: 4, max_new_tokens: 4}\n"
+                         "metric: {exact: {plugin: exact}, probes: {vna: {reliability: [exact]}}}\nout_dir: null\n");
   mike::test::write_file(dir + "/configs/model/toy.yaml", "plugin: toy\ninit_scale: 0.1\nseed: 1\n");
   mike::test::write_file(dir + "/configs/model/absent.yaml", "plugin: absent_model_plugin\n");
   mike::test::write_file(dir + "/configs/editor/scale.yaml", "plugin: scale\nparameter: bigram.weight\nfactor: 2.0\n");
@@ -61,7 +62,8 @@ TEST_CASE("--cfg job prints the composed config and exits 0") {
         "model:\n  plugin: absent_model_plugin\neditor:\n  parameter: bigram.weight\n  factor: 2.0\n  plugin: scale\n"
         "launcher:\n  name: local\n  jobs: 1\ntask: vna\nigen: augmented\nseed: 5\nthreads: 1\n"
         "data: {format: mike, dir: " + world_dir() + ", split: test, limit: 2}\n"
-        "protocol: {name: single}\neval: {batch_size: 4, max_new_tokens: 4}\nout_dir: ~\nextra:\n  note: hi\n");
+        "protocol: {name: single}\neval: {batch_size: 4, max_new_tokens: 4}\n"
+        "metric: {exact: {plugin: exact}, probes: {vna: {reliability: [exact]}}}\nout_dir: ~\nextra:\n  note: hi\n");
 }
 
 TEST_CASE("--dry-run lists every job with its overrides and runs nothing") {
@@ -114,7 +116,8 @@ TEST_CASE("config errors exit 2 with one line that says how to fix them, also in
   auto r = run_mike(in(dir, "-m --dry-run model=absent,nope"));
   CHECK(r.exit_code == 2);
   CHECK(r.err == "mike: error: unknown option 'nope' for config group 'model' (from override 'model=nope'); "
-                 "available options: absent, toy; pick one of them or add " + dir + "/configs/model/nope.yaml\n");
+                 "available options: absent, toy; model plugins (with their default config): llava, toy; pick one of "
+                 "them or add " + dir + "/configs/model/nope.yaml\n");
   auto typo = run_mike(in(dir, "-m --dry-run sed=1,2"));
   CHECK(typo.exit_code == 2);
   CHECK(contains(typo.err, "key 'sed' is not in the config; nearest existing keys: seed"));

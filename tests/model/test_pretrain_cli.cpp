@@ -196,5 +196,37 @@ TEST_CASE("mike run refuses a preset with no pretrained model unless initial_wei
   const mike::Config model = mike::with_pretrained_checkpoint(untrained, {});
   CHECK(model.get<bool>("initial_weights"));
   CHECK(model.get_or<std::string>("checkpoint", "").empty());
+  // It still reads text: the corpus tokenizer pretraining would train, made once and cached.
+  const std::string tokenizer = cache_dir + ".initial/tokenizer.model";
+  CHECK(model.get<std::string>("tokenizer") == tokenizer);
+  REQUIRE(fs::exists(tokenizer));
+  const auto made = fs::last_write_time(tokenizer);
+  CHECK(mike::with_pretrained_checkpoint(untrained, {}).get<std::string>("tokenizer") == tokenizer);
+  CHECK(fs::last_write_time(tokenizer) == made);  // reused, not retrained
+  // A tokenizer the config names is kept.
+  const mike::Config named = mike::Config::from_yaml(
+      "model:\n  plugin: llava\n  initial_weights: true\n  tokenizer: /x/t.model\n  pretrain: {steps: 40}\n"
+      "data:\n  dir: " + s.dir + "/world\nseed: 0\n", "config.yaml");
+  CHECK(mike::with_pretrained_checkpoint(named, {}).get<std::string>("tokenizer") == "/x/t.model");
+  // No corpus to train one from: the error names the key to set.
+  const std::string empty_dir = mike::test::make_temp_dir("no_corpus");
+  const mike::Config no_corpus = mike::Config::from_yaml(
+      "model:\n  plugin: llava\n  initial_weights: true\n  pretrain: {steps: 40}\ndata:\n  dir: " + empty_dir +
+          "\nseed: 0\n", "config.yaml");
+  CHECK_THROWS_WITH_AS(mike::with_pretrained_checkpoint(no_corpus, {}),
+                       ("model.initial_weights=true (from config.yaml:3:20) needs a tokenizer, and there is no " +
+                        empty_dir + "/pretrain.jsonl to train one from; set model.tokenizer=<path to a SentencePiece "
+                        "tokenizer.model>").c_str(),
+                       mike::ConfigError);
   unsetenv("MIKE_CACHE");
+}
+
+TEST_CASE("mike run ++model.initial_weights=true on a fresh world needs no other key") {
+  const Setup s = make_setup();
+  const auto r = run_command("MIKE_CACHE=" + s.cache + " " + MIKE_EXE + " -q run --config-dir " + MIKE_SOURCE_DIR +
+                             "/configs ++model.initial_weights=true data.dir=" + s.dir +
+                             "/world data.limit=1 threads=1 out_dir=" + s.dir + "/run");
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(fs::exists(s.dir + "/run/summary.json"));
+  CHECK(r.out.find("reliability.token_acc") != std::string::npos);
 }

@@ -62,3 +62,33 @@ TEST_CASE("run errors: unknown model plugin and a missing dataset dir are one cl
   CHECK(d.exit_code != 0);
   CHECK(contains(d.err, root + "/nowhere"));
 }
+
+TEST_CASE("the metric group is composed, swept and saved like an editor; too large a top_k is a config error") {
+  std::string root = mike::test::make_temp_dir("metric_cli");
+  // A user config folder over the repo's: one more option of the metric group.
+  mike::test::write_file(root + "/configs/metric/top1.yaml",
+                         "locality: {plugin: locality, top_k: 1}\n"
+                         "probes: {vna: {t_locality: [locality], m_locality: [locality]}}\n");
+  const std::string args = "run --config-dir " + root + "/configs " + base_args(root + "/world").substr(4);
+  auto r = run_mike(args + " -m metric=default,top1 out_dir=" + root + "/sweep");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  const std::string job0 = mike::test::read_file(root + "/sweep/0/config.yaml");
+  const std::string job1 = mike::test::read_file(root + "/sweep/1/config.yaml");
+  CHECK(contains(job0, "  locality:\n    top_k: 5\n    plugin: locality\n"));  // the plugin's default
+  CHECK(contains(job1, "  locality:\n    top_k: 1\n    plugin: locality\n"));
+  CHECK_FALSE(contains(job1, "edit_accuracy"));
+  const std::string summary0 = mike::test::read_file(root + "/sweep/0/summary.json");
+  const std::string summary1 = mike::test::read_file(root + "/sweep/1/summary.json");
+  CHECK(contains(summary0, "\"reliability.token_acc\""));
+  CHECK(contains(summary1, "\"t_locality.topk_agreement\""));
+  CHECK_FALSE(contains(summary1, "\"reliability.token_acc\""));
+
+  auto too_large = run_mike(base_args(root + "/world") + " metric.locality.top_k=8 out_dir=" + root + "/bad");
+  CHECK(too_large.exit_code == 2);
+  CHECK(contains(too_large.err, "metric.locality.top_k is 8 (from override 'metric.locality.top_k=8'), but the runner "
+                                "keeps only eval.top_k = 5 top tokens per answer position (from " MIKE_SOURCE_DIR
+                                "/configs/config.yaml:"));
+  CHECK(contains(too_large.err, "; set eval.top_k=8 or lower metric.locality.top_k"));
+  auto raised = run_mike(base_args(root + "/world") + " metric.locality.top_k=8 eval.top_k=8 out_dir=" + root + "/ok");
+  CHECK_MESSAGE(raised.exit_code == 0, raised.err);
+}

@@ -43,14 +43,22 @@ const std::string kFtEditor =
     "{plugin: ft, layers: [], params: [bigram.weight], steps: 15, lr: 0.5, weight_decay: 0.0, norm_constraint: 0.0, "
     "early_stop_loss: 0.0}";
 
-Config run_config(const std::string& protocol, int limit, const std::string& editor = kFtEditor) {
+// The metric group as configs/metric/default.yaml composes it for VNA.
+const std::string kMetrics =
+    "{edit_accuracy: {plugin: edit_accuracy}, locality: {plugin: locality, top_k: 5}, probes: {vna: "
+    "{reliability: [edit_accuracy], t_generality: [edit_accuracy], i_generality: [edit_accuracy], "
+    "t_locality: [locality], m_locality: [locality]}}}";
+
+Config run_config(const std::string& protocol, int limit, const std::string& editor = kFtEditor,
+                  const std::string& metric = kMetrics) {
   return Config::from_yaml("task: vna\nigen: augmented\nseed: 0\nthreads: 1\n"
                            "data: {format: mike, dir: '" + world_dir() + "', split: test, limit: " +
                            std::to_string(limit) + "}\n"
                            "model: {plugin: toy, init_scale: 0.1, seed: 1}\n"
                            "editor: " + editor + "\n"
                            "protocol: " + protocol + "\n"
-                           "eval: {batch_size: 4, max_new_tokens: 8}\n",
+                           "eval: {batch_size: 4, max_new_tokens: 8}\n" +
+                           (metric.empty() ? std::string() : "metric: " + metric + "\n"),
                            "test config");
 }
 
@@ -64,6 +72,15 @@ JobContext job(const std::string& label) {
 nlohmann::json summary_of(const JobContext& context) {
   std::ifstream in(context.job_dir / "summary.json");
   return nlohmann::json::parse(in);
+}
+
+std::string error_of(const Config& config, const std::string& label) {
+  try {
+    run_experiment(config, job(label));
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no ConfigError)";
 }
 
 }  // namespace
@@ -216,4 +233,45 @@ TEST_CASE("log.taps records activations per sample with an index back to the edi
   auto summary = summary_of(context);
   CHECK(summary["timing"]["log_s"].get<double>() > 0.0);
   CHECK(summary["timing"]["pre_eval_records_per_s"].get<double>() > 0.0);
+}
+
+TEST_CASE("the metrics of each probe come from metric.probes.<task>, each configured by its metric.<name>") {
+  JobContext context = job("runner_metrics");
+  // Only locality, with k = 1, under a name of our own: no other metric runs.
+  run_experiment(run_config("{name: single}", 2, kFtEditor,
+                            "{agree1: {plugin: locality, top_k: 1}, probes: {vna: {t_locality: [agree1]}}}"),
+                 context);
+  auto summary = summary_of(context);
+  std::vector<std::string> names;
+  for (const auto& [name, value] : summary["final"].items()) names.push_back(name);
+  CHECK(names == std::vector<std::string>{"t_locality.top1_agreement", "t_locality.topk_agreement"});
+  // With k = 1 the top-k agreement is the top-1 agreement, sample by sample.
+  auto log = RunLog::resume(context.job_dir / "run.h5");
+  auto top1 = log->read_metric("t_locality.top1_agreement");
+  auto topk = log->read_metric("t_locality.topk_agreement");
+  REQUIRE(top1.size() == 2);
+  REQUIRE(topk.size() == 2);
+  for (std::size_t i = 0; i < top1.size(); ++i) CHECK(top1[i].post == topk[i].post);
+  CHECK(log->attribute("plugins").find("metric agree1 locality 1.0.0\n") != std::string::npos);
+}
+
+TEST_CASE("metric config errors name the key and the fix") {
+  CHECK(error_of(run_config("{name: single}", 1, kFtEditor, "{locality: {plugin: locality, top_k: 6}, "
+                                                              "probes: {vna: {m_locality: [locality]}}}"),
+                 "metric_topk") ==
+        "metric.locality.top_k is 6 (from test config:10:46), but the runner keeps only eval.top_k = 5 top tokens per "
+        "answer position; set eval.top_k=6 or lower metric.locality.top_k");
+  CHECK(error_of(run_config("{name: single}", 1, kFtEditor, "{probes: {vna: {t_locality: [locality]}}}"),
+                 "metric_undeclared") ==
+        "metric.probes.vna.t_locality (from test config:10:37) names metric 'locality', but there is no "
+        "metric.locality section with a plugin; declared metrics: (none); use one of them or add "
+        "+metric.locality={plugin: <metric plugin>}");
+  CHECK(error_of(run_config("{name: single}", 1, kFtEditor,
+                            "{locality: {plugin: locality, top_k: 5}, probes: {vna: {t_localty: [locality]}}}"),
+                 "metric_probe") ==
+        "metric.probes.vna.t_localty (from test config:10:76) is not a probe; the probes are reliability, "
+        "t_generality, i_generality, t_locality, m_locality; fix the key");
+  CHECK(error_of(run_config("{name: single}", 1, kFtEditor, ""), "metric_missing") ==
+        "the config has no metric.probes.vna, so task 'vna' has no metrics; add `- metric: default` to the defaults "
+        "list of the primary config (configs/metric/default.yaml), or set metric.probes.vna.<probe>=[<metric>, ...]");
 }

@@ -30,14 +30,21 @@ struct DefaultEntry {
   std::string group;
   std::string option;
   std::string origin;  // where it was chosen, for messages
+  // A value override `<group>.plugin=X`: the plugin it picks and its origin.
+  std::optional<std::pair<std::string, std::string>> plugin_override;
 };
+
+// The `plugin:` a group file names, or "" when it names none.
+std::string plugin_of(const YAML::Node& content) {
+  return content.IsMap() && content["plugin"] && content["plugin"].IsScalar() ? content["plugin"].Scalar() : "";
+}
 
 class Composer {
  public:
-  explicit Composer(const ComposeRequest& request) : request_(request) {}
+  explicit Composer(const ComposeRequest& request) : request_(request), dirs_(config_dirs_of(request)) {}
 
   ComposedConfig run() {
-    primary_path_ = primary_config_path(request_.config_dir, request_.config_name).string();
+    primary_path_ = primary_config_path(dirs_, request_.config_name).string();
     YAML::Node primary = load_yaml_file(primary_path_);
     if (primary.IsDefined() && !primary.IsNull() && !primary.IsMap())
       throw ConfigError("config " + primary_path_ + " must be a YAML map at the top level, but it is " +
@@ -46,11 +53,12 @@ class Composer {
     std::vector<Override> value_overrides;
     for (const std::string& text : request_.overrides) {
       Override item = parse_override(text);
-      if (item.key.find('.') == std::string::npos && is_config_group(request_.config_dir, item.key))
+      if (item.key.find('.') == std::string::npos && is_config_group(dirs_, item.key))
         apply_group_override(item);
       else
         value_overrides.push_back(std::move(item));
     }
+    for (const Override& item : value_overrides) note_plugin_override(item);
     root_ = YAML::Node(YAML::NodeType::Map);
     ComposedConfig result;
     for (const DefaultEntry& entry : defaults_) {
@@ -79,7 +87,7 @@ class Composer {
       for (const auto& item : list) {
         std::string where = mark_text(primary_path_, item);
         if (item.IsScalar() && item.Scalar() == "_self_") {
-          defaults_.push_back({"", "", where});
+          defaults_.push_back({"", "", where, {}});
           has_self = true;
         } else if (item.IsMap() && item.size() == 1) {
           auto kv = *item.begin();
@@ -88,14 +96,14 @@ class Composer {
           if (!kv.second.IsScalar())
             throw ConfigError("defaults entry for group '" + group + "' in " + where +
                               " must name one option, e.g. - " + group + ": <option>");
-          defaults_.push_back({group, kv.second.Scalar(), where});
+          defaults_.push_back({group, kv.second.Scalar(), where, {}});
         } else {
           throw ConfigError("defaults entry in " + where + " must be '- group: option' or '- _self_' but is " +
                             describe_yaml_value(item));
         }
       }
     }
-    if (!has_self) defaults_.push_back({"", "", primary_path_});  // Hydra: the primary config comes last
+    if (!has_self) defaults_.push_back({"", "", primary_path_, {}});  // Hydra: the primary config comes last
   }
 
   std::vector<DefaultEntry>::iterator find_group(const std::string& group) {
@@ -126,43 +134,131 @@ class Composer {
       entry->option = value.Scalar();
       entry->origin = origin;
     } else {
-      defaults_.push_back({item.key, value.Scalar(), origin});
+      defaults_.push_back({item.key, value.Scalar(), origin, {}});
     }
   }
 
   std::string example_option(const std::string& group) const {
-    auto options = group_options(request_.config_dir, group);
+    auto options = group_options(dirs_, group);
     return options.empty() ? "<option>" : options.front();
   }
 
+  // `<group>.plugin=X` (set or force) on a group of the defaults list: the
+  // group is composed from X's defaults instead of its file (merge_group).
+  void note_plugin_override(const Override& item) {
+    if (item.op == OverrideOp::remove || is_sweep_value(item.value)) return;
+    std::vector<std::string> parts = split_key_path(item.key);
+    if (parts.size() != 2 || parts[1] != "plugin") return;
+    auto entry = find_group(parts[0]);
+    if (entry == defaults_.end()) return;
+    YAML::Node value = parse_override_value(item);
+    if (value.IsScalar()) entry->plugin_override = std::make_pair(value.Scalar(), override_origin(item));
+  }
+
+  // The first <dir>/<group>/<option>.yaml over the config dirs, or nullopt.
+  std::optional<fs::path> find_group_file(const std::string& group, const std::string& option) const {
+    std::error_code error;
+    for (const fs::path& dir : dirs_)
+      if (fs::is_regular_file(dir / group / (option + ".yaml"), error)) return dir / group / (option + ".yaml");
+    return std::nullopt;
+  }
+
+  std::optional<PluginDefaults> plugin_defaults(const std::string& group, const std::string& plugin) const {
+    if (!request_.plugin_defaults || plugin.empty()) return std::nullopt;
+    return request_.plugin_defaults(group, plugin);
+  }
+
+  [[noreturn]] void throw_unknown_option(const DefaultEntry& entry) const {
+    const fs::path file = dirs_.front() / entry.group / (entry.option + ".yaml");
+    if (!is_config_group(dirs_, entry.group))
+      throw ConfigError("config group '" + entry.group + "' (from " + entry.origin + ") does not exist: no folder " +
+                        (dirs_.front() / entry.group).string() + "; fix the group name or add the folder");
+    auto options = group_options(dirs_, entry.group);
+    std::vector<std::string> plugins = request_.plugin_names ? request_.plugin_names(entry.group) : std::vector<std::string>{};
+    throw ConfigError("unknown option '" + entry.option + "' for config group '" + entry.group + "' (from " +
+                      entry.origin + "); available options: " + (options.empty() ? "(none)" : join(options)) +
+                      (plugins.empty() ? "" : "; " + entry.group + " plugins (with their default config): " + join(plugins)) +
+                      "; pick one of them or add " + file.string());
+  }
+
+  // The group option's content and where it came from: its file; for a
+  // plugin with no file, `plugin: <option>`; for a `<group>.plugin=X`
+  // override that changes the plugin, `plugin: X`.
+  std::pair<YAML::Node, std::string> group_content(const DefaultEntry& entry) const {
+    YAML::Node content;
+    std::string source;
+    if (std::optional<fs::path> file = find_group_file(entry.group, entry.option)) {
+      source = file->string();
+      content = load_yaml_file(source);
+      if (content.IsDefined() && !content.IsNull() && !content.IsMap())
+        throw ConfigError("config " + source + " must be a YAML map at the top level, but it is " +
+                          describe_yaml_value(content));
+    } else if (plugin_defaults(entry.group, entry.option)) {
+      source = entry.origin + " (" + entry.group + " plugin '" + entry.option + "', no file " +
+               (dirs_.front() / entry.group / (entry.option + ".yaml")).string() + ")";
+      content = YAML::Node(YAML::NodeType::Map);
+      content["plugin"] = entry.option;
+    } else {
+      throw_unknown_option(entry);
+    }
+    if (entry.plugin_override && !plugin_of(content).empty() && entry.plugin_override->first != plugin_of(content)) {
+      spdlog::debug("{}: {} is composed from plugin '{}' defaults, not from {}", entry.plugin_override->second,
+                    entry.group, entry.plugin_override->first, source);
+      source = entry.plugin_override->second;
+      content = YAML::Node(YAML::NodeType::Map);
+      content["plugin"] = entry.plugin_override->first;
+    }
+    return {content, source};
+  }
+
   void merge_group(const DefaultEntry& entry) {
-    fs::path file = request_.config_dir / entry.group / (entry.option + ".yaml");
-    if (!fs::is_regular_file(file)) {
-      auto options = group_options(request_.config_dir, entry.group);
-      if (!is_config_group(request_.config_dir, entry.group))
-        throw ConfigError("config group '" + entry.group + "' (from " + entry.origin + ") does not exist: no folder " +
-                          (request_.config_dir / entry.group).string() + "; fix the group name or add the folder");
-      throw ConfigError("unknown option '" + entry.option + "' for config group '" + entry.group + "' (from " +
-                        entry.origin + "); available options: " + (options.empty() ? "(none)" : join(options)) +
-                        "; pick one of them or add " + file.string());
+    auto [content, source] = group_content(entry);
+    YAML::Node slot = ensure_map(entry.group, source);
+    const std::string plugin = plugin_of(content);
+    if (std::optional<PluginDefaults> defaults = plugin_defaults(entry.group, plugin)) {
+      YAML::Node plugin_config = load_yaml_text(defaults->yaml, defaults->label);
+      if (plugin_config.IsMap()) merge_map(slot, plugin_config, entry.group, defaults->label);
+    } else if (!plugin.empty()) {
+      spdlog::debug("config group {}={}: plugin '{}' was not found, so its default config is not merged "
+                    "(fine for --cfg job; running the job needs the plugin)",
+                    entry.group, entry.option, plugin);
     }
-    YAML::Node content = load_yaml_file(file.string());
-    if (content.IsDefined() && !content.IsNull() && !content.IsMap())
-      throw ConfigError("config " + file.string() + " must be a YAML map at the top level, but it is " +
-                        describe_yaml_value(content));
-    YAML::Node slot = ensure_map(entry.group, file.string());
-    if (content.IsMap() && content["plugin"] && content["plugin"].IsScalar() && request_.plugin_defaults) {
-      std::string plugin = content["plugin"].Scalar();
-      if (std::optional<PluginDefaults> defaults = request_.plugin_defaults(entry.group, plugin)) {
-        YAML::Node plugin_config = load_yaml_text(defaults->yaml, defaults->label);
-        if (plugin_config.IsMap()) merge_map(slot, plugin_config, entry.group, defaults->label);
-      } else {
-        spdlog::debug("config group {}={}: plugin '{}' was not found, so its default config is not merged "
-                      "(fine for --cfg job; running the job needs the plugin)",
-                      entry.group, entry.option, plugin);
+    if (content.IsMap()) {
+      merge_nested_plugin_defaults(entry.group, content);
+      merge_map(slot, content, entry.group, source);
+    }
+  }
+
+  // A section of a group file that names a `plugin:` (e.g. the metric group's
+  // `<name>: {plugin: <metric plugin>, ...}`) gets that plugin's default config merged
+  // beneath it, as the group file itself does; the plugin is of the group's kind.
+  void merge_nested_plugin_defaults(const std::string& group, const YAML::Node& content) {
+    for (const auto& kv : content) {
+      const std::string plugin = kv.second.IsMap() ? plugin_of(kv.second) : "";
+      std::optional<PluginDefaults> defaults = plugin_defaults(group, plugin);
+      if (!defaults) continue;
+      YAML::Node plugin_config = load_yaml_text(defaults->yaml, defaults->label);
+      if (!plugin_config.IsMap()) continue;
+      const std::string key = kv.first.Scalar();
+      const std::string path = join_key_path(group, key);
+      if (!find_config_node(root_, {group, key}).IsMap()) {
+        root_[group][key] = YAML::Node(YAML::NodeType::Map);
+        set_origin(path, defaults->label);
       }
+      merge_map(find_config_node(root_, {group, key}), plugin_config, path, defaults->label);
     }
-    if (content.IsMap()) merge_map(slot, content, entry.group, file.string());
+  }
+
+  // `+group.name={plugin: X, ...}` adds a plugin section to a group: X's
+  // defaults go beneath the given keys, as for a section in a group file.
+  YAML::Node with_nested_plugin_defaults(const std::vector<std::string>& parts, const YAML::Node& value) {
+    if (parts.size() != 2 || find_group(parts[0]) == defaults_.end() || !value.IsMap()) return value;
+    std::optional<PluginDefaults> defaults = plugin_defaults(parts[0], plugin_of(value));
+    if (!defaults) return value;
+    YAML::Node merged = load_yaml_text(defaults->yaml, defaults->label);
+    if (!merged.IsMap()) return value;
+    for (const auto& kv : value) merged[kv.first.Scalar()] = kv.second;
+    return merged;
   }
 
   void merge_self(const YAML::Node& primary) {
@@ -259,7 +355,7 @@ class Composer {
       origins_.erase(item.key);
       return;
     }
-    YAML::Node value = parse_override_value(item);
+    YAML::Node value = with_nested_plugin_defaults(parts, parse_override_value(item));
     if (parent.IsSequence()) {
       if (!existing.IsDefined())
         throw ConfigError(origin + ": list index '" + last + "' is out of range; set the whole list instead");
@@ -271,6 +367,7 @@ class Composer {
   }
 
   const ComposeRequest& request_;
+  const ConfigDirs dirs_;
   std::string primary_path_;
   std::vector<DefaultEntry> defaults_;
   YAML::Node root_;
@@ -279,39 +376,58 @@ class Composer {
 
 }  // namespace
 
-std::vector<std::string> group_options(const fs::path& config_dir, const std::string& group) {
+ConfigDirs config_dirs_of(const ComposeRequest& request) {
+  ConfigDirs dirs{request.config_dir};
+  dirs.insert(dirs.end(), request.more_config_dirs.begin(), request.more_config_dirs.end());
+  return dirs;
+}
+
+std::vector<std::string> group_options(const ConfigDirs& dirs, const std::string& group) {
   std::vector<std::string> options;
   std::error_code error;
-  for (const auto& entry : fs::directory_iterator(config_dir / group, error)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".yaml") options.push_back(entry.path().stem().string());
-  }
+  for (const fs::path& dir : dirs)
+    for (const auto& entry : fs::directory_iterator(dir / group, error))
+      if (entry.is_regular_file() && entry.path().extension() == ".yaml") options.push_back(entry.path().stem().string());
   std::sort(options.begin(), options.end());
+  options.erase(std::unique(options.begin(), options.end()), options.end());
   return options;
 }
 
-bool is_config_group(const fs::path& config_dir, const std::string& name) {
+bool is_config_group(const ConfigDirs& dirs, const std::string& name) {
   std::error_code error;
-  return !name.empty() && fs::is_directory(config_dir / name, error);
+  if (name.empty()) return false;
+  for (const fs::path& dir : dirs)
+    if (fs::is_directory(dir / name, error)) return true;
+  return false;
 }
 
-fs::path primary_config_path(const fs::path& config_dir, const std::string& config_name) {
+fs::path primary_config_path(const ConfigDirs& dirs, const std::string& config_name) {
   fs::path name = config_name;
   if (name.extension() != ".yaml") name += ".yaml";
-  fs::path path = config_dir / name;
   std::error_code error;
-  if (fs::is_regular_file(path, error)) return path;
-  // A path to a primary config outside config_dir (an experiment's file, e.g.
-  // experiments/benchmark_scale/config.yaml), relative to the working directory.
+  for (const fs::path& dir : dirs)
+    if (fs::is_regular_file(dir / name, error)) return dir / name;
+  // A path to a primary config outside the config dirs (an experiment's file,
+  // e.g. experiments/benchmark_scale/config.yaml), relative to the working directory.
   if (name.has_parent_path() && fs::is_regular_file(name, error)) return name;
-  if (!fs::is_directory(config_dir, error))
-    throw ConfigError("config directory '" + config_dir.string() +
-                      "' does not exist; run from the project root or pass --config-dir DIR");
-  std::vector<std::string> available;
-  for (const auto& entry : fs::directory_iterator(config_dir, error))
-    if (entry.is_regular_file() && entry.path().extension() == ".yaml") available.push_back(entry.path().stem().string());
+  std::vector<std::string> searched, available;
+  for (const fs::path& dir : dirs) {
+    if (!fs::is_directory(dir, error)) continue;
+    searched.push_back(dir.string());
+    for (const auto& entry : fs::directory_iterator(dir, error))
+      if (entry.is_regular_file() && entry.path().extension() == ".yaml") available.push_back(entry.path().stem().string());
+  }
+  if (searched.empty()) {
+    std::vector<std::string> names;
+    for (const fs::path& dir : dirs) names.push_back("'" + dir.string() + "'");
+    throw ConfigError("config director" + std::string(dirs.size() == 1 ? "y " : "ies ") + join(names) +
+                      (dirs.size() == 1 ? " does" : " do") +
+                      " not exist; run from the project root or pass --config-dir DIR");
+  }
   std::sort(available.begin(), available.end());
-  throw ConfigError("config '" + config_name + "' not found: no file " + path.string() + "; configs in " +
-                    config_dir.string() + ": " + (available.empty() ? "(none)" : join(available)) +
+  available.erase(std::unique(available.begin(), available.end()), available.end());
+  throw ConfigError("config '" + config_name + "' not found: no file " + (dirs.front() / name).string() +
+                    "; configs in " + join(searched) + ": " + (available.empty() ? "(none)" : join(available)) +
                     "; pass --config-name NAME");
 }
 

@@ -17,7 +17,7 @@ namespace mike {
 inline constexpr const char* kSweepManifestFile = "multirun.yaml";
 
 struct SweepManifest {
-  std::string config_dir;
+  std::string config_dir;  // the config folders it was composed from, in search order, ":"-separated
   std::string config_name;
   std::vector<std::string> arguments;             // the overrides as typed (sweep syntax)
   std::vector<std::vector<std::string>> jobs;     // per job, its overrides

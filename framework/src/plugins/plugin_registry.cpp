@@ -6,13 +6,14 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/dll/runtime_symbol_info.hpp>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
+
+#include "system/install_layout.h"
 
 namespace fs = std::filesystem;
 
@@ -61,10 +62,10 @@ std::vector<std::string> PluginRegistry::default_search_path(const std::vector<s
     for (const std::string& d : split_colon_list(p)) dirs.push_back(d);
   if (const char* env = std::getenv("MIKE_PLUGIN_PATH"))
     for (const std::string& d : split_colon_list(env)) dirs.push_back(d);
-  dirs.push_back(MIKE_BUILD_PLUGIN_DIR);
-  boost::system::error_code ec;
-  auto exe = boost::dll::program_location(ec);
-  if (!ec) dirs.push_back((fs::path(exe.string()).parent_path().parent_path() / MIKE_INSTALL_PLUGIN_SUBDIR).string());
+  // The build tree's plugins belong to the build tree's executables only: an
+  // installed mike must not pick up (or be shadowed by) a build it came from.
+  if (executable_is_in_build_tree_of(MIKE_BUILD_PLUGIN_DIR)) dirs.push_back(MIKE_BUILD_PLUGIN_DIR);
+  if (!executable_path().empty()) dirs.push_back((install_prefix() / MIKE_INSTALL_PLUGIN_SUBDIR).string());
   // The same directory reached twice (e.g. build tree == exe-relative) is scanned once.
   std::vector<std::string> unique;
   std::vector<fs::path> seen;

@@ -20,6 +20,7 @@
 #include "mike/metric.h"
 #include "mike/model.h"
 #include "mike/plugin.h"
+#include "plugins/call_plugin.h"
 
 namespace mike {
 
@@ -43,8 +44,9 @@ struct PluginRecord {
 class PluginRegistry {
  public:
   // The search path in priority order: `cli_paths` (--plugin-path), then
-  // MIKE_PLUGIN_PATH (colon-separated), the build tree's plugin dir, then the
-  // install prefix's lib/mike/plugins (relative to the running executable).
+  // MIKE_PLUGIN_PATH (colon-separated), the build tree's plugin dir (only for
+  // an executable of that build tree), then the install prefix's
+  // lib/mike/plugins (relative to the running executable).
   static std::vector<std::string> default_search_path(const std::vector<std::string>& cli_paths);
 
   void discover(const std::vector<std::string>& directories);
@@ -73,20 +75,5 @@ class PluginRegistry {
   std::vector<PluginRecord> records_;
   std::vector<std::string> warnings_;
 };
-
-// Runs `call` (code inside a plugin) and rethrows anything it throws with the
-// plugin named: "editor 'rome': <message>". mike::Error keeps its exit code.
-template <class F>
-auto call_plugin(const std::string& label, F&& call) -> decltype(call()) {
-  try {
-    return call();
-  } catch (const Error& e) {
-    throw Error(label + ": " + e.what(), e.exit_code());
-  } catch (const std::exception& e) {
-    throw PluginError(label + ": " + e.what());
-  } catch (...) {
-    throw PluginError(label + ": threw an exception that is not a std::exception");
-  }
-}
 
 }  // namespace mike

@@ -446,6 +446,36 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
   return report;
 }
 
+namespace {
+
+// An untrained model still has to read text: the tokenizer `mike pretrain`
+// would train on this corpus (same sentences, same vocabulary size), made
+// once and cached beside the pretrained model's place (<dir>.initial/).
+fs::path initial_weights_tokenizer(const Config& root, const fs::path& pretrained_dir) {
+  const Config data_config = root.sub("data");
+  const fs::path corpus = fs::path(data_config.get<std::string>("dir")) / "pretrain.jsonl";
+  if (!fs::exists(corpus))
+    throw ConfigError("model.initial_weights=true (from " + root.sub("model").origin("initial_weights") +
+                      ") needs a tokenizer, and there is no " + corpus.string() +
+                      " to train one from; set model.tokenizer=<path to a SentencePiece tokenizer.model>");
+  const fs::path path = fs::path(pretrained_dir.string() + ".initial") / "tokenizer.model";
+  if (fs::exists(path)) return path;
+  data::LoadOptions load;
+  load.allow_outside_root = data_config.get_or<bool>("allow_outside_root", false);
+  const auto records = data::load_pretrain_corpus(corpus.parent_path(), load);
+  if (records.empty()) throw DataError("'" + corpus.string() + "' has no records to train a tokenizer on");
+  TokenizerTrainOptions options;
+  options.vocab_size = settings_of(root).vocab_size;
+  fs::create_directories(path.parent_path());
+  const fs::path staging = path.string() + ".tmp";
+  train_corpus_tokenizer(records, options, staging);
+  fs::rename(staging, path);  // atomic: a concurrent run sees the whole file or none
+  spdlog::info("trained the corpus tokenizer for the untrained model: {}", path.string());
+  return path;
+}
+
+}  // namespace
+
 Config with_pretrained_checkpoint(const Config& root, const std::vector<std::string>& plugin_paths) {
   (void)plugin_paths;
   const Config model = root.sub("model");
@@ -456,7 +486,8 @@ Config with_pretrained_checkpoint(const Config& root, const std::vector<std::str
     // run them when asked to.
     if (model.get_or<bool>("initial_weights", false)) {
       spdlog::warn("model.initial_weights=true: the model runs on its initial (untrained) weights");
-      return model;
+      if (!model.get_or<std::string>("tokenizer", "").empty()) return model;
+      return model_config_with(model, {{"tokenizer", initial_weights_tokenizer(root, dir).string()}});
     }
     const std::string origin = model.origin("plugin");
     const bool resumable = fs::exists(fs::path(dir.string() + ".partial") / "train_state.safetensors");

@@ -69,7 +69,9 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
 // `checkpoint` or has no `pretrain` section; otherwise with `checkpoint`
 // pointing at the cached pretrained model. When the cache lacks it, throws
 // ConfigError (naming the cache dir and `mike pretrain`), unless the model
-// config sets `initial_weights: true` (then it warns and returns it unchanged).
+// config sets `initial_weights: true`: then it warns and returns it with
+// `tokenizer` set (when unset) to the tokenizer pretraining would train on
+// <data.dir>/pretrain.jsonl, trained once and cached under <cache dir>.initial/.
 Config with_pretrained_checkpoint(const Config& root, const std::vector<std::string>& plugin_paths);
 
 }  // namespace mike

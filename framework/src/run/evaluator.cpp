@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "data/image_cache.h"
+#include "plugins/call_plugin.h"
 
 namespace mike {
 
@@ -17,7 +18,8 @@ ModelInput Evaluator::input(const std::filesystem::path& image_path, const std::
   return in;
 }
 
-std::vector<SampleOutput> Evaluator::evaluate(Model& model, const std::vector<ProbeSample>& samples,
+std::vector<SampleOutput> Evaluator::evaluate(Model& model, const std::string& model_label,
+                                              const std::vector<ProbeSample>& samples,
                                               const std::vector<std::string>& taps, const ActivationSink& sink) {
   torch::NoGradGuard no_grad;
   std::vector<SampleOutput> outputs(samples.size());
@@ -33,19 +35,22 @@ std::vector<SampleOutput> Evaluator::evaluate(Model& model, const std::vector<Pr
     }
     // Activation logging: taps see [batch, positions, width]; row r is sample start + r.
     std::vector<TapHandle> handles;
-    if (sink)
+    if (sink) {
+      auto log_rows = [&, start](const std::string& name, const torch::Tensor& x) {
+        torch::Tensor rows = x.dim() >= 3 ? x : x.unsqueeze(0);
+        for (int64_t r = 0; r < rows.size(0); ++r)
+          sink(name, start + static_cast<std::size_t>(r), rows[r].reshape({-1, rows.size(-1)}));
+        return x;
+      };
       for (const std::string& tap : taps)
-        handles.push_back(model.add_tap(tap, [&, start](const std::string& name, const torch::Tensor& x) {
-          torch::Tensor rows = x.dim() >= 3 ? x : x.unsqueeze(0);
-          for (int64_t r = 0; r < rows.size(0); ++r)
-            sink(name, start + static_cast<std::size_t>(r), rows[r].reshape({-1, rows.size(-1)}));
-          return x;
-        }));
-    std::vector<ScoreResult> scores = model.score(score_batch);
+        handles.push_back(call_plugin(model_label, [&] { return model.add_tap(tap, log_rows); }));
+    }
+    std::vector<ScoreResult> scores = call_plugin(model_label, [&] { return model.score(score_batch); });
     handles.clear();
     GenerateOptions generate_options;
     generate_options.max_new_tokens = options_.max_new_tokens;
-    std::vector<std::string> generated = model.generate(generate_batch, generate_options);
+    std::vector<std::string> generated =
+        call_plugin(model_label, [&] { return model.generate(generate_batch, generate_options); });
     for (std::size_t i = start; i < end; ++i) {
       outputs[i].score = std::move(scores[i - start]);
       outputs[i].generated = std::move(generated[i - start]);

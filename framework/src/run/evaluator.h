@@ -35,8 +35,11 @@ using ActivationSink = std::function<void(const std::string& tap, std::size_t sa
 class Evaluator {
  public:
   explicit Evaluator(EvaluatorOptions options) : options_(options) {}
-  std::vector<SampleOutput> evaluate(Model& model, const std::vector<ProbeSample>& samples,
-                                     const std::vector<std::string>& taps = {}, const ActivationSink& sink = {});
+  // `model_label` ("model 'llava'") names the model in a PluginError when its
+  // score() or generate() throws; image loading errors stay DataErrors.
+  std::vector<SampleOutput> evaluate(Model& model, const std::string& model_label,
+                                     const std::vector<ProbeSample>& samples, const std::vector<std::string>& taps = {},
+                                     const ActivationSink& sink = {});
   // The image as a [3, H, W] float tensor in [0, 1]; decoded once per path.
   torch::Tensor image(const std::filesystem::path& path);
   ModelInput input(const std::filesystem::path& image_path, const std::string& prompt);

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -38,6 +39,76 @@ std::string hostname() {
   return buf;
 }
 
+// The metrics of each probe for the task: metric.probes.<task> (the metric
+// group, configs/metric/). The host names no metric itself.
+std::map<std::string, std::vector<std::string>> probe_metrics(const Config& config, Task task) {
+  const std::string key = std::string("metric.probes.") + task_name(task);
+  if (!config.has(key))
+    throw ConfigError("the config has no " + key + ", so task '" + task_name(task) +
+                      "' has no metrics; add `- metric: default` to the defaults list of the primary config "
+                      "(configs/metric/default.yaml), or set " + key + ".<probe>=[<metric>, ...]");
+  const Config table = config.sub(key);
+  std::map<std::string, std::vector<std::string>> out;
+  for (const std::string& probe : table.keys()) {
+    if (std::find(kProbeNames.begin(), kProbeNames.end(), probe) == kProbeNames.end()) {
+      std::string names;
+      for (const char* name : kProbeNames) names += std::string(names.empty() ? "" : ", ") + name;
+      throw ConfigError(key + "." + probe + " (from " + table.origin(probe) + ") is not a probe; the probes are " +
+                        names + "; fix the key");
+    }
+    out[probe] = table.get<std::vector<std::string>>(probe);
+  }
+  return out;
+}
+
+// One metric plugin per name the probes use, configured by metric.<name>
+// (its plugin and settings, composed over the plugin's default config).
+// Adds "metric <name> <plugin> <version>" lines to `versions`.
+std::map<std::string, std::shared_ptr<Metric>> create_metrics(const Config& config, const RunnerOptions& options,
+                                                               const EvaluatorOptions& eval,
+                                                               const PluginRegistry& registry, std::string& versions) {
+  std::map<std::string, std::shared_ptr<Metric>> metrics;
+  const std::string table = std::string("metric.probes.") + task_name(options.task);
+  for (const auto& [probe, names] : options.probe_metrics)
+    for (const std::string& name : names) {
+      if (metrics.count(name)) continue;
+      const std::string key = "metric." + name;
+      if (name == "probes" || name.find('.') != std::string::npos || !config.has(key) ||
+          !config.sub(key).has("plugin")) {
+        std::string declared;
+        for (const std::string& k : config.sub("metric").keys())
+          if (k != "probes") declared += (declared.empty() ? "" : ", ") + k;
+        throw ConfigError(table + "." + probe + " (from " + config.origin(table + "." + probe) + ") names metric '" +
+                          name + "', but there is no " + key + " section with a plugin; declared metrics: " +
+                          (declared.empty() ? "(none)" : declared) + "; use one of them or add +" + key +
+                          "={plugin: <metric plugin>}");
+      }
+      const Config section = config.sub(key);
+      // The runner keeps eval.top_k tokens per answer position; a metric
+      // asking for more would silently compare fewer.
+      if (section.has("top_k") && section.get<int>("top_k") > eval.top_k) {
+        const std::string eval_origin = config.has("eval.top_k") ? config.origin("eval.top_k") : "";
+        throw ConfigError(key + ".top_k is " + std::to_string(section.get<int>("top_k")) + " (from " +
+                          section.origin("top_k") + "), but the runner keeps only eval.top_k = " +
+                          std::to_string(eval.top_k) + " top tokens per answer position" +
+                          (eval_origin.empty() ? "" : " (from " + eval_origin + ")") + "; set eval.top_k=" +
+                          std::to_string(section.get<int>("top_k")) + " or lower " + key + ".top_k");
+      }
+      const std::string plugin = section.get<std::string>("plugin");
+      metrics[name] = registry.create_metric(plugin, section);
+      versions += "metric " + name + " " + plugin + " " + registry.find("metric", plugin)->version + "\n";
+    }
+  return metrics;
+}
+
+EvaluatorOptions evaluator_options(const Config& config, Task task) {
+  EvaluatorOptions eval;
+  eval.batch_size = config.get_or<int>("eval.batch_size", 16);
+  eval.top_k = config.get_or<int>("eval.top_k", 5);
+  eval.max_new_tokens = config.get_or<int>("eval.max_new_tokens", task == Task::kElc ? 40 : 16);
+  return eval;
+}
+
 RunnerOptions runner_options(const Config& config) {
   RunnerOptions options;
   options.task = parse_task(config.get_or<std::string>("task", "vna"));
@@ -51,12 +122,7 @@ RunnerOptions runner_options(const Config& config) {
   options.steps = protocol.get_or<int>("steps", 4);
   options.log_taps = config.get_or<std::vector<std::string>>("log.taps", {});
   options.log_weights = config.get_or<bool>("log.weights", true);
-  options.probe_metrics = default_probe_metrics(options.task);
-  if (config.has("eval.metrics")) {
-    Config metrics = config.sub("eval.metrics");
-    for (const std::string& probe : metrics.keys())
-      options.probe_metrics[probe] = metrics.get<std::vector<std::string>>(probe);
-  }
+  options.probe_metrics = probe_metrics(config, options.task);
   return options;
 }
 
@@ -107,19 +173,8 @@ void run_experiment(const Config& config, const JobContext& context) {
   for (const auto& [kind, name] : std::vector<std::pair<std::string, std::string>>{{"model", model_name},
                                                                                    {"editor", editor_name}})
     plugin_versions += kind + " " + name + " " + registry.find(kind, name)->version + "\n";
-  for (const auto& [probe, names] : options.probe_metrics)
-    for (const std::string& name : names)
-      if (!plugins.metrics.count(name)) {
-        const PluginRecord* record = registry.find("metric", name);
-        if (!record) throw PluginError("no metric plugin named '" + name + "' (eval.metrics." + probe + ")");
-        plugins.metrics[name] = registry.create_metric(name, Config::from_yaml(record->default_config, name));
-        plugin_versions += "metric " + name + " " + record->version + "\n";
-      }
-
-  EvaluatorOptions eval;
-  eval.batch_size = config.get_or<int>("eval.batch_size", 16);
-  eval.top_k = config.get_or<int>("eval.top_k", 5);
-  eval.max_new_tokens = config.get_or<int>("eval.max_new_tokens", options.task == Task::kElc ? 40 : 16);
+  const EvaluatorOptions eval = evaluator_options(config, options.task);
+  plugins.metrics = create_metrics(config, options, eval, registry, plugin_versions);
   Evaluator evaluator(eval);
 
   // Trained editors (MEND, SERAC, ...) learn from the train split first.

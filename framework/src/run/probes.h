@@ -10,6 +10,7 @@
 //                 (csr: the other scenes)
 //   t_locality    loc -> loc_ans (text only)
 //   m_locality    m_loc image + m_loc_q -> m_loc_a
+#include <array>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -17,6 +18,10 @@
 #include "data/dataset.h"
 
 namespace mike {
+
+// Every probe a record can have, in the table's order.
+inline constexpr std::array<const char*, 5> kProbeNames = {"reliability", "t_generality", "i_generality",
+                                                           "t_locality", "m_locality"};
 
 enum class Task { kVna, kElc, kCsr };
 // "vna" | "elc" | "csr"; throws ConfigError listing them.

@@ -36,15 +36,6 @@ const char* protocol_name(Protocol protocol) {
   return "?";
 }
 
-std::map<std::string, std::vector<std::string>> default_probe_metrics(Task task) {
-  std::string accuracy = task == Task::kElc ? "caption" : "edit_accuracy";
-  return {{"reliability", {accuracy}},
-          {"t_generality", {accuracy}},
-          {"i_generality", {accuracy}},
-          {"t_locality", {"locality"}},
-          {"m_locality", {"locality"}}};
-}
-
 Runner::Runner(Plugins plugins, std::vector<data::EditRecord> records, RunnerOptions options, Evaluator& evaluator,
                RunLog& log)
     : plugins_(std::move(plugins)),
@@ -60,7 +51,7 @@ Runner::Runner(Plugins plugins, std::vector<data::EditRecord> records, RunnerOpt
     samples_.push_back(probe_samples(records_[i], i, options_.task, options_.igen));
   for (const auto& [probe, names] : options_.probe_metrics)
     for (const std::string& name : names)
-      if (!plugins_.metrics.count(name)) throw ConfigError("metric plugin '" + name + "' (for " + probe + ") is not loaded");
+      if (!plugins_.metrics.count(name)) throw ConfigError("metric '" + name + "' (for " + probe + ") is not loaded");
 }
 
 std::int64_t Runner::total_edits() const {
@@ -103,7 +94,7 @@ void Runner::compute_pre_outputs() {
   std::vector<ProbeSample> all;
   for (const auto& samples : samples_) all.insert(all.end(), samples.begin(), samples.end());
   auto start = std::chrono::steady_clock::now();
-  auto outputs = call_plugin(plugins_.model_label, [&] { return evaluator_.evaluate(*plugins_.model, all); });
+  auto outputs = evaluator_.evaluate(*plugins_.model, plugins_.model_label, all);
   timing_.pre_eval_s += seconds_since(start);
   timing_.pre_eval_samples += static_cast<std::int64_t>(all.size());
   pre_.clear();
@@ -134,8 +125,7 @@ void Runner::evaluate_records(Model& model, const std::vector<std::size_t>& reco
                               rows.data_ptr<float>());
     };
   auto start = std::chrono::steady_clock::now();
-  auto post = call_plugin(plugins_.model_label,
-                          [&] { return evaluator_.evaluate(model, samples, options_.log_taps, sink); });
+  auto post = evaluator_.evaluate(model, plugins_.model_label, samples, options_.log_taps, sink);
   timing_.post_eval_s += seconds_since(start);
   for (std::size_t i = 0; i < samples.size(); ++i) {
     const ProbeSample& sample = samples[i];

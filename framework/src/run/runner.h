@@ -37,18 +37,15 @@ struct RunnerOptions {
   int steps = 4;                        // multi_step: images per entity
   std::vector<std::string> log_taps;    // activations to record during post-edit scoring
   bool log_weights = true;              // record weight deltas of parametric edits
-  // probe -> metric plugin names applied to its samples
+  // probe -> names of the metrics (keys of Plugins::metrics) applied to its samples
   std::map<std::string, std::vector<std::string>> probe_metrics;
 };
-
-// The default metric plugins of each probe for a task.
-std::map<std::string, std::vector<std::string>> default_probe_metrics(Task task);
 
 struct Plugins {
   Model* model = nullptr;
   Editor* editor = nullptr;
   std::string model_label, editor_label;             // "model 'llava'" for error messages
-  std::map<std::string, std::shared_ptr<Metric>> metrics;  // by plugin name
+  std::map<std::string, std::shared_ptr<Metric>> metrics;  // by metric name (metric.<name> in the config)
 };
 
 // Where a run's time went (seconds), reported in summary.json.

@@ -1,0 +1,38 @@
+#pragma once
+// What editor tests share: a pretrain.jsonl corpus of the tiny model's
+// sentences (for layer statistics) and a few edit requests on test images.
+#include <fstream>
+#include <string>
+
+#include "../model/llava_fixture.h"
+#include "mike/editor.h"
+
+namespace mike::test {
+
+// A dataset folder holding a text-only pretrain.jsonl of tiny_corpus()'s questions.
+inline const std::string& tiny_corpus_dir() {
+  static const std::string dir = [] {
+    const std::string d = make_temp_dir("editor_corpus");
+    std::ofstream out(d + "/pretrain.jsonl");
+    for (const std::string& line : tiny_corpus()) {
+      const std::size_t q = line.find('?');
+      if (q == std::string::npos) continue;
+      out << R"({"kind": "fact", "prompt": ")" << line.substr(0, q + 1) << R"(", "answer": ")" << line.substr(q + 2)
+          << "\"}\n";
+    }
+    return d;
+  }();
+  return dir;
+}
+
+// Edit i: a bird or a flower image renamed to a name the tiny corpus has.
+inline EditRequest edit_request(int i) {
+  EditRequest r;
+  r.id = "r" + std::to_string(i);
+  r.input.prompt = i % 2 ? "What is the name of this bird?" : "What is the name of this flower?";
+  r.input.image = test_image(i);
+  r.target = i % 2 ? "It is Quintara." : "It is Morrow.";
+  return r;
+}
+
+}  // namespace mike::test
