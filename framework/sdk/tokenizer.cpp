@@ -17,7 +17,7 @@ namespace mike {
 
 namespace {
 
-// The backend library sits next to libmike_framework.so (build tree and install).
+// The backend library sits next to libmike_sdk.so (build tree and install).
 detail::CreateSentencePieceBackendFn* backend_factory() {
   static std::once_flag once;
   static detail::CreateSentencePieceBackendFn* factory = nullptr;

@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <sstream>
 
-#include "closed_forms.h"
 #include "mike/error.h"
 #include "mike/hash.h"
 #include "mike/safetensors.h"
@@ -97,7 +96,5 @@ const torch::Tensor& SecondMoments::of(Model& model, const EditSite& site, const
   c = c + options_.ridge * c.diagonal().mean() * torch::eye(c.size(0), c.options());
   return by_block_[site.block] = c;
 }
-
-void SecondMoments::set(int block, torch::Tensor second_moment) { by_block_[block] = as_double(second_moment); }
 
 }  // namespace mike::locate_edit

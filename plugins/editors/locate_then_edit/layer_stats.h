@@ -52,8 +52,6 @@ class SecondMoments {
  public:
   explicit SecondMoments(StatsOptions options) : options_(std::move(options)) {}
   const torch::Tensor& of(Model& model, const EditSite& site, const CorpusSource& source);
-  // For tests: use `second_moment` (ridge not added) for `block`.
-  void set(int block, torch::Tensor second_moment);
   const StatsOptions& options() const { return options_; }
 
  private:
