@@ -48,7 +48,6 @@ class MIKE_API Config {
   // This view re-emitted as YAML text.
   std::string to_yaml() const;
 
-
  private:
   // The yaml-cpp tree and origin table, defined and reached only inside mike
   // (ConfigAccess); the SDK's public surface is the getters above.

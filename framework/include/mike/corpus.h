@@ -12,7 +12,6 @@
 #include <memory>
 #include <string>
 
-#include "mike/component.h"
 #include "mike/model.h"
 
 namespace mike {
