@@ -189,28 +189,28 @@ LlavaModel::Sequences LlavaModel::layout(const std::vector<const ModelInput*>& i
   }
   torch::Tensor features;
   if (!pixels.empty()) features = network_->encode_images(torch::cat(pixels, 0), taps_);
+  // row_layouts() counts one feature per patch for each image.
+  if (features.defined() && features.size(1) != config_.vision.num_patches())
+    throw ModelError("model 'llava': the vision tower gave " + std::to_string(features.size(1)) +
+                     " features per image, not one per patch (" + std::to_string(config_.vision.num_patches()) +
+                     "); this is a bug in the llava plugin");
 
   auto& lm = network_->lm;
   std::vector<torch::Tensor> rows;
   std::vector<int64_t> lengths;
   int64_t longest = 0;
   const auto long_opts = torch::TensorOptions().dtype(torch::kInt64);
-  std::vector<std::pair<std::int64_t, std::int64_t>> image_spans(batch, {-1, -1});
   for (std::size_t i = 0; i < batch; ++i) {
     std::vector<torch::Tensor> pieces;
     std::vector<std::int64_t> text;
-    std::int64_t placed = 0;  // tokens placed so far in this row
     auto flush = [&] {
       if (!text.empty()) pieces.push_back(lm->embed(torch::tensor(text, long_opts)));
-      placed += static_cast<std::int64_t>(text.size());
       text.clear();
     };
     for (std::int64_t id : ids[i]) {
       if (id == kImageTokenId) {
         flush();
         pieces.push_back(features[image_row[i]]);
-        image_spans[i] = {placed, placed + features.size(1)};
-        placed += features.size(1);
       } else {
         text.push_back(id);
       }
@@ -241,7 +241,7 @@ LlavaModel::Sequences LlavaModel::layout(const std::vector<const ModelInput*>& i
   out.lengths = lengths;
   out.rows = row_layouts(ids, targets);
   for (std::size_t i = 0; i < batch; ++i)
-    if (out.rows[i].length != lengths[i] || out.rows[i].image_begin != image_spans[i].first)
+    if (out.rows[i].length != lengths[i])
       throw ModelError("model 'llava': internal token layout mismatch in row " + std::to_string(i) + " (" +
                        std::to_string(out.rows[i].length) + " vs " + std::to_string(lengths[i]) +
                        " tokens); this is a bug in the llava plugin");
