@@ -24,6 +24,7 @@
 #include "mike/hash.h"
 
 #include <doctest/doctest.h>
+#include <yaml-cpp/yaml.h>
 
 #include <fstream>
 #include <functional>
@@ -66,16 +67,18 @@ class RenamedModel : public ForwardingModel {
   }
 
  private:
+  static constexpr const char* kOtherPrefix = "other.";  // names under no prefix below
   static constexpr std::pair<const char*, const char*> kPrefixes[] = {
       {"lm.", "language_model.model."}, {"vision.", "vision_tower.vision_model."}, {"projector.", "multi_modal_projector."}};
   static std::string outer(const std::string& name) {
     for (const auto& [from, to] : kPrefixes)
       if (name.rfind(from, 0) == 0) return to + name.substr(std::string(from).size());
-    return "other." + name;
+    return kOtherPrefix + name;
   }
   static std::string original(const std::string& name) {
     for (const auto& [from, to] : kPrefixes)
       if (name.rfind(to, 0) == 0) return from + name.substr(std::string(to).size());
+    if (name.rfind(kOtherPrefix, 0) == 0) return name.substr(std::string(kOtherPrefix).size());
     // A name of the other layout (what an editor that guesses would use):
     // unknown here, as it would be in a real second model.
     throw ModelError("renamed model has no parameter or tap '" + name + "'");
@@ -131,50 +134,29 @@ std::shared_ptr<Editor> make_editor(const std::string& name, const std::string& 
   return build_registry().create_editor(name, Config::from_yaml(yaml, name + " defaults"));
 }
 
-// Every numeric scalar leaf of a YAML config text, as dotted keys.
-void numeric_leaves(const Config& config, const std::string& prefix, std::vector<std::string>& out) {
-  for (const std::string& key : config.keys()) {
-    const std::string path = prefix.empty() ? key : prefix + "." + key;
-    bool is_map = false;
-    try {
-      config.sub(key);
-      is_map = true;
-    } catch (const ConfigError&) {
-    }
-    if (is_map) {
-      numeric_leaves(config.sub(key), path, out);
-      continue;
-    }
-    try {
-      config.get<double>(key);
+// Every numeric scalar leaf of `node`, as dotted keys.
+void numeric_leaves(const YAML::Node& node, const std::string& prefix, std::vector<std::string>& out) {
+  for (const auto& kv : node) {
+    const std::string path = prefix.empty() ? kv.first.Scalar() : prefix + "." + kv.first.Scalar();
+    double number = 0;
+    if (kv.second.IsMap())
+      numeric_leaves(kv.second, path, out);
+    else if (kv.second.IsScalar() && YAML::convert<double>::decode(kv.second, number))
       out.push_back(path);
-    } catch (const ConfigError&) {
-    }
   }
 }
 
-// `yaml` with the value of dotted `key` replaced by a string.
+// `yaml` with the value at dotted `key` replaced by a string.
 std::string with_string_at(const std::string& yaml, const std::string& key) {
-  std::string text = yaml;
-  std::size_t from = 0;
-  std::size_t at = std::string::npos;
-  std::string indent;
+  YAML::Node root = YAML::Load(yaml);
+  YAML::Node node = root;
   std::size_t start = 0;
-  for (std::size_t dot = 0; dot != std::string::npos; start = dot + 1) {
-    dot = key.find('.', start);
-    const std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    at = text.find("\n" + indent + part + ":", from == 0 ? 0 : from);
-    if (at == std::string::npos && from == 0 && text.rfind(indent + part + ":", 0) == 0) at = 0;
-    else if (at != std::string::npos) ++at;
-    REQUIRE_MESSAGE(at != std::string::npos, "cannot find key " << key << " in the default config");
-    from = at;
-    if (dot != std::string::npos) indent += "  ";
-  }
-  const std::size_t value_begin = text.find(':', at) + 1;
-  std::size_t value_end = text.find_first_of("#\n", value_begin);
-  if (value_end == std::string::npos) value_end = text.size();
-  text.replace(value_begin, value_end - value_begin, " \"not-a-number\" ");
-  return text;
+  for (std::size_t dot = key.find('.'); dot != std::string::npos; start = dot + 1, dot = key.find('.', start))
+    node.reset(node[key.substr(start, dot - start)]);
+  node[key.substr(start)] = "not-a-number";
+  YAML::Emitter out;
+  out << root;
+  return out.c_str();
 }
 
 // Runs `check(model, editor)` for every editor plugin on every fixture model,
@@ -258,7 +240,7 @@ TEST_CASE("every editor: a non-numeric value for a numeric key is refused naming
     const PluginRecord& record = build_registry().require("editor", name);
     const std::string yaml = default_yaml(record);
     std::vector<std::string> keys;
-    numeric_leaves(Config::from_yaml(yaml, name), "", keys);
+    numeric_leaves(YAML::Load(yaml), "", keys);
     CHECK_MESSAGE(!keys.empty(), name << " has no numeric settings to check");
     for (const std::string& key : keys) {
       CAPTURE(name);

@@ -168,6 +168,17 @@ class Composer {
     return request_.plugin_defaults(group, plugin);
   }
 
+  // A plugin's default config parsed, with its label for origins: nullopt
+  // when the plugin is unknown; the node is undefined when the defaults are
+  // not a map (nothing to merge).
+  std::optional<std::pair<YAML::Node, std::string>> plugin_defaults_map(const std::string& group,
+                                                                        const std::string& plugin) const {
+    std::optional<PluginDefaults> defaults = plugin_defaults(group, plugin);
+    if (!defaults) return std::nullopt;
+    YAML::Node map = load_yaml_text(defaults->yaml, defaults->label);
+    return std::make_pair(map.IsMap() ? map : YAML::Node(), defaults->label);
+  }
+
   [[noreturn]] void throw_unknown_option(const DefaultEntry& entry) const {
     const fs::path file = dirs_.front() / entry.group / (entry.option + ".yaml");
     if (!is_config_group(dirs_, entry.group))
@@ -215,9 +226,8 @@ class Composer {
     auto [content, source] = group_content(entry);
     YAML::Node slot = ensure_map(entry.group, source);
     const std::string plugin = plugin_of(content);
-    if (std::optional<PluginDefaults> defaults = plugin_defaults(entry.group, plugin)) {
-      YAML::Node plugin_config = load_yaml_text(defaults->yaml, defaults->label);
-      if (plugin_config.IsMap()) merge_map(slot, plugin_config, entry.group, defaults->label);
+    if (auto defaults = plugin_defaults_map(entry.group, plugin)) {
+      if (defaults->first.IsDefined()) merge_map(slot, defaults->first, entry.group, defaults->second);
     } else if (!plugin.empty()) {
       spdlog::debug("config group {}={}: plugin '{}' was not found, so its default config is not merged "
                     "(fine for --cfg job; running the job needs the plugin)",
@@ -234,18 +244,16 @@ class Composer {
   // beneath it, as the group file itself does; the plugin is of the group's kind.
   void merge_nested_plugin_defaults(const std::string& group, const YAML::Node& content) {
     for (const auto& kv : content) {
-      const std::string plugin = kv.second.IsMap() ? plugin_of(kv.second) : "";
-      std::optional<PluginDefaults> defaults = plugin_defaults(group, plugin);
-      if (!defaults) continue;
-      YAML::Node plugin_config = load_yaml_text(defaults->yaml, defaults->label);
-      if (!plugin_config.IsMap()) continue;
+      auto defaults = plugin_defaults_map(group, kv.second.IsMap() ? plugin_of(kv.second) : "");
+      if (!defaults || !defaults->first.IsDefined()) continue;
+      const auto& [plugin_config, label] = *defaults;
       const std::string key = kv.first.Scalar();
       const std::string path = join_key_path(group, key);
       if (!find_config_node(root_, {group, key}).IsMap()) {
         root_[group][key] = YAML::Node(YAML::NodeType::Map);
-        set_origin(path, defaults->label);
+        set_origin(path, label);
       }
-      merge_map(find_config_node(root_, {group, key}), plugin_config, path, defaults->label);
+      merge_map(find_config_node(root_, {group, key}), plugin_config, path, label);
     }
   }
 
@@ -253,10 +261,9 @@ class Composer {
   // defaults go beneath the given keys, as for a section in a group file.
   YAML::Node with_nested_plugin_defaults(const std::vector<std::string>& parts, const YAML::Node& value) {
     if (parts.size() != 2 || find_group(parts[0]) == defaults_.end() || !value.IsMap()) return value;
-    std::optional<PluginDefaults> defaults = plugin_defaults(parts[0], plugin_of(value));
-    if (!defaults) return value;
-    YAML::Node merged = load_yaml_text(defaults->yaml, defaults->label);
-    if (!merged.IsMap()) return value;
+    auto defaults = plugin_defaults_map(parts[0], plugin_of(value));
+    if (!defaults || !defaults->first.IsDefined()) return value;
+    YAML::Node merged = defaults->first;
     for (const auto& kv : value) merged[kv.first.Scalar()] = kv.second;
     return merged;
   }

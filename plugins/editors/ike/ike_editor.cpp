@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <limits>
 #include <numeric>
 
 #include "mike/editor.h"
@@ -157,7 +156,7 @@ class IkeEditor : public mike::Editor {
       return text;
     };
     auto tokens_after = [&](std::size_t dropped) {
-      return count_tokens(*base, context_after(dropped) + request.input.prompt);
+      return base->count_tokens(context_after(dropped) + request.input.prompt);
     };
     std::size_t dropped = 0;
     std::int64_t tokens = tokens_after(0);
@@ -217,11 +216,6 @@ class IkeEditor : public mike::Editor {
     model.score({{input, ".", 1}});
     if (!mean.defined()) throw mike::ModelError("editor ike: the embedding tap '" + tap + "' never fired");
     return mean / mean.norm().clamp_min(1e-12);
-  }
-
-  // Tokens of `text` as the model's tokenizer splits it, without a forward pass.
-  static std::int64_t count_tokens(const mike::Model& model, const std::string& text) {
-    return model.count_tokens(text);
   }
 
   int k_;
