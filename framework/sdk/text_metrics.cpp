@@ -7,11 +7,15 @@
 
 namespace mike {
 
-std::vector<std::string> normalized_words(std::string_view text) {
+namespace {
+
+// Lower-cased words of `text`; `keep` decides which words survive.
+template <typename Keep>
+std::vector<std::string> split_words(std::string_view text, Keep keep) {
   std::vector<std::string> words;
   std::string current;
   auto finish = [&] {
-    if (!current.empty() && current != "a" && current != "an" && current != "the") words.push_back(current);
+    if (!current.empty() && keep(current)) words.push_back(current);
     current.clear();
   };
   for (char raw : text) {
@@ -24,6 +28,16 @@ std::vector<std::string> normalized_words(std::string_view text) {
   }
   finish();
   return words;
+}
+
+}  // namespace
+
+std::vector<std::string> normalized_words(std::string_view text) {
+  return split_words(text, [](const std::string& w) { return w != "a" && w != "an" && w != "the"; });
+}
+
+std::vector<std::string> caption_tokens(std::string_view text) {
+  return split_words(text, [](const std::string&) { return true; });
 }
 
 std::string normalize_answer(std::string_view text) {
@@ -66,56 +80,54 @@ std::size_t lcs_length(const Words& a, const Words& b) {
 }  // namespace
 
 double bleu4(std::string_view candidate, const std::vector<std::string>& references) {
-  Words cand = normalized_words(candidate);
+  constexpr double kEpsilon = 0.1;  // NLTK SmoothingFunction(epsilon=0.1).method1
+  Words cand = caption_tokens(candidate);
   std::vector<Words> refs;
-  for (const std::string& r : references) refs.push_back(normalized_words(r));
+  for (const std::string& r : references) refs.push_back(caption_tokens(r));
   if (cand.empty() || refs.empty()) return 0.0;
   double log_precision_sum = 0.0;
   for (std::size_t n = 1; n <= 4; ++n) {
-    auto cand_counts = ngram_counts(cand, n);
     std::map<Words, int> max_ref_counts;
     for (const Words& ref : refs)
       for (const auto& [gram, count] : ngram_counts(ref, n))
         max_ref_counts[gram] = std::max(max_ref_counts[gram], count);
-    double clipped = 0.0, total = 0.0;
-    for (const auto& [gram, count] : cand_counts) {
+    int matched = 0, total = 0;
+    for (const auto& [gram, count] : ngram_counts(cand, n)) {
       auto it = max_ref_counts.find(gram);
-      clipped += std::min(count, it == max_ref_counts.end() ? 0 : it->second);
+      matched += std::min(count, it == max_ref_counts.end() ? 0 : it->second);
       total += count;
     }
-    if (n > 1) {  // add-one smoothing (Lin & Och 2004)
-      clipped += 1.0;
-      total += 1.0;
-    }
-    if (clipped == 0.0) return 0.0;  // no unigram overlap at all
-    log_precision_sum += std::log(clipped / total);
+    if (n == 1 && matched == 0) return 0.0;  // NLTK: no unigram overlap scores 0
+    // NLTK keeps the precision unreduced with denominator max(1, total):
+    // a candidate shorter than n has p_n = epsilon / 1.
+    const double denominator = std::max(1, total);
+    const double precision = matched > 0 ? matched / denominator : kEpsilon / denominator;
+    log_precision_sum += 0.25 * std::log(precision);
   }
   // Brevity penalty against the reference whose length is closest (ties: shorter).
-  std::size_t c = cand.size(), r = refs.front().size();
-  for (const Words& ref : refs) {
-    std::size_t len = ref.size();
-    auto dist = [c](std::size_t x) { return x > c ? x - c : c - x; };
-    if (dist(len) < dist(r) || (dist(len) == dist(r) && len < r)) r = len;
-  }
-  double brevity = c >= r ? 1.0 : std::exp(1.0 - static_cast<double>(r) / static_cast<double>(c));
-  return brevity * std::exp(log_precision_sum / 4.0);
+  const std::size_t c = cand.size();
+  std::size_t r = refs.front().size();
+  auto distance = [c](std::size_t x) { return x > c ? x - c : c - x; };
+  for (const Words& ref : refs)
+    if (distance(ref.size()) < distance(r) || (distance(ref.size()) == distance(r) && ref.size() < r)) r = ref.size();
+  const double brevity = c > r ? 1.0 : std::exp(1.0 - static_cast<double>(r) / static_cast<double>(c));
+  return brevity * std::exp(log_precision_sum);
 }
 
 double rouge_l(std::string_view candidate, const std::vector<std::string>& references) {
   constexpr double kBeta = 1.2;
-  Words cand = normalized_words(candidate);
-  double best = 0.0;
+  Words cand = caption_tokens(candidate);
+  if (cand.empty()) return 0.0;
+  double precision = 0.0, recall = 0.0;  // each the best over references
   for (const std::string& reference : references) {
-    Words ref = normalized_words(reference);
-    if (cand.empty() || ref.empty()) continue;
+    Words ref = caption_tokens(reference);
+    if (ref.empty()) continue;
     double lcs = static_cast<double>(lcs_length(cand, ref));
-    if (lcs == 0.0) continue;
-    double precision = lcs / static_cast<double>(cand.size());
-    double recall = lcs / static_cast<double>(ref.size());
-    double f = (1 + kBeta * kBeta) * precision * recall / (recall + kBeta * kBeta * precision);
-    best = std::max(best, f);
+    precision = std::max(precision, lcs / static_cast<double>(cand.size()));
+    recall = std::max(recall, lcs / static_cast<double>(ref.size()));
   }
-  return best;
+  if (precision == 0.0 || recall == 0.0) return 0.0;
+  return (1 + kBeta * kBeta) * precision * recall / (recall + kBeta * kBeta * precision);
 }
 
 }  // namespace mike

@@ -35,6 +35,12 @@ struct ScoreRequest {
   // teaches generation where to stop (pretraining). Off for edit metrics:
   // token accuracy then covers the target's own tokens only.
   bool end_with_eos = false;
+  // Also report the top-k tokens at every position of the row (image, prompt
+  // and target; ScoreResult::position_topk_tokens), 0 = none. EasyEdit's
+  // multimodal locality compares pre- and post-edit predictions over the
+  // whole input, not only the answer (docs/metrics.md); only locality probes
+  // ask for it, since it costs k ids per position.
+  int position_top_k = 0;
 };
 
 struct GenerateOptions {

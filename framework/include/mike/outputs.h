@@ -28,6 +28,9 @@ struct ScoreResult {
   std::vector<std::int64_t> target_tokens;  // the scored token ids (the target's, then EOS if requested)
   std::vector<std::int64_t> predicted_tokens;         // argmax at each target position
   std::vector<std::vector<std::int64_t>> topk_tokens; // top-k ids at each target position
+  // Top-k ids (best first) at every position 0..layout.length-1 of the row,
+  // predicting the token after it; filled when ScoreRequest::position_top_k > 0.
+  std::vector<std::vector<std::int64_t>> position_topk_tokens;
   TokenLayout layout;                       // where this row's tokens sat in the forward that scored it
 };
 

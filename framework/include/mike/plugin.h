@@ -25,7 +25,8 @@ namespace mike {
 // 2: ScoreResult token layout, Model::target_log_probs.
 // 3: libmike_sdk split from the host; Model::edit_sites/token_layout/count_tokens,
 //    TokenLayout, Editor corpus source; locate-then-edit moved out of the SDK.
-inline constexpr std::uint32_t kSdkAbiVersion = 3;
+// 4: ScoreRequest::position_top_k, ScoreResult::position_topk_tokens (EasyEdit locality).
+inline constexpr std::uint32_t kSdkAbiVersion = 4;
 
 // Layout is frozen: `abi_version` stays the first member so that any host
 // can read it from any plugin before trusting the rest.
