@@ -240,7 +240,13 @@ void run_experiment(const Config& config, const JobContext& context) {
   log->set_attribute("end_time", now_iso8601());
   log->flush();
 
-  nlohmann::json metrics = summarize_metrics(*log);
+  BootstrapOptions intervals;
+  intervals.resamples = config.get_or<int>("report.resamples", intervals.resamples);
+  if (intervals.resamples < 1000)
+    throw ConfigError("report.resamples is " + std::to_string(intervals.resamples) + " (from " +
+                      config.origin("report.resamples") +
+                      "); a 95% bootstrap interval needs at least 1000 resamples, 10000 by default");
+  nlohmann::json metrics = summarize_metrics(*log, intervals);
   nlohmann::json summary;
   summary["status"] = "done";
   summary["task"] = task_name(options.task);
@@ -267,6 +273,7 @@ void run_experiment(const Config& config, const JobContext& context) {
                        {"restore_s", timing.restore_s},
                        {"log_s", log->seconds_writing()},
                        {"threads", threads}};
+  summary["ci"] = describe_intervals(intervals);
   summary["metrics"] = metrics;
   nlohmann::json final_values = nlohmann::json::object();
   for (const auto& [name, by_checkpoint] : metrics.items()) {

@@ -4,35 +4,49 @@
 #include <fstream>
 
 #include "mike/error.h"
-#include "run/aggregate.h"
 
 namespace mike {
 
 namespace {
 nlohmann::json to_json(const Aggregate& a) {
-  return {{"mean", a.mean}, {"ci_low", a.ci_low}, {"ci_high", a.ci_high}, {"n", a.n}};
+  return {{"mean", a.mean}, {"ci_low", a.ci_low}, {"ci_high", a.ci_high}, {"n", a.n}, {"records", a.records}};
 }
+
+struct CheckpointRows {
+  std::vector<std::string> record_ids;
+  std::vector<double> pre, post;
+};
 }  // namespace
 
-nlohmann::json summarize_metrics(const RunLog& log) {
+nlohmann::json summarize_metrics(const RunLog& log, const BootstrapOptions& options) {
   nlohmann::json out = nlohmann::json::object();
   for (const std::string& name : log.metric_names()) {
-    std::map<std::int64_t, std::pair<std::vector<double>, std::vector<double>>> by_checkpoint;
+    std::map<std::int64_t, CheckpointRows> by_checkpoint;
     for (const MetricRow& row : log.read_metric(name)) {
-      by_checkpoint[row.checkpoint].first.push_back(row.pre);
-      by_checkpoint[row.checkpoint].second.push_back(row.post);
+      CheckpointRows& rows = by_checkpoint[row.checkpoint];
+      rows.record_ids.push_back(row.record_id);
+      rows.pre.push_back(row.pre);
+      rows.post.push_back(row.post);
     }
-    for (const auto& [checkpoint, values] : by_checkpoint)
-      out[name][std::to_string(checkpoint)] = {{"pre", to_json(aggregate(values.first))},
-                                               {"post", to_json(aggregate(values.second))}};
+    for (const auto& [checkpoint, rows] : by_checkpoint) {
+      // Pre and post share the record draws: one index stream for both.
+      auto both = cluster_bootstrap(totals_by_record(rows.record_ids, {rows.pre, rows.post}), options);
+      out[name][std::to_string(checkpoint)] = {{"pre", to_json(both[0])}, {"post", to_json(both[1])}};
+    }
   }
   return out;
+}
+
+nlohmann::json describe_intervals(const BootstrapOptions& options) {
+  return {{"method", kCiMethod},       {"unit", kCiUnit},           {"estimator", kCiEstimator},
+          {"resamples", options.resamples}, {"level", options.level}, {"seed", options.seed}};
 }
 
 std::string format_summary_table(const nlohmann::json& summary) {
   std::string text;
   char line[256];
-  std::snprintf(line, sizeof line, "%-28s %-24s %-24s %6s\n", "metric", "pre [95% CI]", "post [95% CI]", "n");
+  std::snprintf(line, sizeof line, "%-28s %-24s %-24s %6s %7s\n", "metric", "pre [95% CI]", "post [95% CI]", "n",
+                "records");
   text += line;
   const nlohmann::json& metrics = summary.at("final");
   for (const auto& [name, values] : metrics.items()) {
@@ -42,8 +56,10 @@ std::string format_summary_table(const nlohmann::json& summary) {
                     a.at("ci_high").get<double>());
       return std::string(buf);
     };
-    std::snprintf(line, sizeof line, "%-28s %-24s %-24s %6lld\n", name.c_str(), cell(values.at("pre")).c_str(),
-                  cell(values.at("post")).c_str(), static_cast<long long>(values.at("post").at("n").get<int64_t>()));
+    const nlohmann::json& post = values.at("post");
+    std::snprintf(line, sizeof line, "%-28s %-24s %-24s %6lld %7lld\n", name.c_str(), cell(values.at("pre")).c_str(),
+                  cell(post).c_str(), static_cast<long long>(post.at("n").get<int64_t>()),
+                  static_cast<long long>(post.value("records", post.at("n").get<int64_t>())));
     text += line;
   }
   return text;
