@@ -44,7 +44,7 @@ TEST_CASE("good fixture plugins load with the info they declare") {
   CHECK(toy.torch_version == TORCH_VERSION);
   CHECK(toy.default_config == "init_scale: 0.0\nseed: 0\n");
   CHECK(toy.file == std::string(MIKE_FIXTURE_PLUGIN_DIR) + "/libmike_model_toy.so");
-  CHECK(registry.names("editor") == std::vector<std::string>({"crash", "scale", "throws"}));
+  CHECK(registry.names("editor") == std::vector<std::string>({"crash", "leaky", "scale", "throws"}));
   CHECK(registry.names("metric") == std::vector<std::string>{"exact"});
 }
 

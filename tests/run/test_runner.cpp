@@ -151,6 +151,48 @@ TEST_CASE("batch protocol edits k records at once; an editor that cannot batch s
   }
 }
 
+TEST_CASE("batch protocol runs the short last batch when k does not divide the records") {
+  JobContext context = job("runner_batch_short");
+  run_experiment(run_config("{name: batch, batch_size: 2}", 5), context);
+  auto log = RunLog::resume(context.job_dir / "run.h5");
+  CHECK(log->edit_count() == 5);                   // 2 + 2 + 1: no record dropped
+  CHECK(log->weight_rows("bigram.weight") == 3);   // one delta per batch, the last of one record
+  auto rows = log->read_metric("reliability.token_acc");
+  REQUIRE(rows.size() == 5);
+  CHECK(rows[4].edit == 4);  // the short batch is the unit ending at edit 4
+  CHECK(rows[4].record_id != rows[3].record_id);
+  auto summary = summary_of(context);
+  CHECK(summary["edits"] == 5);
+  CHECK(summary["final"]["reliability.token_acc"]["post"]["records"] == 5);
+}
+
+TEST_CASE("restore is checked against parameter hashes taken before the edit, and by re-scoring for wrappers") {
+  // An InPlaceEdit whose snapshot misses the parameter it changed: comparing
+  // with that snapshot would pass; the hashes name the parameter.
+  for (const char* protocol : {"{name: single}", "{name: sequential}", "{name: multi_step, steps: 2}"}) {
+    CAPTURE(protocol);
+    try {
+      run_experiment(run_config(protocol, 2, "{plugin: leaky, leak: parameter}"), job("runner_leaky_parameter"));
+      FAIL("expected the restore check to fail");
+    } catch (const Error& e) {
+      CHECK(std::string(e.what()) ==
+            "editor 'leaky': after restore_original(), parameter 'bigram.weight' is not bitwise what it was before "
+            "the edit; the editor changed a weight it did not give back, so results after this point would be "
+            "contaminated; fix the editor's restore");
+    }
+  }
+  // A wrapper that leaves a tap on the model: no parameter changed, but the
+  // restore probe scores differently.
+  try {
+    run_experiment(run_config("{name: single}", 2, "{plugin: leaky, leak: tap}"), job("runner_leaky_tap"));
+    FAIL("expected the restore check to fail");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("editor 'leaky': after restore_original(), the model scores probe "
+                                     "'reliability' of record '") != std::string::npos);
+    CHECK(std::string(e.what()).find("differently than before any edit") != std::string::npos);
+  }
+}
+
 TEST_CASE("a run killed with SIGKILL resumes to the same final numbers") {
   const std::string protocol = "{name: sequential, checkpoints: [2, 4]}";
   JobContext reference = job("runner_reference");

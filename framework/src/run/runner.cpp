@@ -57,8 +57,7 @@ Runner::Runner(Plugins plugins, std::vector<data::EditRecord> records, RunnerOpt
 std::int64_t Runner::total_edits() const {
   auto n = static_cast<std::int64_t>(records_.size());
   if (options_.protocol == Protocol::kMultiStep) return n * options_.steps;
-  if (options_.protocol == Protocol::kBatch) return n - n % options_.batch_edits;  // whole batches only
-  return n;
+  return n;  // batch: the last batch is short when k does not divide n; no record is dropped
 }
 
 std::vector<EditRequest> Runner::requests(std::size_t first, std::size_t count, int step) {
@@ -174,15 +173,41 @@ void Runner::log_weights(const EditedModel& edited, Model& model, std::int64_t e
   }
 }
 
-void Runner::restore_checked(EditedModel& edited, Model& model) {
+ScoreResult Runner::score_restore_probe(Model& model) {
+  // The first probe of the first record (reliability: image and prompt),
+  // scored alone so that the reference and the check run the same shapes.
+  const ProbeSample& sample = samples_.front().front();
+  ScoreRequest request{evaluator_.input(sample.image, sample.prompt), sample.teacher_target,
+                       evaluator_.options().top_k};
+  torch::NoGradGuard no_grad;
+  return call_plugin(plugins_.model_label, [&] { return model.score({request}); }).at(0);
+}
+
+void Runner::restore_checked(EditedModel& edited, Model& model, const ParameterHashes& before,
+                             bool back_to_original) {
   auto start = std::chrono::steady_clock::now();
   call_plugin(plugins_.editor_label, [&] { edited.restore_original(); });
-  // Parametric edits: the restored weights must be bitwise the originals.
-  if (const auto* in_place = dynamic_cast<const InPlaceEdit*>(&edited)) {
-    for (const auto& [name, before] : in_place->original_values())
-      if (!torch::equal(model.parameter(name), before))
-        throw Error(plugins_.editor_label + ": restore after an edit did not give back parameter '" + name +
-                    "' bitwise; results after this point would be contaminated");
+  // Every parameter, not only those the editor says it touched, against the
+  // hashes taken before the edit (not against the editor's own snapshot).
+  const std::string changed = first_changed_parameter(before, hash_parameters(model));
+  if (!changed.empty())
+    throw Error(plugins_.editor_label + ": after restore_original(), parameter '" + changed +
+                "' is not bitwise what it was before the edit; the editor changed a weight it did not give back, "
+                "so results after this point would be contaminated; fix the editor's restore");
+  // Wrapping editors change outputs without changing parameters (taps,
+  // prompts, memories): the unedited model must score as it did before.
+  if (back_to_original && dynamic_cast<const InPlaceEdit*>(&edited) == nullptr) {
+    const ScoreResult after = score_restore_probe(model);
+    const ScoreResult& expected = restore_probe_pre_;
+    if (after.loss != expected.loss || after.predicted_tokens != expected.predicted_tokens ||
+        after.topk_tokens != expected.topk_tokens) {
+      const ProbeSample& sample = samples_.front().front();
+      throw Error(plugins_.editor_label + ": after restore_original(), the model scores probe '" + sample.probe +
+                  "' of record '" + records_[sample.record].id + "' differently than before any edit (loss " +
+                  std::to_string(after.loss) + " vs " + std::to_string(expected.loss) +
+                  "); the editor left state behind in the model (a tap, a cache, a wrapped call), so results after "
+                  "this point would be contaminated; fix the editor's restore");
+    }
   }
   timing_.restore_s += seconds_since(start);
 }
@@ -216,6 +241,8 @@ void Runner::run() {
   }
   spdlog::info("computing pre-edit outputs for {} records", records_.size());
   compute_pre_outputs();
+  original_hashes_ = hash_parameters(model);
+  restore_probe_pre_ = score_restore_probe(model);
   // After every committed unit: report progress, and stop cleanly on Ctrl-C
   // (the unit is in run.h5, so --resume continues from the next one).
   auto progress = [&](std::int64_t completed) {
@@ -231,17 +258,18 @@ void Runner::run() {
     case Protocol::kSingle:
     case Protocol::kBatch: {
       const std::size_t k = options_.protocol == Protocol::kBatch ? static_cast<std::size_t>(options_.batch_edits) : 1;
-      for (auto first = static_cast<std::size_t>(done); first + k <= static_cast<std::size_t>(total); first += k) {
-        auto batch = requests(first, k, 0);
+      for (auto first = static_cast<std::size_t>(done); first < static_cast<std::size_t>(total); first += k) {
+        const std::size_t count = std::min(k, static_cast<std::size_t>(total) - first);  // the last may be short
+        auto batch = requests(first, count, 0);
         auto start = std::chrono::steady_clock::now();
         auto edited = apply_edit(model, batch);
         double seconds = seconds_since(start);
         std::vector<std::size_t> evaluated;
-        for (std::size_t r = first; r < first + k; ++r) evaluated.push_back(r);
-        auto last = static_cast<std::int64_t>(first + k - 1);
+        for (std::size_t r = first; r < first + count; ++r) evaluated.push_back(r);
+        auto last = static_cast<std::int64_t>(first + count - 1);
         evaluate_records(*edited, evaluated, last, 1);
         log_weights(*edited, model, last);
-        restore_checked(*edited, model);
+        restore_checked(*edited, model, original_hashes_, true);
         commit(batch, seconds, *edited);
         progress(last + 1);
       }
@@ -249,14 +277,18 @@ void Runner::run() {
     }
     case Protocol::kSequential: {
       std::vector<std::unique_ptr<EditedModel>> chain;
+      std::vector<ParameterHashes> before;  // before[i]: the state chain[i] was applied to
       auto current = [&]() -> Model& { return chain.empty() ? model : *chain.back(); };
+      auto hashes_now = [&] { return chain.empty() ? original_hashes_ : hash_parameters(model); };
       for (std::int64_t i = 0; i < done; ++i) {  // resume: replay the logged edits
+        before.push_back(hashes_now());
         chain.push_back(apply_edit(current(), requests(static_cast<std::size_t>(i), 1, 0)));
       }
       if (done > 0) spdlog::info("replayed {} edits from the log", done);
       std::vector<int> checkpoints = options_.checkpoints;
       for (std::int64_t i = done; i < total; ++i) {
         auto batch = requests(static_cast<std::size_t>(i), 1, 0);
+        before.push_back(hashes_now());
         auto start = std::chrono::steady_clock::now();
         chain.push_back(apply_edit(current(), batch));
         double seconds = seconds_since(start);
@@ -271,7 +303,7 @@ void Runner::run() {
         commit(batch, seconds, *chain.back());
         progress(applied);
       }
-      for (auto it = chain.rbegin(); it != chain.rend(); ++it) restore_checked(**it, model);
+      for (std::size_t i = chain.size(); i-- > 0;) restore_checked(*chain[i], model, before[i], i == 0);
       break;
     }
     case Protocol::kMultiStep: {
@@ -280,11 +312,16 @@ void Runner::run() {
         const auto record = static_cast<std::size_t>(unit / steps);
         const std::int64_t first_step = unit % steps;
         std::vector<std::unique_ptr<EditedModel>> chain;
+        std::vector<ParameterHashes> before;  // before[s]: the state step s was applied to
         auto current = [&]() -> Model& { return chain.empty() ? model : *chain.back(); };
-        for (std::int64_t s = 0; s < first_step; ++s)  // resume inside an entity: replay its earlier steps
+        auto hashes_now = [&] { return chain.empty() ? original_hashes_ : hash_parameters(model); };
+        for (std::int64_t s = 0; s < first_step; ++s) {  // resume inside an entity: replay its earlier steps
+          before.push_back(hashes_now());
           chain.push_back(apply_edit(current(), requests(record, 1, static_cast<int>(s))));
+        }
         for (std::int64_t s = first_step; s < steps; ++s, ++unit) {
           auto batch = requests(record, 1, static_cast<int>(s));
+          before.push_back(hashes_now());
           auto start = std::chrono::steady_clock::now();
           chain.push_back(apply_edit(current(), batch));
           double seconds = seconds_since(start);
@@ -293,7 +330,7 @@ void Runner::run() {
           commit(batch, seconds, *chain.back());
           progress(unit + 1);
         }
-        for (auto it = chain.rbegin(); it != chain.rend(); ++it) restore_checked(**it, model);
+        for (std::size_t i = chain.size(); i-- > 0;) restore_checked(*chain[i], model, before[i], i == 0);
       }
       break;
     }

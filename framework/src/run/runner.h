@@ -1,8 +1,12 @@
 #pragma once
 // The one edit/evaluate loop every editor runs through (DESIGN.md, STYLE.md
 // "write once"). Protocols:
-//   single      per record: edit, evaluate, restore (restore checked bitwise)
-//   batch       k records edited at once, evaluated, restored
+//   single      per record: edit, evaluate, restore (restore checked bitwise:
+//               every parameter's hash against the hash taken before the
+//               edit; for wrapping editors also one probe re-scored against
+//               its pre-edit score)
+//   batch       k records edited at once, evaluated, restored; when k does not
+//               divide n the last batch has the n mod k records left over
 //   sequential  edits accumulate; all edited records evaluated at checkpoints
 //   multi_step  per record: edit with image 1, 2, ... S on top of each other,
 //               evaluating after every step; then restore
@@ -20,6 +24,7 @@
 #include "mike/editor.h"
 #include "mike/metric.h"
 #include "run/evaluator.h"
+#include "run/parameter_hashes.h"
 #include "run/probes.h"
 
 namespace mike {
@@ -74,7 +79,12 @@ class Runner {
   void evaluate_records(Model& model, const std::vector<std::size_t>& records, std::int64_t edit,
                         std::int64_t checkpoint);
   void log_weights(const EditedModel& edited, Model& model, std::int64_t edit);
-  void restore_checked(EditedModel& edited, Model& model);
+  // Undoes `edited`; `before` are the parameter hashes of the state the edit
+  // was applied to, and `back_to_original` says whether that state is the
+  // unedited model (then a wrapping editor's restore is also checked by
+  // re-scoring the restore probe).
+  void restore_checked(EditedModel& edited, Model& model, const ParameterHashes& before, bool back_to_original);
+  ScoreResult score_restore_probe(Model& model);
   void commit(const std::vector<EditRequest>& batch, double seconds, const EditedModel& edited);
   void compute_pre_outputs();
 
@@ -85,6 +95,8 @@ class Runner {
   RunLog& log_;
   std::vector<std::vector<ProbeSample>> samples_;   // per record
   std::vector<std::vector<SampleOutput>> pre_;      // per record, per sample
+  ParameterHashes original_hashes_;                 // every parameter before the first edit
+  ScoreResult restore_probe_pre_;                   // the restore probe scored alone before any edit
   RunTiming timing_;
 };
 

@@ -34,6 +34,17 @@ class ToyModel : public mike::Model {
         std::vector<int64_t> row(begin, begin + top.size(1));
         r.topk_tokens.push_back(std::move(row));
       }
+      if (request.position_top_k > 0) {  // every byte of prompt + target predicts the next
+        const std::string text = request.input.prompt + request.target;
+        std::vector<int64_t> bytes(text.begin(), text.end());
+        for (int64_t& b : bytes) b = static_cast<unsigned char>(b);
+        auto all = taps_.apply("bigram.out", weight_.index_select(0, torch::tensor(bytes, torch::kLong)));
+        torch::Tensor best = std::get<1>(all.topk(request.position_top_k, -1)).contiguous();
+        for (int64_t i = 0; i < best.size(0); ++i) {
+          const int64_t* begin = best.data_ptr<int64_t>() + i * best.size(1);
+          r.position_topk_tokens.emplace_back(begin, begin + best.size(1));
+        }
+      }
       out.push_back(std::move(r));
     }
     return out;
