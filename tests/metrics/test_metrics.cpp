@@ -136,9 +136,14 @@ TEST_CASE("edit_accuracy reports teacher-forced token accuracy and generation ex
   in.target = "Varnel Finch";
   in.post.token_accuracy = 0.75;
   in.generated_post = "the varnel finch.";
+  in.post.target_tokens = {4, 5, 6, 7};
+  in.post.predicted_tokens = {4, 5, 9, 7};
   auto values = metric("edit_accuracy")->compute(in);
   CHECK(values.at("token_acc") == 0.75);
+  CHECK(values.at("tf_exact") == 0.0);  // EasyEdit's exact match: one wrong token fails the sample
   CHECK(values.at("exact_match") == 1.0);
+  in.post.predicted_tokens = {4, 5, 6, 7};
+  CHECK(metric("edit_accuracy")->compute(in).at("tf_exact") == 1.0);
   in.generated_post = "Varnel";  // teacher forcing can look good while generation fails
   CHECK(metric("edit_accuracy")->compute(in).at("exact_match") == 0.0);
 }
@@ -149,10 +154,31 @@ TEST_CASE("locality compares post- with pre-edit predictions, top-1 and top-k") 
   in.post.predicted_tokens = {5, 6, 9, 8};
   in.pre.topk_tokens = {{5, 1}, {6, 2}, {7, 3}, {8, 4}};
   in.post.topk_tokens = {{5, 1}, {2, 6}, {9, 7}, {8, 0}};
+  auto ranks = [](std::int64_t first) {
+    std::vector<std::int64_t> ids(10);
+    for (int r = 0; r < 10; ++r) ids[r] = first + r;
+    return ids;
+  };
+  in.pre.position_topk_tokens = {ranks(0), ranks(10), ranks(20)};
+  in.post.position_topk_tokens = {ranks(90), ranks(0), ranks(10), ranks(20)};
+  std::swap(in.post.position_topk_tokens[2][0], in.post.position_topk_tokens[2][1]);  // top-1 differs, 8 ranks agree
+  in.post.position_topk_tokens[3][9] = 99;                                               // top-1 agrees, 9 ranks agree
   auto values = metric("locality", "top_k: 2\n")->compute(in);
   CHECK(values.at("top1_agreement") == doctest::Approx(0.75));
   // overlaps: 2/2, 2/2, 1/2, 1/2 -> 0.75
   CHECK(values.at("topk_agreement") == doctest::Approx(0.75));
+  // EasyEdit: the post-edit input is one position longer (an in-context
+  // prefix), so its last 3 positions are compared: top-1 agrees at 2 of 3,
+  // and the top-10 rank by rank at 10 + 8 + 9 of 30 (position, rank) pairs.
+  CHECK(values.at("easyedit") == doctest::Approx(2.0 / 3.0));
+  CHECK(values.at("easyedit_top10") == doctest::Approx(27.0 / 30.0));
+  in.post.position_topk_tokens[1] = {0, 1, 2};
+  CHECK_THROWS_WITH(metric("locality", "top_k: 2\n")->compute(in),
+                    "metric locality: position 0 has 3 top tokens, fewer than the 10 EasyEdit's locality compares; "
+                    "set eval.position_top_k=10");
+  in.post.position_topk_tokens.clear();
+  CHECK_THROWS_WITH(metric("locality", "top_k: 2\n")->compute(in),
+                    doctest::Contains("the model returned no top tokens per input position"));
   in.post.predicted_tokens = {5};
   CHECK_THROWS_WITH(metric("locality")->compute(in),
                     "metric locality: pre- and post-edit answers have 4 and 1 scored tokens; they must be equal and "
@@ -166,8 +192,11 @@ TEST_CASE("caption scores mention, BLEU-4 and ROUGE-L of the generated caption")
   in.references = {"the cat is on the mat"};
   in.generated_post = "the cat sat on the mat";
   in.post.token_accuracy = 0.4;
+  in.post.target_tokens = {1, 2};
+  in.post.predicted_tokens = {1, 3};
   auto values = metric("caption")->compute(in);
   CHECK(values.at("token_acc") == 0.4);
+  CHECK(values.at("tf_exact") == 0.0);
   CHECK(values.at("mention") == 0.0);
   CHECK(values.at("bleu4") == doctest::Approx(std::pow(5.0 / 6 * 3.0 / 5 * 1.0 / 4 * 0.1 / 3, 0.25)));
   CHECK(values.at("rouge_l") == doctest::Approx(5.0 / 6));

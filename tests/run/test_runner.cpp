@@ -294,7 +294,7 @@ TEST_CASE("the metrics of each probe come from metric.probes.<task>, each config
   REQUIRE(top1.size() == 2);
   REQUIRE(topk.size() == 2);
   for (std::size_t i = 0; i < top1.size(); ++i) CHECK(top1[i].post == topk[i].post);
-  CHECK(log->attribute("plugins").find("metric agree1 locality 1.0.0\n") != std::string::npos);
+  CHECK(log->attribute("plugins").find("metric agree1 locality 1.1.0\n") != std::string::npos);
 }
 
 TEST_CASE("metric config errors name the key and the fix") {

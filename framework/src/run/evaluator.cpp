@@ -30,7 +30,11 @@ std::vector<SampleOutput> Evaluator::evaluate(Model& model, const std::string& m
     std::vector<ModelInput> generate_batch;
     for (std::size_t i = start; i < end; ++i) {
       ModelInput in = input(samples[i].image, samples[i].prompt);
-      score_batch.push_back({in, samples[i].teacher_target, options_.top_k});
+      ScoreRequest request{in, samples[i].teacher_target, options_.top_k};
+      const auto& probes = options_.position_top_k_probes;
+      if (std::find(probes.begin(), probes.end(), samples[i].probe) != probes.end())
+        request.position_top_k = options_.position_top_k;
+      score_batch.push_back(std::move(request));
       generate_batch.push_back(std::move(in));
     }
     // Activation logging: taps see [batch, positions, width]; row r is sample start + r.

@@ -26,6 +26,12 @@ struct EvaluatorOptions {
   int batch_size = 16;      // samples per score()/generate() call
   int top_k = 5;            // top-k tokens recorded per target position (for M-Loc agreement)
   int max_new_tokens = 16;  // greedy generation budget
+  // Top-k tokens recorded at every position of the input (image, prompt and
+  // answer) for the probes below: EasyEdit's T-Loc / M-Loc compare pre- and
+  // post-edit predictions over the whole input (docs/metrics.md). Only the
+  // locality probes need it, and it costs k ids per position.
+  int position_top_k = 10;
+  std::vector<std::string> position_top_k_probes = {"t_locality", "m_locality"};
 };
 
 // Called for every activation seen at a logged tap while scoring: the tensor

@@ -106,6 +106,10 @@ EvaluatorOptions evaluator_options(const Config& config, Task task) {
   eval.batch_size = config.get_or<int>("eval.batch_size", 16);
   eval.top_k = config.get_or<int>("eval.top_k", 5);
   eval.max_new_tokens = config.get_or<int>("eval.max_new_tokens", task == Task::kElc ? 40 : 16);
+  eval.position_top_k = config.get_or<int>("eval.position_top_k", eval.position_top_k);
+  if (eval.position_top_k < 0)
+    throw ConfigError("eval.position_top_k is " + std::to_string(eval.position_top_k) + " (from " +
+                      config.origin("eval.position_top_k") + "); it must be >= 0 (10 for EasyEdit's M-Loc)");
   return eval;
 }
 

@@ -255,7 +255,8 @@ std::vector<std::int64_t> LlavaModel::target_ids(const ScoreRequest& request) co
 }
 
 torch::Tensor LlavaModel::target_logits(const std::vector<ScoreRequest>& batch,
-                                        std::vector<std::vector<std::int64_t>>& targets, Sequences* layout_out) {
+                                        std::vector<std::vector<std::int64_t>>& targets, Sequences* layout_out,
+                                        torch::Tensor* all_logits) {
   std::vector<const ModelInput*> inputs;
   targets.clear();
   for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -273,6 +274,7 @@ torch::Tensor LlavaModel::target_logits(const std::vector<ScoreRequest>& batch,
     // Position t predicts token t+1: the n target tokens are predicted from the n columns before the last.
     rows.push_back(logits[static_cast<int64_t>(i)].slice(0, length - n - 1, length - 1));
   }
+  if (all_logits) *all_logits = logits;
   if (layout_out) {
     seq.embeds = torch::Tensor();  // callers need the layout, not the activations
     *layout_out = std::move(seq);
@@ -288,7 +290,8 @@ std::vector<ScoreResult> LlavaModel::score(const std::vector<ScoreRequest>& batc
                                           batch.begin() + std::min(batch.size(), start + config_.eval_batch_size));
     std::vector<std::vector<std::int64_t>> targets;
     Sequences layout;
-    const torch::Tensor log_probs = torch::log_softmax(target_logits(chunk, targets, &layout), -1);
+    torch::Tensor all_logits;
+    const torch::Tensor log_probs = torch::log_softmax(target_logits(chunk, targets, &layout, &all_logits), -1);
     int64_t row = 0;
     for (std::size_t i = 0; i < chunk.size(); ++i) {
       const int64_t n = static_cast<int64_t>(targets[i].size());
@@ -306,6 +309,18 @@ std::vector<ScoreResult> LlavaModel::score(const std::vector<ScoreRequest>& batc
       const torch::Tensor topk = std::get<1>(lp.topk(k, -1)).contiguous();
       for (int64_t t = 0; t < n; ++t)
         r.topk_tokens.emplace_back(topk[t].data_ptr<int64_t>(), topk[t].data_ptr<int64_t>() + k);
+      if (chunk[i].position_top_k > 0) {
+        // Every position of the row (image features, prompt, target), as
+        // EasyEdit's locality compares them; topk of logits orders as topk of
+        // the softmax it takes.
+        const TokenLayout& row_layout = layout.rows[i];
+        const int kp = std::max(1, std::min<int>(chunk[i].position_top_k, static_cast<int>(all_logits.size(2))));
+        const torch::Tensor row_logits =
+            all_logits[static_cast<int64_t>(i)].slice(0, row_layout.offset, row_layout.offset + row_layout.length);
+        const torch::Tensor best = std::get<1>(row_logits.topk(kp, -1)).contiguous();
+        for (int64_t t = 0; t < best.size(0); ++t)
+          r.position_topk_tokens.emplace_back(best[t].data_ptr<int64_t>(), best[t].data_ptr<int64_t>() + kp);
+      }
       results.push_back(std::move(r));
     }
   }

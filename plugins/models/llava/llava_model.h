@@ -59,8 +59,11 @@ class LlavaModel : public Model {
   // Per-target-token log-probabilities [sum of target lengths] and the logits
   // rows that predict them [sum, V].
   // `layout_out`, when given, receives the batch's layout (lengths, image spans).
+  // Logits at the target positions of every row, concatenated [sum of target
+  // lengths, V]. `all_logits` (optional) receives the whole forward's logits
+  // [B, T, V] (rows left-padded; layout_out->rows[i].offset locates row i).
   torch::Tensor target_logits(const std::vector<ScoreRequest>& batch, std::vector<std::vector<std::int64_t>>& targets,
-                              Sequences* layout_out = nullptr);
+                              Sequences* layout_out = nullptr, torch::Tensor* all_logits = nullptr);
   std::vector<std::string> generate_chunk(const std::vector<ModelInput>& batch, const GenerateOptions& options);
   void load_checkpoint(const std::string& dir);
   // The tokenizer, or ConfigError when the model was built without one.
