@@ -36,7 +36,7 @@ TEST_CASE("answers are normalised SQuAD-style before comparison") {
 }
 
 TEST_CASE("BLEU-4 and ROUGE-L match hand-computed values") {
-  CHECK(caption_tokens("The cat's mat.") == std::vector<std::string>{"the", "cat", "s", "mat"});
+  CHECK((caption_tokens("The cat's mat.") == std::vector<std::string>{"the", "cat", "s", "mat"}));
   // cand [the cat sat on the mat], ref [the cat is on the mat] (articles count):
   // p1 = 5/6, p2 = 3/5, p3 = 1/4, p4 = 0 matches of 3 -> 0.1/3 (method 1), BP = 1.
   CHECK(bleu4("the cat sat on the mat", {"the cat is on the mat"}) ==

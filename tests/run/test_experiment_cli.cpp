@@ -49,6 +49,7 @@ TEST_CASE("a sweep over the learning rate runs in 2 workers and reports one row 
   CHECK(contains(report.out, "| 0.05 |"));
   CHECK(contains(report.out, "| 0.5 |"));
   CHECK(contains(report.out, "2 job(s)"));
+  CHECK(contains(report.out, "## Paired comparisons"));  // two jobs on the same records are compared
   CHECK(fs::exists(sweep / "report_bars.png"));
 }
 

@@ -247,12 +247,40 @@ TEST_CASE("mike report turns a run into Markdown, CSV and gnuplot plots") {
   ReportFiles files = write_report(context.job_dir);
   CHECK(files.jobs == 1);
   std::string md = test::read_file(files.markdown.string());
-  CHECK(md.find("| model | editor | task | protocol | Rel acc | Rel EM |") != std::string::npos);
+  CHECK(md.find("| model | editor | task | protocol | Rel acc | Rel TF-EM | Rel EM |") != std::string::npos);
+  CHECK(md.find("| T-Loc EasyEdit | M-Loc EasyEdit top-10 |") != std::string::npos);
+  CHECK(md.find("| 1.000 → ") != std::string::npos);  // locality: pre (1 by construction) → post ± CI half-width
+  CHECK(md.find("Paired comparisons") == std::string::npos);       // one run: nothing to compare
   CHECK(md.find("| toy | ft | vna | sequential |") != std::string::npos);
   CHECK(test::read_file(files.csv.string()).find("toy,ft,vna,sequential,") != std::string::npos);
   REQUIRE(files.plots.size() == 4);  // bars + steps, SVG and PNG
   for (const auto& plot : files.plots) CHECK(fs::file_size(plot) > 1000);
   CHECK(test::read_file((context.job_dir / "report_bars.svg").string()).find("<svg") != std::string::npos);
+}
+
+TEST_CASE("mike report compares runs on the same records and says when records differ") {
+  const fs::path parent = test::make_temp_dir("runner_report_pairs");
+  auto run_into = [&](const std::string& name, int limit) {
+    JobContext context;
+    context.job_dir = parent / name;
+    fs::create_directories(context.job_dir);
+    context.plugin_paths = {MIKE_FIXTURE_PLUGIN_DIR};
+    run_experiment(run_config("{name: single}", limit), context);
+  };
+  run_into("a", 2);
+  run_into("b", 2);  // the same run again: identical per-record values
+  run_into("c", 3);  // one record more: not the same records
+  ReportFiles files = write_report(parent, false);
+  CHECK(files.jobs == 3);
+  std::string md = test::read_file(files.markdown.string());
+  CHECK(md.find("## Paired comparisons") != std::string::npos);
+  CHECK(md.find("two-sided sign-flip permutation test on per-record differences (10000 sign flips)") !=
+        std::string::npos);
+  // a vs b: every metric differs by exactly 0, p = 1 after Holm too.
+  CHECK(md.find(" | +0.000 [+0.000, +0.000] | 1.0000 | 1.0000 | 2 |") != std::string::npos);
+  // a vs c and b vs c: 2 and 3 records.
+  CHECK(md.find("not paired: not evaluated on the same records (2 and 3 records, 2 shared)") != std::string::npos);
+  CHECK(files.table == md.substr(md.find("| model |")));  // the terminal shows the same tables
 }
 
 TEST_CASE("log.taps records activations per sample with an index back to the edit") {

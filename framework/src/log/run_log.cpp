@@ -218,7 +218,7 @@ RunLog::RunLog(std::int64_t file_id) : file_(file_id), columns_(std::make_unique
 
 RunLog::~RunLog() {
   if (file_ >= 0) {
-    H5Fflush(file_, H5F_SCOPE_GLOBAL);
+    if (!read_only_) H5Fflush(file_, H5F_SCOPE_GLOBAL);
     H5Fclose(file_);
   }
 }
@@ -269,6 +269,18 @@ std::unique_ptr<RunLog> RunLog::resume(const std::filesystem::path& file) {
     }
   }
   log->flush();
+  return log;
+}
+
+std::unique_ptr<RunLog> RunLog::open_read_only(const std::filesystem::path& file) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  hid_t id = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (id < 0)
+    throw Error("cannot open run log " + file.string() + " for reading: " + hdf5_error_message() +
+                "; if the run is still going or was killed, wait for it or `mike run --resume` it first");
+  std::unique_ptr<RunLog> log(new RunLog(id));
+  log->read_only_ = true;
+  log->edits_ = static_cast<std::int64_t>(rows_of(id, "/edits/record_id"));
   return log;
 }
 

@@ -46,6 +46,9 @@ class RunLog {
   // Opens an existing log to continue it: every table is cut back to the
   // complete units. Throws a clear error if the file is unreadable.
   static std::unique_ptr<RunLog> resume(const std::filesystem::path& file);
+  // Opens a log for reading only (`mike report`): nothing is cut back or
+  // written; writes throw. Throws a clear error if the file is unreadable.
+  static std::unique_ptr<RunLog> open_read_only(const std::filesystem::path& file);
   ~RunLog();
   RunLog(const RunLog&) = delete;
   RunLog& operator=(const RunLog&) = delete;
@@ -85,6 +88,7 @@ class RunLog {
   struct Columns;
   std::int64_t file_;
   std::int64_t edits_ = 0;
+  bool read_only_ = false;
   double seconds_writing_ = 0.0;
   std::unique_ptr<Columns> columns_;
 };

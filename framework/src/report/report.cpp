@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "mike/error.h"
+#include "report/comparison_table.h"
+#include "report/record_totals.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -26,6 +28,7 @@ struct Column {
 const std::vector<Column>& columns() {
   static const std::vector<Column> table = {
       {"Rel acc", {"reliability.token_acc"}},
+      {"Rel TF-EM", {"reliability.tf_exact"}},
       {"Rel EM", {"reliability.exact_match", "reliability.mention"}},
       {"T-Gen acc", {"t_generality.token_acc"}},
       {"T-Gen EM", {"t_generality.exact_match", "t_generality.mention"}},
@@ -34,6 +37,9 @@ const std::vector<Column>& columns() {
       {"T-Loc", {"t_locality.top1_agreement"}},
       {"M-Loc", {"m_locality.top1_agreement"}},
       {"M-Loc top-k", {"m_locality.topk_agreement"}},
+      // EasyEdit's definitions (docs/metrics.md), to compare with published tables.
+      {"T-Loc EasyEdit", {"t_locality.easyedit"}},
+      {"M-Loc EasyEdit top-10", {"m_locality.easyedit_top10"}},
   };
   return table;
 }
@@ -73,13 +79,55 @@ const json* metric_of(const json& values, const Column& column) {
   return nullptr;
 }
 
+// "pre → post ±h": the unedited model's value next to the edited one's,
+// h = half the width of the post value's 95% CI.
 std::string cell(const json* metric) {
   if (!metric) return "–";
   const json& post = metric->at("post");
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.3f ±%.3f", post.at("mean").get<double>(),
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%.3f → %.3f ±%.3f", metric->at("pre").at("mean").get<double>(),
+                post.at("mean").get<double>(),
                 (post.at("ci_high").get<double>() - post.at("ci_low").get<double>()) / 2.0);
   return buf;
+}
+
+// Which pairs of jobs a report compares: every pair for up to four jobs,
+// otherwise each job against the first (the table would grow quadratically).
+std::vector<std::pair<std::size_t, std::size_t>> compared_pairs(std::size_t jobs) {
+  std::vector<std::pair<std::size_t, std::size_t>> pairs;
+  for (std::size_t a = 0; a < jobs; ++a)
+    for (std::size_t b = a + 1; b < jobs; ++b)
+      if (jobs <= 4 || a == 0) pairs.emplace_back(a, b);
+  return pairs;
+}
+
+// The paired comparisons of a multi-job report, as Markdown sections.
+std::string comparisons_markdown(const std::vector<fs::path>& dirs, const std::vector<std::string>& labels) {
+  std::vector<std::pair<std::string, std::string>> metrics;
+  for (const Column& column : columns())
+    for (const std::string& name : column.metrics) metrics.emplace_back(column.title, name);
+  std::vector<std::map<std::string, RecordTotals>> totals(dirs.size());
+  std::vector<std::string> missing(dirs.size());
+  for (std::size_t j = 0; j < dirs.size(); ++j) {
+    if (fs::exists(dirs[j] / "run.h5"))
+      totals[j] = final_record_totals(dirs[j] / "run.h5");
+    else
+      missing[j] = dirs[j].string() + " has no run.h5";
+  }
+  const BootstrapOptions options;
+  std::string md = std::string("## Paired comparisons\n\nSame records only; difference = first − second of the "
+                               "post-edit means; ") + kPairedCiMethod + " (" + std::to_string(options.resamples) +
+                   " resamples, 95%); p: " + kPairedTestMethod + " (" + std::to_string(options.resamples) +
+                   " sign flips); Holm across the metrics of each table. * = the CI excludes 0.\n\n";
+  for (const auto& [a, b] : compared_pairs(dirs.size())) {
+    if (!missing[a].empty() || !missing[b].empty()) {
+      md += "### " + labels[a] + " vs " + labels[b] + "\n\nNot compared: " +
+            (missing[a].empty() ? missing[b] : missing[a]) + " (per-record values come from run.h5).\n\n";
+      continue;
+    }
+    md += format_comparison(compare_systems(labels[a], totals[a], labels[b], totals[b], metrics, options), options);
+  }
+  return md;
 }
 
 std::string quote_gnuplot(const std::string& s) {
@@ -163,7 +211,8 @@ ReportFiles write_report(const fs::path& dir, bool plots) {
   md += "\n";
   std::string csv;
   for (const std::string& key : keys) csv += key + ",";
-  for (const Column& column : columns()) csv += column.title + "," + column.title + " ci_low," + column.title + " ci_high,";
+  for (const Column& column : columns())
+    csv += column.title + "," + column.title + " ci_low," + column.title + " ci_high," + column.title + " pre,";
   csv += "status,dir\n";
   for (const Job& job : jobs) {
     const json empty = json::object();
@@ -179,31 +228,43 @@ ReportFiles write_report(const fs::path& dir, bool plots) {
       if (metric) {
         const json& post = metric->at("post");
         char buf[96];
-        std::snprintf(buf, sizeof buf, "%.6f,%.6f,%.6f,", post.at("mean").get<double>(),
-                      post.at("ci_low").get<double>(), post.at("ci_high").get<double>());
+        std::snprintf(buf, sizeof buf, "%.6f,%.6f,%.6f,%.6f,", post.at("mean").get<double>(),
+                      post.at("ci_low").get<double>(), post.at("ci_high").get<double>(),
+                      metric->at("pre").at("mean").get<double>());
         csv += buf;
       } else {
-        csv += ",,,";
+        csv += ",,,,";
       }
     }
     md += "\n";
     csv += job.summary.value("status", std::string("?")) + "," + job.dir.string() + "\n";
   }
-  files.table = md;
-  files.markdown = dir / "report.md";
-  files.csv = dir / "report.csv";
-  std::ofstream(files.markdown) << "# mike report: " << dir.string() << "\n\n"
-                                << "Post-edit means ± half the 95% bootstrap CI. acc = teacher-forced token "
-                                   "accuracy, EM = greedy generation exact match (mention for ELC).\n\n"
-                                << md;
-  std::ofstream(files.csv) << csv;
-  if (!plots) return files;
-
   auto row_label = [&](const Job& job) {
     std::string label;
     for (const std::string& key : keys) label += (label.empty() ? "" : " ") + key_value(job, key);
     return label;
   };
+  if (jobs.size() > 1) {
+    std::vector<fs::path> dirs;
+    std::vector<std::string> labels;
+    for (const Job& job : jobs) {
+      dirs.push_back(job.dir);
+      labels.push_back(row_label(job));
+    }
+    md += "\n" + comparisons_markdown(dirs, labels);
+  }
+  files.table = md;
+  files.markdown = dir / "report.md";
+  files.csv = dir / "report.csv";
+  std::ofstream(files.markdown) << "# mike report: " << dir.string() << "\n\n"
+                                << "Each cell: pre-edit → post-edit mean ± half the 95% CI of the post-edit mean "
+                                   "(percentile bootstrap over records). acc = teacher-forced token accuracy, "
+                                   "TF-EM = every teacher-forced token right (EasyEdit's exact match), EM = greedy "
+                                   "generation exact match (mention for ELC); EasyEdit columns: docs/metrics.md.\n\n"
+                                << md;
+  std::ofstream(files.csv) << csv;
+  if (!plots) return files;
+
   // Grouped bars: one group per metric column, one bar per job, CI as error bars.
   {
     fs::path data = dir / "report_bars.dat", script = dir / "report_bars.gp";

@@ -1,9 +1,13 @@
 #pragma once
 // `mike report`: collects summary.json of a run or of every job of a sweep
 // into one table (rows: the swept keys; columns: Rel, T-Gen, I-Gen, T-Loc,
-// M-Loc as token accuracy and exact match/mention, ± 95% CI), written as
-// Markdown and CSV, and plotted with gnuplot (grouped bars per metric; lines
-// over checkpoints for sequential / multi-step runs) as SVG and PNG.
+// M-Loc as token accuracy and exact match/mention, and EasyEdit's variants;
+// each cell pre-edit → post-edit ± half the 95% CI), written as Markdown and
+// CSV, and plotted with gnuplot (grouped bars per metric; lines over
+// checkpoints for sequential / multi-step runs) as SVG and PNG. With several
+// jobs it adds paired comparisons on the same records from each job's run.h5
+// (report/comparison_table.h): every pair for up to four jobs, otherwise
+// each job against the first.
 #include <filesystem>
 #include <string>
 #include <vector>

@@ -14,11 +14,11 @@ namespace {
 class TapLeftBehind : public mike::ForwardingModel {
  public:
   TapLeftBehind(mike::Model& inner, mike::TapHandle handle) : ForwardingModel(inner), handle_(std::move(handle)) {}
-  void restore_original() override { leaked_.push_back(std::move(handle_)); }  // keeps the tap alive
+  // Forgets its tap: it stays on the model until this wrapper is destroyed.
+  void restore_original() override {}
 
  private:
   mike::TapHandle handle_;
-  static inline std::vector<mike::TapHandle> leaked_;
 };
 
 class LeakyEditor : public mike::Editor {
