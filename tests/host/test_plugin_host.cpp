@@ -159,7 +159,7 @@ TEST_CASE("exceptions inside a plugin are reported with the plugin's name") {
     CHECK(e.exit_code() == 4);
   }
   CHECK_THROWS_WITH_AS(registry.create_editor("nonexistent", Config()),
-                       "no editor plugin named 'nonexistent'; available: crash, scale, throws. Check `mike plugins list`, "
+                       "no editor plugin named 'nonexistent'; available: crash, leaky, scale, throws. Check `mike plugins list`, "
                        "--plugin-path or MIKE_PLUGIN_PATH",
                        PluginError);
 }

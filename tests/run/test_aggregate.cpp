@@ -93,8 +93,8 @@ TEST_CASE("the bootstrap is deterministic for a seed and shares its draws across
   options.seed = 8;
   auto other_seed = cluster_bootstrap(ids, post, options);
   CHECK(other_seed.mean == post_alone.mean);
-  CHECK(std::isnan(cluster_bootstrap({}, {}).mean));
-  CHECK(cluster_bootstrap({}, {}).records == 0);
+  CHECK(std::isnan(cluster_bootstrap(std::vector<std::string>{}, std::vector<double>{}).mean));
+  CHECK(cluster_bootstrap(std::vector<std::string>{}, std::vector<double>{}).records == 0);
 }
 
 TEST_CASE("quantiles interpolate between order statistics as numpy does") {

@@ -278,8 +278,14 @@ TEST_CASE("mike report compares runs on the same records and says when records d
         std::string::npos);
   // a vs b: every metric differs by exactly 0, p = 1 after Holm too.
   CHECK(md.find(" | +0.000 [+0.000, +0.000] | 1.0000 | 1.0000 | 2 |") != std::string::npos);
-  // a vs c and b vs c: 2 and 3 records.
-  CHECK(md.find("not paired: not evaluated on the same records (2 and 3 records, 2 shared)") != std::string::npos);
+  // Jobs the keys do not tell apart are named by their directory.
+  CHECK(md.find("### toy ft vna single (a) vs toy ft vna single (b)\n") != std::string::npos);
+  // a vs c and b vs c: 2 and 3 records, said once per pair.
+  CHECK(md.find("### toy ft vna single (a) vs toy ft vna single (c)\n\nNot paired: not evaluated on the same "
+                "records (2 and 3 records, 2 shared); a paired comparison needs runs on the same records.\n") !=
+        std::string::npos);
+  // Edit success and locality are two tables, each with the job keys.
+  CHECK(md.find("| model | editor | task | protocol | T-Loc | M-Loc |") != std::string::npos);
   CHECK(files.table == md.substr(md.find("| model |")));  // the terminal shows the same tables
 }
 
@@ -314,7 +320,8 @@ TEST_CASE("the metrics of each probe come from metric.probes.<task>, each config
   auto summary = summary_of(context);
   std::vector<std::string> names;
   for (const auto& [name, value] : summary["final"].items()) names.push_back(name);
-  CHECK(names == std::vector<std::string>{"t_locality.top1_agreement", "t_locality.topk_agreement"});
+  CHECK(names == std::vector<std::string>{"t_locality.easyedit", "t_locality.easyedit_top10",
+                                          "t_locality.top1_agreement", "t_locality.topk_agreement"});
   // With k = 1 the top-k agreement is the top-1 agreement, sample by sample.
   auto log = RunLog::resume(context.job_dir / "run.h5");
   auto top1 = log->read_metric("t_locality.top1_agreement");

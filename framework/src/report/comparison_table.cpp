@@ -44,6 +44,15 @@ Comparison compare_systems(const std::string& label_a, const std::map<std::strin
 std::string format_comparison(const Comparison& comparison, const BootstrapOptions& options) {
   std::string md = "### " + comparison.label_a + " vs " + comparison.label_b + "\n\n";
   if (comparison.rows.empty()) return md + "No metric in common.\n\n";
+  // Runs on different records: one sentence instead of a table of "not paired".
+  bool any_paired = false, one_reason = true;
+  for (const ComparisonRow& row : comparison.rows) {
+    any_paired = any_paired || row.result.paired;
+    one_reason = one_reason && row.result.why_not == comparison.rows.front().result.why_not;
+  }
+  if (!any_paired && one_reason)
+    return md + "Not paired: " + comparison.rows.front().result.why_not +
+           "; a paired comparison needs runs on the same records.\n\n";
   md += "| metric | " + comparison.label_a + " | " + comparison.label_b +
         " | difference [95% CI] | p | p (Holm) | records |\n|---|---|---|---|---|---|---|\n";
   // The smallest p a permutation test with R resamples can give is 1/(R+1).

@@ -23,6 +23,7 @@ namespace {
 struct Column {
   std::string title;
   std::vector<std::string> metrics;  // first present wins (EM for vna/csr, mention for elc)
+  bool locality = false;             // shown in the second (locality) table
 };
 
 const std::vector<Column>& columns() {
@@ -34,12 +35,12 @@ const std::vector<Column>& columns() {
       {"T-Gen EM", {"t_generality.exact_match", "t_generality.mention"}},
       {"I-Gen acc", {"i_generality.token_acc"}},
       {"I-Gen EM", {"i_generality.exact_match", "i_generality.mention"}},
-      {"T-Loc", {"t_locality.top1_agreement"}},
-      {"M-Loc", {"m_locality.top1_agreement"}},
-      {"M-Loc top-k", {"m_locality.topk_agreement"}},
+      {"T-Loc", {"t_locality.top1_agreement"}, true},
+      {"M-Loc", {"m_locality.top1_agreement"}, true},
+      {"M-Loc top-k", {"m_locality.topk_agreement"}, true},
       // EasyEdit's definitions (docs/metrics.md), to compare with published tables.
-      {"T-Loc EasyEdit", {"t_locality.easyedit"}},
-      {"M-Loc EasyEdit top-10", {"m_locality.easyedit_top10"}},
+      {"T-Loc EasyEdit", {"t_locality.easyedit"}, true},
+      {"M-Loc EasyEdit top-10", {"m_locality.easyedit_top10"}, true},
   };
   return table;
 }
@@ -203,12 +204,32 @@ ReportFiles write_report(const fs::path& dir, bool plots) {
 
   ReportFiles files;
   files.jobs = static_cast<int>(jobs.size());
-  std::string md = "|";
-  for (const std::string& key : keys) md += " " + key + " |";
-  for (const Column& column : columns()) md += " " + column.title + " |";
-  md += "\n|";
-  for (std::size_t i = 0; i < keys.size() + columns().size(); ++i) md += "---|";
-  md += "\n";
+  // Two Markdown tables, edit success and locality, so that each fits a
+  // terminal; the CSV has every column in one row per job.
+  auto markdown_table = [&](bool locality) {
+    std::string md = "|";
+    std::size_t shown = 0;
+    for (const std::string& key : keys) md += " " + key + " |";
+    for (const Column& column : columns())
+      if (column.locality == locality) {
+        md += " " + column.title + " |";
+        ++shown;
+      }
+    md += "\n|";
+    for (std::size_t i = 0; i < keys.size() + shown; ++i) md += "---|";
+    md += "\n";
+    const json empty = json::object();
+    for (const Job& job : jobs) {
+      const json& final_values = job.summary.contains("final") ? job.summary.at("final") : empty;
+      md += "|";
+      for (const std::string& key : keys) md += " " + key_value(job, key) + " |";
+      for (const Column& column : columns())
+        if (column.locality == locality) md += " " + cell(metric_of(final_values, column)) + " |";
+      md += "\n";
+    }
+    return md;
+  };
+  std::string md = markdown_table(false) + "\n" + markdown_table(true);
   std::string csv;
   for (const std::string& key : keys) csv += key + ",";
   for (const Column& column : columns())
@@ -217,14 +238,9 @@ ReportFiles write_report(const fs::path& dir, bool plots) {
   for (const Job& job : jobs) {
     const json empty = json::object();
     const json& final_values = job.summary.contains("final") ? job.summary.at("final") : empty;
-    md += "|";
-    for (const std::string& key : keys) {
-      md += " " + key_value(job, key) + " |";
-      csv += key_value(job, key) + ",";
-    }
+    for (const std::string& key : keys) csv += key_value(job, key) + ",";
     for (const Column& column : columns()) {
       const json* metric = metric_of(final_values, column);
-      md += " " + cell(metric) + " |";
       if (metric) {
         const json& post = metric->at("post");
         char buf[96];
@@ -236,7 +252,6 @@ ReportFiles write_report(const fs::path& dir, bool plots) {
         csv += ",,,,";
       }
     }
-    md += "\n";
     csv += job.summary.value("status", std::string("?")) + "," + job.dir.string() + "\n";
   }
   auto row_label = [&](const Job& job) {
@@ -251,6 +266,11 @@ ReportFiles write_report(const fs::path& dir, bool plots) {
       dirs.push_back(job.dir);
       labels.push_back(row_label(job));
     }
+    // Jobs the swept keys do not tell apart are named by their directory too.
+    const std::vector<std::string> plain = labels;
+    for (std::size_t j = 0; j < jobs.size(); ++j)
+      if (std::count(plain.begin(), plain.end(), plain[j]) > 1)
+        labels[j] = plain[j] + " (" + fs::relative(jobs[j].dir, dir).string() + ")";
     md += "\n" + comparisons_markdown(dirs, labels);
   }
   files.table = md;
