@@ -94,6 +94,28 @@ TEST_CASE("batched scoring with padding equals scoring one request at a time") {
   CHECK(model->loss(batch).item<double>() == doctest::Approx(nll / tokens).epsilon(1e-5));
 }
 
+TEST_CASE("position_top_k reports the top tokens at every position of each row, padding left out") {
+  auto model = make_tiny_model();
+  auto batch = sample_requests();  // rows of different lengths: the shorter ones are padded
+  for (auto& r : batch) r.position_top_k = 10;
+  const auto scored = model->score(batch);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    CAPTURE(i);
+    const ScoreResult& r = scored[i];
+    REQUIRE(r.position_topk_tokens.size() == static_cast<std::size_t>(r.layout.length));
+    for (const auto& ids : r.position_topk_tokens) CHECK(ids.size() == 10);
+    // Position target_begin - 1 + t predicts target token t: its best token is the argmax there.
+    for (std::size_t t = 0; t < r.predicted_tokens.size(); ++t)
+      CHECK(r.position_topk_tokens[static_cast<std::size_t>(r.layout.target_begin) - 1 + t][0] ==
+            r.predicted_tokens[t]);
+    // The same row scored alone (no padding) has the same top tokens.
+    const auto alone = model->score({batch[i]});
+    CHECK(alone[0].position_topk_tokens.size() == r.position_topk_tokens.size());
+    CHECK(alone[0].position_topk_tokens.front()[0] == r.position_topk_tokens.front()[0]);
+  }
+  CHECK(model->score({sample_requests()[0]})[0].position_topk_tokens.empty());  // off by default
+}
+
 TEST_CASE("KV-cached and uncached greedy decoding produce the same tokens") {
   auto model = make_tiny_model();
   std::vector<ModelInput> inputs;

@@ -21,9 +21,6 @@ class Resampler {
   std::size_t index(std::size_t n) {
     return static_cast<std::size_t>((static_cast<unsigned __int128>(next()) * n) >> 64);
   }
-  // A fair coin: the top bit.
-  bool flip() { return (next() >> 63) != 0; }
-
  private:
   std::uint64_t state_;
 };
