@@ -24,7 +24,7 @@ const char* const kDataUsage =
     "usage: mike data <action> [options]\n\n"
     "actions:\n"
     "  synth --out DIR [--config FILE] [--seed S] [--entities N] [--images-per-entity K] [--size PX]\n"
-    "        [--edit-targets novel_names|known_names]\n"
+    "        [--edit-targets text_names|novel_names|known_names]\n"
     "                      generate the synthetic fine-grained entity world (deterministic from the seed)\n"
     "  validate DIR [--format mike|mmedit|vlkeb] [--allow-outside-root]\n"
     "                      check every record and image; lists all problems, exits 3 if any\n"
@@ -48,7 +48,8 @@ int data_synth(const std::vector<std::string>& args, CommonOptions& common) {
       ("images-per-entity", po::value<int>(), "views per entity (>= 3)")                             //
       ("size", po::value<int>(), "image side in pixels")                                             //
       ("edit-targets", po::value<std::string>(),
-       "novel_names (edited entities get fresh names) or known_names (counterfactual: a known entity's name)")  //
+       "text_names (fresh names the model meets in text only; default), novel_names (names it never saw) or "
+       "known_names (counterfactual: a known entity's name)")  //
       ("threads", po::value<int>(), "worker threads (0 = all cores; output does not depend on it)");
   po::variables_map vm = parse_command("data synth", args, desc, {}, common);
   if (vm.count("help")) {

@@ -1,5 +1,10 @@
 // The synthetic world: deterministic, complete, split-disjoint, and with a
 // real fine-grained signal (a trivial classifier tells siblings apart).
+// torch before doctest: glog (via torch) defines CHECK too, and doctest's must win.
+#include "data/dataset_corpus.h"
+#include "mike/corpus.h"
+#include "mike/model.h"
+#undef CHECK
 #include <doctest/doctest.h>
 
 #include "mike/hash.h"
@@ -69,7 +74,7 @@ TEST_CASE("same seed gives byte-identical files whatever the thread count; anoth
   generate_world(b, small_world(3, 2));
   generate_world(c, small_world(4, 2));
   auto ha = file_hashes(a), hb = file_hashes(b), hc = file_hashes(c);
-  CHECK(ha.size() == static_cast<std::size_t>(sa.images) + 5);  // + world.json, pretrain.jsonl, 3 splits
+  CHECK(ha.size() == static_cast<std::size_t>(sa.images) + 6);  // + world.json, pretrain.jsonl, controls.jsonl, 3 splits
   CHECK(ha == hb);
   CHECK(ha.size() == hc.size());
   CHECK(ha.at("world.json") != hc.at("world.json"));
@@ -92,12 +97,12 @@ TEST_CASE("ensure_world keeps a current world and regenerates one of an older ve
   CHECK(ensure_world(dir, options));        // generated
   CHECK_FALSE(ensure_world(dir, options));  // same options and version: kept
   std::string world = mike::test::read_file((dir / "world.json").string());
-  const std::size_t at = world.find("\"version\": 2");
+  const std::size_t at = world.find("\"version\": 3");
   REQUIRE(at != std::string::npos);
-  world.replace(at, 12, "\"version\": 1");
+  world.replace(at, 12, "\"version\": 2");
   mike::test::write_file((dir / "world.json").string(), world);
-  CHECK(ensure_world(dir, options));  // an older world (no elc.rephrase) is made again
-  CHECK(mike::test::read_file((dir / "world.json").string()).find("\"version\": 2") != std::string::npos);
+  CHECK(ensure_world(dir, options));  // an older world (near-copy I-Gen default, no controls) is made again
+  CHECK(mike::test::read_file((dir / "world.json").string()).find("\"version\": 3") != std::string::npos);
 }
 
 TEST_CASE("the world has the promised shape: 13 categories, splits by entity, named images") {
@@ -135,7 +140,7 @@ TEST_CASE("every record is complete and valid, and locality QA comes from the pr
   const fs::path& dir = shared_world();
   CHECK(validate_dataset(dir, "mike").empty());
   World world = load_world(dir);
-  std::map<std::string, const WorldEntity*> by_id;
+  std::map<std::string, const WorldEntity*> by_id, by_name;
   for (const auto& e : world.entities) by_id[e.id] = &e;
   auto corpus = load_pretrain_corpus(dir);
   std::set<std::pair<std::string, std::string>> text_qa, image_qa;
@@ -155,11 +160,12 @@ TEST_CASE("every record is complete and valid, and locality QA comes from the pr
       for (const std::string* field : {&r.src, &r.rephrase, &r.loc, &r.loc_ans, &r.m_loc_q, &r.m_loc_a})
         CHECK_FALSE(field->empty());
       CHECK(r.src != r.rephrase);
+      // Views 0-3 are the edit images (one per multi-step step), 4-5 the I-Gen photos.
       CHECK(r.image == e.images[0]);
-      CHECK(r.image_rephrase == e.images[1]);
-      CHECK(r.images.size() == 6);
+      CHECK(r.images == std::vector<fs::path>(e.images.begin(), e.images.begin() + 4));
+      CHECK(r.igen.other_view == std::vector<fs::path>(e.images.begin() + 4, e.images.end()));
+      CHECK(r.image_rephrase == e.images[4]);
       CHECK(r.igen.augmented.size() == 2);
-      CHECK(r.igen.other_view.size() == 5);
       CHECK(r.igen.scene.size() == 2);
       CHECK(r.elc.references.size() == 3);
       CHECK(r.elc.references[0].find(e.name) != std::string::npos);
@@ -169,31 +175,116 @@ TEST_CASE("every record is complete and valid, and locality QA comes from the pr
       for (const CsrItem& scene : r.csr) {
         CHECK(scene.answer == e.name);
         CHECK(scene.question.rfind("Which " + e.category + " ", 0) == 0);
+        CHECK_FALSE(scene.rephrase.empty());
+        CHECK(scene.rephrase != scene.question);
       }
       // T-Loc: a text fact pretraining teaches; M-Loc: an image question about a known entity.
       CHECK(text_qa.count({"|" + r.loc, r.loc_ans}) == 1);
       CHECK(image_qa.count({r.m_loc.string() + "|" + r.m_loc_q, r.m_loc_a}) == 1);
+      // CSR has locality of its own: another known fact, and a scene of known
+      // entities that pretraining held out.
+      CHECK(text_qa.count({"|" + r.csr_locality.loc, r.csr_locality.loc_ans}) == 1);
+      CHECK(r.csr_locality.loc != r.loc);
+      CHECK(r.csr_locality.m_loc.filename().string().rfind("csr_", 0) == 0);
+      CHECK(image_qa.count({r.csr_locality.m_loc.string() + "|" + r.csr_locality.m_loc_q, r.csr_locality.m_loc_a}) == 0);
     }
   }
   CHECK(counts == std::map<std::string, std::size_t>{{"dev", 13}, {"test", 26}, {"train", 13}});
 }
 
-TEST_CASE("pretraining never names an edit entity and names every known one") {
+TEST_CASE("world invariants: no I-Gen image is edited, T-Gen wordings are held out, locality is disjoint from editor statistics") {
   const fs::path& dir = shared_world();
+  std::set<std::string> pretrain_prompts;
+  for (const auto& r : load_pretrain_corpus(dir)) {
+    // Context records end with the question they ask; the question is the last line.
+    pretrain_prompts.insert(r.prompt.substr(r.prompt.rfind('\n') == std::string::npos ? 0 : r.prompt.rfind('\n') + 1));
+  }
+  std::shared_ptr<const mike::Corpus> stats = dataset_corpus_source()->open(dir.string(), 0);
+  std::set<std::pair<std::string, std::string>> stats_inputs;
+  for (std::size_t i = 0; i < stats->size(); ++i) {
+    const mike::ScoreRequest sample = stats->sample(i);
+    stats_inputs.insert({sample.input.image.defined() ? "image" : "", sample.input.prompt});
+  }
+  const auto corpus = load_pretrain_corpus(dir);
+  std::set<std::pair<std::string, std::string>> stats_records;  // (image path, prompt) of the corpus kept
+  std::size_t locality_records = 0;
+  std::set<std::pair<std::string, std::string>> locality;
+  for (const char* split : {"train", "dev", "test"}) {
+    for (const EditRecord& r : load_dataset(dir, split, "mike").records) {
+      CAPTURE(r.origin);
+      for (const std::string& variant : {"other_view", "augmented", "scene"})
+        for (const fs::path& image : r.igen.variant(variant))
+          CHECK(std::find(r.images.begin(), r.images.end(), image) == r.images.end());
+      CHECK(pretrain_prompts.count(r.rephrase) == 0);
+      CHECK(pretrain_prompts.count(r.elc.rephrase) == 0);
+      for (const CsrItem& scene : r.csr) CHECK(pretrain_prompts.count(scene.rephrase) == 0);
+      CHECK(pretrain_prompts.count(r.src) == 1);
+      CHECK(pretrain_prompts.count(r.elc.prompt) == 1);
+      locality.insert({"", r.loc});
+      locality.insert({r.m_loc.string(), r.m_loc_q});
+      locality.insert({"", r.csr_locality.loc});
+    }
+  }
+  for (const auto& r : corpus)
+    if (locality.count({r.image.string(), r.prompt})) ++locality_records;
+  // The locality probes are pretraining records, and the statistics corpus
+  // holds every pretraining record but those.
+  CHECK(locality_records > 52);
+  CHECK(stats->size() == corpus.size() - locality_records);
+  for (const auto& [image, prompt] : locality)
+    if (image.empty()) CHECK(stats_inputs.count({"", prompt}) == 0);
+}
+
+TEST_CASE("pretraining pairs no edit entity with an image; text_names edit names occur in text-only records") {
+  const fs::path& dir = shared_world();
+  World world = load_world(dir);
+  const auto corpus = load_pretrain_corpus(dir);
+  std::string image_text, text_only;
+  std::set<std::string> text_answers;
+  for (const auto& r : corpus) {
+    (r.image.empty() ? text_only : image_text) += lower(r.prompt + "\n" + r.answer + "\n");
+    if (r.image.empty()) text_answers.insert(r.answer);
+    if (!r.image.empty()) {
+      // Only known entities' images are in pretraining.
+      const std::string entity = r.image.parent_path().filename().string();
+      CAPTURE(r.image);
+      CHECK(std::any_of(world.entities.begin(), world.entities.end(),
+                        [&](const WorldEntity& e) { return e.id == entity && e.split == "known"; }));
+    }
+  }
+  for (const auto& e : world.entities) {
+    CAPTURE(e.name);
+    // Every entity can be said: a text-only question has its name as the answer.
+    CHECK(text_answers.count(e.name) == 1);
+    if (e.split != "known") CHECK(image_text.find(lower(e.name)) == std::string::npos);
+    else CHECK(image_text.find(lower(e.name)) != std::string::npos);
+  }
+  std::map<std::string, int> kinds;
+  for (const auto& r : corpus) ++kinds[r.kind];
+  // 78 known entities x 6 views x (2 name + category + caption + 2 context),
+  // 4 CSR scenes each, 5 facts each; 52 edit entities x 3 text facts.
+  CHECK(kinds == std::map<std::string, int>{{"caption", 468}, {"category", 468}, {"context", 936}, {"csr", 312},
+                                            {"fact", 546}, {"name", 936}});
+  std::map<std::string, int> controls;
+  for (const auto& r : load_pretrain_controls(dir)) ++controls[r.kind];
+  CHECK(controls == std::map<std::string, int>{{"csr_control", 78}, {"edit_name_text", 52}, {"heldout_paraphrase", 234},
+                                               {"in_context", 78}});
+}
+
+TEST_CASE("novel_names: no pretraining record names an edit entity, not even its invented word") {
+  const fs::path dir = mike::test::make_temp_dir("synth_novel");
+  SynthOptions options = small_world(7, 2);
+  options.edit_targets = "novel_names";
+  generate_world(dir, options);
   World world = load_world(dir);
   std::string corpus = lower(mike::test::read_file((dir / "pretrain.jsonl").string()));
   for (const auto& e : world.entities) {
     CAPTURE(e.name);
     bool named = corpus.find(lower(e.name)) != std::string::npos;
     CHECK(named == (e.split == "known"));
-    // Not even the invented first word leaks.
     std::string word = lower(e.name.substr(0, e.name.find(' ')));
     CHECK((corpus.find(word) != std::string::npos) == (e.split == "known"));
   }
-  std::map<std::string, int> kinds;
-  for (const auto& r : load_pretrain_corpus(dir)) ++kinds[r.kind];
-  // 78 known entities x 6 views x (2 name + category + caption) + 4 facts each.
-  CHECK(kinds == std::map<std::string, int>{{"caption", 468}, {"category", 468}, {"fact", 312}, {"name", 936}});
 }
 
 TEST_CASE("a nearest-centroid classifier on colour features tells siblings apart well above chance") {
@@ -259,14 +350,16 @@ TEST_CASE("a nearest-centroid classifier on colour features tells siblings apart
 }
 
 TEST_CASE("edit_targets known_names: counterfactual names of another category, everything else identical") {
-  const fs::path& novel = shared_world();
+  const fs::path novel = mike::test::make_temp_dir("synth_cf_novel");
   const fs::path counterfactual = mike::test::make_temp_dir("synth_counterfactual");
   SynthOptions options = small_world(7, 2);
+  options.edit_targets = "novel_names";
+  generate_world(novel, options);
   options.edit_targets = "known_names";
   generate_world(counterfactual, options);
 
-  // Pretraining data and every image are byte-identical: one pretrained
-  // model serves both worlds.
+  // Pretraining data and every image are byte-identical to the novel_names
+  // world's: one pretrained model serves both.
   const auto novel_files = file_hashes(novel), counterfactual_files = file_hashes(counterfactual);
   for (const auto& [path, hash] : novel_files) {
     if (path.rfind("images", 0) == 0 || path == "pretrain.jsonl") {
@@ -303,15 +396,15 @@ TEST_CASE("edit_targets known_names: counterfactual names of another category, e
     CHECK(known_category.count(r.alt) == 1);
     for (const auto& csr : r.csr) CHECK(csr.answer == r.alt);
     for (const auto& reference : r.elc.references) CHECK(reference.find(r.alt) != std::string::npos);
+    // Locality never asks about the known entity whose name became the target.
+    for (const std::string* probe : {&r.loc, &r.loc_ans, &r.m_loc_a, &r.csr_locality.loc, &r.csr_locality.m_loc_a})
+      CHECK(probe->find(r.alt) == std::string::npos);
   }
-  // The default is not written into world.json, so worlds made before the
-  // option existed still match their config.
-  CHECK(mike::test::read_file((novel / "world.json").string()).find("edit_targets") == std::string::npos);
   CHECK(mike::test::read_file((counterfactual / "world.json").string()).find("\"edit_targets\": \"known_names\"") !=
         std::string::npos);
 
   options.edit_targets = "famous_names";
   CHECK_THROWS_WITH_AS(generate_world(mike::test::make_temp_dir("synth_bad_targets"), options),
-                       doctest::Contains("synth.edit_targets = 'famous_names' is not known; use novel_names"),
+                       doctest::Contains("synth.edit_targets = 'famous_names' is not known; use text_names"),
                        mike::ConfigError);
 }

@@ -193,7 +193,7 @@ class RecordReader {
 const std::vector<std::string> kMikeFields = {"id",     "src",      "alt",      "pred",          "rephrase",
                                               "image",  "image_rephrase", "loc", "loc_ans",     "m_loc",
                                               "m_loc_q", "m_loc_a", "entity_id", "category",    "images",
-                                              "elc",    "csr",      "igen"};
+                                              "elc",    "csr",      "csr_locality", "igen"};
 
 EditRecord read_record(RecordReader& r, DatasetFormat format) {
   EditRecord record;
@@ -257,13 +257,22 @@ EditRecord read_record(RecordReader& r, DatasetFormat format) {
                   "fix: write {\"image\": ..., \"question\": ..., \"answer\": ...}");
         continue;
       }
-      r.reject_unknown(item, path + ".", {"image", "question", "answer"});
+      r.reject_unknown(item, path + ".", {"image", "question", "answer", "rephrase"});
       CsrItem scene;
       scene.image = r.image(item, "image", path + ".image", Need::kRequired);
       scene.question = r.text(item, "question", path + ".question", Need::kRequiredNonEmpty);
       scene.answer = r.text(item, "answer", path + ".answer", Need::kRequiredNonEmpty);
+      scene.rephrase = r.text(item, "rephrase", path + ".rephrase", Need::kOptional);
       record.csr.push_back(std::move(scene));
     }
+  }
+  if (const json* loc = r.object(j, "csr_locality", "csr_locality", Need::kOptional)) {
+    r.reject_unknown(*loc, "csr_locality.", {"loc", "loc_ans", "m_loc", "m_loc_q", "m_loc_a"});
+    record.csr_locality.loc = r.text(*loc, "loc", "csr_locality.loc", Need::kRequiredNonEmpty);
+    record.csr_locality.loc_ans = r.text(*loc, "loc_ans", "csr_locality.loc_ans", Need::kRequiredNonEmpty);
+    record.csr_locality.m_loc = r.image(*loc, "m_loc", "csr_locality.m_loc", Need::kRequired);
+    record.csr_locality.m_loc_q = r.text(*loc, "m_loc_q", "csr_locality.m_loc_q", Need::kRequiredNonEmpty);
+    record.csr_locality.m_loc_a = r.text(*loc, "m_loc_a", "csr_locality.m_loc_a", Need::kRequiredNonEmpty);
   }
   if (const json* igen = r.object(j, "igen", "igen", Need::kRequired)) {
     r.reject_unknown(*igen, "igen.", {"augmented", "other_view", "scene"});
@@ -352,7 +361,11 @@ fs::path split_file(const fs::path& dir, const std::string& split, DatasetFormat
   throw DataError(message);
 }
 
-void read_pretrain_file(Checker& checker, const fs::path& file, std::vector<PretrainRecord>* out) {
+const std::set<std::string> kPretrainKinds = {"name", "fact", "category", "caption", "context", "csr"};
+const std::set<std::string> kControlKinds = {"heldout_paraphrase", "csr_control", "in_context", "edit_name_text"};
+
+void read_pretrain_file(Checker& checker, const fs::path& file, const std::set<std::string>& kinds,
+                        std::vector<PretrainRecord>* out) {
   const std::string label = file.string();
   std::string text;
   if (!read_text_file(file, &text)) {
@@ -379,9 +392,10 @@ void read_pretrain_file(Checker& checker, const fs::path& file, std::vector<Pret
     r.reject_unknown(object, "", {"kind", "image", "prompt", "answer", "entity_id"});
     PretrainRecord record;
     record.kind = r.text("kind", Need::kRequiredNonEmpty);
-    static const std::set<std::string> kKinds = {"name", "fact", "category", "caption"};
-    if (!record.kind.empty() && !kKinds.count(record.kind)) {
-      r.problem("kind", "unknown kind '" + record.kind + "'", "fix: use name, fact, category or caption");
+    if (!record.kind.empty() && !kinds.count(record.kind)) {
+      std::string known;
+      for (const auto& k : kinds) known += (known.empty() ? "" : ", ") + k;
+      r.problem("kind", "unknown kind '" + record.kind + "'", "fix: use one of " + known);
     }
     record.image = r.image("image", Need::kOptional);
     record.prompt = r.text("prompt", Need::kRequiredNonEmpty);
@@ -468,7 +482,8 @@ std::vector<Problem> validate_dataset(const fs::path& dir, const std::string& fo
     } catch (const DataError& e) {
       checker.add("", 0, "", e.what(), "");
     }
-    if (fs::exists(dir / "pretrain.jsonl")) read_pretrain_file(checker, dir / "pretrain.jsonl", nullptr);
+    if (fs::exists(dir / "pretrain.jsonl")) read_pretrain_file(checker, dir / "pretrain.jsonl", kPretrainKinds, nullptr);
+    if (fs::exists(dir / "controls.jsonl")) read_pretrain_file(checker, dir / "controls.jsonl", kControlKinds, nullptr);
   } else if (fs::is_regular_file(dir)) {
     read_records_file(checker, dir, kind, nullptr, 0);
   } else {
@@ -490,7 +505,16 @@ std::vector<Problem> validate_dataset(const fs::path& dir, const std::string& fo
 std::vector<PretrainRecord> load_pretrain_corpus(const fs::path& dir, const LoadOptions& options) {
   Checker checker(dir, options);
   std::vector<PretrainRecord> records;
-  read_pretrain_file(checker, dir / "pretrain.jsonl", &records);
+  read_pretrain_file(checker, dir / "pretrain.jsonl", kPretrainKinds, &records);
+  if (!checker.problems.empty()) throw_first(checker.problems, dir);
+  return records;
+}
+
+std::vector<PretrainRecord> load_pretrain_controls(const fs::path& dir, const LoadOptions& options) {
+  std::vector<PretrainRecord> records;
+  if (!fs::exists(dir / "controls.jsonl")) return records;
+  Checker checker(dir, options);
+  read_pretrain_file(checker, dir / "controls.jsonl", kControlKinds, &records);
   if (!checker.problems.empty()) throw_first(checker.problems, dir);
   return records;
 }

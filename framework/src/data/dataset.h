@@ -26,6 +26,19 @@ struct CsrItem {
   std::filesystem::path image;
   std::string question;
   std::string answer;
+  std::string rephrase;  // the question reworded (CSR T-Generality); optional
+};
+
+// CSR's own locality probes: a text-only question and a scene of unrelated,
+// known entities with a question about one of them (answers are what the
+// model should keep saying).
+struct CsrLocality {
+  std::string loc;
+  std::string loc_ans;
+  std::filesystem::path m_loc;
+  std::string m_loc_q;
+  std::string m_loc_a;
+  bool empty() const { return loc.empty() && m_loc.empty(); }
 };
 
 // I-Gen held-out images of the edited entity, by variant.
@@ -63,9 +76,12 @@ struct EditRecord {
   // MIKE fields.
   std::string entity_id;
   std::string category;
-  std::vector<std::filesystem::path> images;  // all images of the entity (multi-step editing)
+  // The entity's edit images, one per multi-step step (images[0] = image).
+  // I-Gen images are never among them, so no step edits an image I-Gen probes.
+  std::vector<std::filesystem::path> images;
   ElcAnnotation elc;
   std::vector<CsrItem> csr;
+  CsrLocality csr_locality;
   IgenImages igen;
   // VLKEB only.
   std::vector<PortabilityQa> port_new;
@@ -128,11 +144,15 @@ std::vector<Problem> validate_dataset(const std::filesystem::path& dir, const st
 
 // ---- pretraining corpus (<dir>/pretrain.jsonl) --------------------------------
 // What a base model learns before editing: naming *known* entities from
-// their images, attribute/category facts as text-only QA (the T-Loc pool),
-// image QA about known entities (the M-Loc pool) and captions. It never names
-// an edit entity.
+// their images (several question paraphrases), attribute/category facts as
+// text-only QA (the T-Loc pool), image QA about known entities (the M-Loc
+// pool), captions, CSR scenes of known entities, facts stated in the prompt
+// ("context"), and text-only facts whose answer is an edit entity's name. It
+// never pairs an edit entity's name with an image of it.
 struct PretrainRecord {
-  std::string kind;                // "name" | "fact" | "category" | "caption"
+  // pretrain.jsonl: "name" | "fact" | "category" | "caption" | "context" | "csr"
+  // controls.jsonl: "heldout_paraphrase" | "csr_control" | "in_context" | "edit_name_text"
+  std::string kind;
   std::filesystem::path image;     // absolute; empty for text-only records
   std::string prompt;
   std::string answer;
@@ -142,5 +162,12 @@ struct PretrainRecord {
 // Throws DataError (file:line, field, fix) on a malformed record.
 std::vector<PretrainRecord> load_pretrain_corpus(const std::filesystem::path& dir,
                                                  const LoadOptions& options = {});
+
+// <dir>/controls.jsonl: what the pretraining report measures beyond the corpus
+// (held-out paraphrases, held-out CSR scenes, reading a fact from the prompt,
+// recalling edit names from text). Never trained on. Empty when the file is
+// absent (worlds of version < 3, imported datasets).
+std::vector<PretrainRecord> load_pretrain_controls(const std::filesystem::path& dir,
+                                                   const LoadOptions& options = {});
 
 }  // namespace mike::data

@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <mutex>
+#include <set>
+#include <utility>
 
 #include "data/dataset.h"
 #include "data/image_tensor.h"
@@ -33,10 +35,15 @@ class PretrainCorpus : public Corpus {
 
   std::string fingerprint() const override {
     Fnv1a64 f;
-    f.add_field(fs::absolute(file_).lexically_normal().string());
-    f.add_field(std::to_string(fs::file_size(file_)));
-    f.add_field(std::to_string(fs::last_write_time(file_).time_since_epoch().count()));
+    // The split files decide which records are left out as locality probes.
+    for (const fs::path& file : {file_, dir_ / "train.jsonl", dir_ / "dev.jsonl", dir_ / "test.jsonl"}) {
+      if (!fs::exists(file)) continue;
+      f.add_field(fs::absolute(file).lexically_normal().string());
+      f.add_field(std::to_string(fs::file_size(file)));
+      f.add_field(std::to_string(fs::last_write_time(file).time_since_epoch().count()));
+    }
     f.add_field(std::to_string(limit_));
+    f.add_field("without-locality-probes");
     return f.hex();
   }
 
@@ -48,10 +55,33 @@ class PretrainCorpus : public Corpus {
       LoadOptions load;
       load.allow_outside_root = true;
       load.check_images = false;  // each image is decoded when its sample is read, where a bad one is reported
-      load.limit = limit_;
-      records_ = load_pretrain_corpus(dir_, load);
+      const std::set<std::pair<std::string, std::string>> probes = locality_probes(dir_);
+      for (PretrainRecord& record : load_pretrain_corpus(dir_, load)) {
+        if (probes.count({record.image.string(), record.prompt})) continue;
+        records_.push_back(std::move(record));
+        if (limit_ > 0 && records_.size() == limit_) break;
+      }
     });
     return records_;
+  }
+
+  // (image, prompt) of every locality probe of the folder's edit records.
+  static std::set<std::pair<std::string, std::string>> locality_probes(const fs::path& dir) {
+    std::set<std::pair<std::string, std::string>> probes;
+    LoadOptions load;
+    load.allow_outside_root = true;
+    load.check_images = false;
+    load.allow_empty = true;
+    for (const char* split : {"train", "dev", "test"}) {
+      if (!fs::exists(dir / (std::string(split) + ".jsonl"))) continue;
+      for (const EditRecord& r : load_dataset(dir, split, "mike", load).records) {
+        if (!r.loc.empty()) probes.insert({"", r.loc});
+        if (!r.m_loc.empty()) probes.insert({r.m_loc.string(), r.m_loc_q});
+        if (!r.csr_locality.loc.empty()) probes.insert({"", r.csr_locality.loc});
+        if (!r.csr_locality.m_loc.empty()) probes.insert({r.csr_locality.m_loc.string(), r.csr_locality.m_loc_q});
+      }
+    }
+    return probes;
   }
 
   fs::path dir_, file_;

@@ -28,20 +28,58 @@ namespace mike::data {
 
 namespace {
 
-// Prompts shared by the pretraining corpus and the edit records, so the base
-// model has learned what each question asks for.
-const char* const kNamePrompt = "What is the name of this?";
-const char* const kNameRephrase = "What is this called?";
+// Instruction families. Pretraining uses every member of the first list of
+// each pair; the second lists are held out of pretraining and used only for
+// T-Generality, so T-Gen measures a paraphrase the model never saw.
+// "{category}" is replaced by the entity's category. kNameQuestions[0] is the
+// edit question, kCaptionInstructions[0] the ELC edit prompt.
+const std::vector<std::string> kNameQuestions = {
+    "What is the name of this?",          "What is this called?",
+    "Which {category} is this?",          "Name the {category} in this picture.",
+    "What is the name of the {category} shown here?", "Tell me the name of this."};
+const std::vector<std::string> kHeldOutNameQuestions = {
+    "What is this {category} called?", "Tell me the name of the {category} in this picture.",
+    "Which {category} is shown here?"};
+const std::vector<std::string> kCaptionInstructions = {
+    "Describe this image.", "Write a caption for this image.", "Describe what you see.",
+    "Give a short description of this picture.", "What does this image show?"};
+const std::vector<std::string> kHeldOutCaptionInstructions = {"Write a short caption for this picture.",
+                                                              "Describe the picture."};
 const char* const kKindPrompt = "What kind of thing is this?";
-const char* const kCaptionPrompt = "Describe this image.";
-// ELC text generality: caption instructions pretraining never used.
-const char* const kCaptionRephrases[] = {"Write a caption for this picture.", "What does this picture show?"};
+// Facts stated in the prompt. The first is the IKE editor's default
+// new_fact_template and demo_template (plugins/editors/ike/ike.yaml), so the
+// in-context skill pretraining teaches is the one IKE relies on; the others
+// keep the model from keying on one wording.
+const std::vector<std::string> kImageFactTemplates = {"New fact: the entity in this image is {name}.\n",
+                                                      "New fact: the entity in this image is {name}.\n",
+                                                      "Fact: this {category} is the {name}.\n",
+                                                      "Note: the entity shown is the {name}.\n"};
+const char* const kDemoTemplate = "Q: {prompt} A: {answer}\n";
 // Bumped when the files a world holds change, so ensure_world regenerates
-// older worlds (2: elc.rephrase).
-constexpr int kWorldVersion = 2;
+// older worlds (2: elc.rephrase; 3: text-known edit names, instruction
+// families, in-context and CSR pretraining, held-out I-Gen photos,
+// csr_locality, controls.jsonl).
+constexpr int kWorldVersion = 3;
+// How many names occur only in in-context pretraining records.
+constexpr int kContextNames = 160;
 
 // Stream ids for Rng::derive, one per independent random decision.
-enum Stream : std::uint64_t { kLooks = 1, kNames, kSplits, kRender, kRecords, kPlaces };
+enum Stream : std::uint64_t { kLooks = 1, kNames, kSplits, kRender, kRecords, kPlaces, kPeople, kFillers, kContext };
+
+std::string substitute(std::string text, const std::string& field, const std::string& value);
+
+// The `q`-th (0 or 1) name question pretraining asks about view `v` of a known
+// entity: two per view, rotating through the family.
+std::string name_question(std::size_t v, std::size_t q, const std::string& category) {
+  return substitute(kNameQuestions[(2 * v + q) % kNameQuestions.size()], "category", category);
+}
+
+std::string substitute(std::string text, const std::string& field, const std::string& value) {
+  const std::string marker = "{" + field + "}";
+  for (std::size_t at = text.find(marker); at != std::string::npos; at = text.find(marker, at + value.size()))
+    text.replace(at, marker.size(), value);
+  return text;
+}
 
 struct Entity {
   std::string id;
@@ -50,9 +88,11 @@ struct Entity {
   Look look;
   std::string split;
   std::string habitat;
+  std::string recorder;  // who first recorded it: a text-only fact whose answer is the name
   int index = 0;  // global index (render seeds)
   std::vector<std::string> views, augmented, scenes, csr_images;
-  std::vector<std::string> csr_questions;
+  std::vector<std::string> csr_questions, csr_rephrases;
+  bool is_known() const { return split == "known"; }
 };
 
 std::string capitalised(std::string word) {
@@ -91,6 +131,9 @@ struct WorldPlan {
   SynthOptions options;
   std::vector<Entity> entities;
   std::vector<std::string> places;
+  // Names that occur only inside in-context pretraining records, so reading
+  // a name from the prompt is learned on many strings, not on known names.
+  std::vector<std::string> context_names;
 };
 
 int number_of(const Entity& e) { return e.look.count + families()[e.family].count_offset; }
@@ -111,6 +154,22 @@ std::vector<std::pair<std::string, std::string>> facts_of(const Entity& e) {
           {"Where is the " + e.name + " found?", e.habitat},
           {"What colour " + std::string(f.part.back() == 's' ? "are" : "is") + " the " + f.part + " of the " + e.name + "?", colour},
           {"How many " + f.counted + " does the " + e.name + " have?", count_words()[static_cast<std::size_t>(n)]}};
+}
+
+// A text-only question whose answer is the entity's name.
+std::pair<std::string, std::string> recorder_fact(const Entity& e) {
+  const Family& f = families()[e.family];
+  return {"Which " + f.category + " was first recorded by " + e.recorder + "?", e.name};
+}
+
+// The text-only facts pretraining teaches about an entity the benchmark
+// edits besides recorder_fact (which lets the LM say its name): what it is
+// and where it lives, but nothing about how it looks, so its images cannot be
+// named by inference from text.
+std::vector<std::pair<std::string, std::string>> text_facts_of_edit_entity(const Entity& e) {
+  const Family& f = families()[e.family];
+  return {{"What kind of thing is the " + e.name + "?", f.category},
+          {"Where is the " + e.name + " found?", e.habitat}};
 }
 
 std::vector<std::string> captions_of(const Entity& e) {
@@ -145,8 +204,8 @@ WorldPlan plan_world(const SynthOptions& options) {
   if (options.image_size < 16 || options.image_size > 1024) {
     throw ConfigError("synth.image_size = " + std::to_string(options.image_size) + " is out of range; use 16..1024");
   }
-  if (options.augmented_per_entity < 1 || options.scenes_per_entity < 1) {
-    throw ConfigError("synth.augmented_per_entity and synth.scenes_per_entity must be >= 1");
+  if (options.augmented_per_entity < 1 || options.scenes_per_entity < 1 || options.known_scenes_per_entity < 1) {
+    throw ConfigError("synth.augmented_per_entity, synth.scenes_per_entity and synth.known_scenes_per_entity must be >= 1");
   }
   double rest = 1.0 - options.known_fraction - options.dev_fraction - options.train_fraction;
   if (options.known_fraction <= 0 || options.dev_fraction < 0 || options.train_fraction < 0 || rest <= 0) {
@@ -155,10 +214,16 @@ WorldPlan plan_world(const SynthOptions& options) {
                       std::to_string(options.dev_fraction) + ", train " + std::to_string(options.train_fraction));
   }
 
-  if (options.edit_targets != "novel_names" && options.edit_targets != "known_names") {
+  if (options.edit_targets != "text_names" && options.edit_targets != "novel_names" &&
+      options.edit_targets != "known_names") {
     throw ConfigError("synth.edit_targets = '" + options.edit_targets +
-                      "' is not known; use novel_names (fresh names, MIKE) or known_names (counterfactual names the "
-                      "model already knows)");
+                      "' is not known; use text_names (names the model knows from text only, MIKE), novel_names "
+                      "(names the model has never seen) or known_names (counterfactual names of known entities)");
+  }
+  if (options.igen_views_per_entity < 1 || options.igen_views_per_entity > options.images_per_entity - 1) {
+    throw ConfigError("synth.igen_views_per_entity = " + std::to_string(options.igen_views_per_entity) +
+                      " must be in 1.." + std::to_string(options.images_per_entity - 1) +
+                      " (images_per_entity - 1): the remaining views are the edit images");
   }
 
   WorldPlan plan;
@@ -170,9 +235,9 @@ WorldPlan plan_world(const SynthOptions& options) {
     reserved.insert(capitalised(f.category));
     for (const auto& n : f.nouns) reserved.insert(n);
   }
-  auto fresh_word = [&](int syllables, const std::string& suffix) {
+  auto fresh_word_from = [&](Rng& rng, int syllables, const std::string& suffix) {
     for (;;) {
-      std::string w = invent_word(names_rng, syllables) + suffix;
+      std::string w = invent_word(rng, syllables) + suffix;
       if (w.size() < 4 || reserved.count(w)) continue;
       bool clash = false;
       for (const auto& other : words) clash = clash || overlaps(w, other);
@@ -181,6 +246,7 @@ WorldPlan plan_world(const SynthOptions& options) {
       return w;
     }
   };
+  auto fresh_word = [&](int syllables, const std::string& suffix) { return fresh_word_from(names_rng, syllables, suffix); };
   static const std::vector<std::string> place_suffixes = {"mere", "ford", "holm", "wick", "dale", "moor"};
   Rng places_rng = Rng::derive(options.seed, kPlaces);
   for (int i = 0; i < 16; ++i) plan.places.push_back(fresh_word(1, places_rng.pick(place_suffixes)));
@@ -228,6 +294,14 @@ WorldPlan plan_world(const SynthOptions& options) {
       plan.entities.push_back(std::move(e));
     }
   }
+  // Drawn after every name above (from streams of their own), so adding them
+  // left each entity's name as it was.
+  Rng people_rng = Rng::derive(options.seed, kPeople);
+  for (Entity& e : plan.entities) e.recorder = fresh_word_from(people_rng, 2, "") + " " + fresh_word_from(people_rng, 2, "");
+  Rng fillers_rng = Rng::derive(options.seed, kFillers);
+  for (int i = 0; i < kContextNames; ++i)
+    plan.context_names.push_back(fresh_word_from(fillers_rng, 2, "") + " " +
+                                 fillers_rng.pick(fams[static_cast<std::size_t>(i) % fams.size()].nouns));
   if (options.edit_targets == "known_names") {
     // Renamed after every draw above, so looks, splits and images match the
     // novel_names world of the same seed exactly. Known entities keep their
@@ -328,6 +402,7 @@ struct CsrPlan {
   std::vector<const Entity*> placed;  // left to right (or grid order)
   int target_slot = 0;
   std::string question;
+  std::string rephrase;  // the same question in a wording pretraining never uses (CSR T-Gen)
   std::uint64_t render_seed = 0;
 };
 
@@ -340,11 +415,13 @@ CsrPlan plan_csr(const Entity& target, std::vector<const Entity*> distractors, i
   plan.render_seed = rng.next();
   const Family& f = families()[target.family];
   if (scene_index % 2 == 0) {
-    plan.question = "Which " + f.category + " is " +
-                    slot_names()[static_cast<std::size_t>(count)][static_cast<std::size_t>(plan.target_slot)] + "?";
+    const std::string& slot = slot_names()[static_cast<std::size_t>(count)][static_cast<std::size_t>(plan.target_slot)];
+    plan.question = "Which " + f.category + " is " + slot + "?";
+    plan.rephrase = "Which " + f.category + " can you see " + slot + "?";
   } else {
     const std::string colour = part_colours()[static_cast<std::size_t>(target.look.colour)].name;
     plan.question = "Which " + f.category + " has " + with_article(colour, f.part) + "?";
+    plan.rephrase = "Which " + f.category + " here has " + with_article(colour, f.part) + "?";
   }
   return plan;
 }
@@ -419,9 +496,11 @@ SynthOptions synth_options_from_config(const Config& synth) {
   o.seed = static_cast<std::uint64_t>(synth.get_or<std::int64_t>("seed", static_cast<std::int64_t>(o.seed)));
   o.entities = synth.get_or<int>("entities", o.entities);
   o.images_per_entity = synth.get_or<int>("images_per_entity", o.images_per_entity);
+  o.igen_views_per_entity = synth.get_or<int>("igen_views_per_entity", o.igen_views_per_entity);
   o.image_size = synth.get_or<int>("image_size", o.image_size);
   o.augmented_per_entity = synth.get_or<int>("augmented_per_entity", o.augmented_per_entity);
   o.scenes_per_entity = synth.get_or<int>("scenes_per_entity", o.scenes_per_entity);
+  o.known_scenes_per_entity = synth.get_or<int>("known_scenes_per_entity", o.known_scenes_per_entity);
   o.known_fraction = synth.get_or<double>("known_fraction", o.known_fraction);
   o.dev_fraction = synth.get_or<double>("dev_fraction", o.dev_fraction);
   o.train_fraction = synth.get_or<double>("train_fraction", o.train_fraction);
@@ -435,15 +514,15 @@ std::string synth_options_json(const SynthOptions& options) {
   o["seed"] = options.seed;
   o["entities"] = options.entities;
   o["images_per_entity"] = options.images_per_entity;
+  o["igen_views_per_entity"] = options.igen_views_per_entity;
   o["image_size"] = options.image_size;
   o["augmented_per_entity"] = options.augmented_per_entity;
   o["scenes_per_entity"] = options.scenes_per_entity;
+  o["known_scenes_per_entity"] = options.known_scenes_per_entity;
   o["known_fraction"] = options.known_fraction;
   o["dev_fraction"] = options.dev_fraction;
   o["train_fraction"] = options.train_fraction;
-  // Written only when not the default, so worlds made before the option
-  // existed still match their config and are not regenerated.
-  if (options.edit_targets != "novel_names") o["edit_targets"] = options.edit_targets;
+  o["edit_targets"] = options.edit_targets;
   return o.dump();
 }
 
@@ -528,15 +607,19 @@ SynthSummary generate_world(const fs::path& out, const SynthOptions& options) {
                       }});
     }
   }
-  // CSR scenes need the siblings, so they are planned after every entity exists.
+  // CSR scenes need the siblings, so they are planned after every entity
+  // exists. Distractors are known entities (the model can tell them apart
+  // from the target). A known entity gets known_scenes_per_entity scenes for
+  // pretraining and one more, held out of it: the CSR control of
+  // controls.jsonl, and the scenes CSR's M-Locality asks about.
   for (Entity& e : plan.entities) {
-    if (e.split == "known") continue;
     std::vector<const Entity*> siblings, others;
     for (const Entity& o : plan.entities) {
-      if (&o == &e || o.look.colour == e.look.colour) continue;
+      if (&o == &e || !o.is_known() || o.look.colour == e.look.colour) continue;
       (o.family == e.family ? siblings : others).push_back(&o);
     }
-    for (int k = 0; k < options.scenes_per_entity; ++k) {
+    const int scenes = e.is_known() ? options.known_scenes_per_entity + 1 : options.scenes_per_entity;
+    for (int k = 0; k < scenes; ++k) {
       Rng rng = Rng::derive(options.seed, kRender, static_cast<std::uint64_t>(e.index), 300 + k);
       // Siblings first (the hard case), other categories only when a category is tiny.
       std::vector<const Entity*> pool = siblings, rest = others;
@@ -547,6 +630,7 @@ SynthSummary generate_world(const fs::path& out, const SynthOptions& options) {
       e.csr_images.push_back("images/" + e.id + "/csr_" + std::to_string(k) + ".png");
       CsrPlan scene = plan_csr(e, distractors, k, rng);
       e.csr_questions.push_back(scene.question);
+      e.csr_rephrases.push_back(scene.rephrase);
       jobs.push_back({out / e.csr_images.back(), [scene, size] { return render_csr(scene, size); }});
     }
   }
@@ -580,83 +664,200 @@ SynthSummary generate_world(const fs::path& out, const SynthOptions& options) {
                                  {"name", e.name},
                                  {"category", fams[e.family].category},
                                  {"split", e.split},
+                                 {"recorder", e.recorder},
                                  {"attributes", attributes},
                                  {"facts", facts},
                                  {"images", e.views}});
   }
   write_text_file(out / "world.json", world.dump(1) + "\n");
 
-  // ---- pretrain.jsonl: only known entities are named --------------------------
-  std::vector<const Entity*> known;
-  for (const Entity& e : plan.entities) {
-    if (e.split == "known") known.push_back(&e);
-  }
-  std::string pretrain;
-  auto emit = [&pretrain, &summary](const char* kind, const std::string& image, const std::string& prompt,
-                                    const std::string& answer, const std::string& entity_id) {
+  // ---- pretrain.jsonl and controls.jsonl ----------------------------------------
+  // Images of known entities only; an edit entity's name occurs in text-only
+  // records (text_names) or nowhere (novel_names, known_names).
+  std::vector<const Entity*> known, edited;
+  for (const Entity& e : plan.entities) (e.is_known() ? known : edited).push_back(&e);
+  const bool text_names = options.edit_targets == "text_names";
+  // The images an M-Locality probe may show: every view but the last, which
+  // pretraining holds out (model.pretrain.holdout_images_per_entity = 1).
+  const auto seen_views = [](const Entity& e) { return static_cast<int>(e.views.size()) - 1; };
+
+  std::string pretrain, controls;
+  int control_records = 0;
+  auto record_line = [](const char* kind, const std::string& image, const std::string& prompt,
+                        const std::string& answer, const std::string& entity_id) {
     ordered_json r;
     r["kind"] = kind;
     if (!image.empty()) r["image"] = image;
     r["prompt"] = prompt;
     r["answer"] = answer;
     r["entity_id"] = entity_id;
-    pretrain += r.dump() + "\n";
+    return r.dump() + "\n";
+  };
+  auto emit = [&](const char* kind, const std::string& image, const std::string& prompt, const std::string& answer,
+                  const std::string& entity_id) {
+    pretrain += record_line(kind, image, prompt, answer, entity_id);
     ++summary.pretrain_records;
   };
+  auto emit_control = [&](const char* kind, const std::string& image, const std::string& prompt,
+                          const std::string& answer, const std::string& entity_id) {
+    controls += record_line(kind, image, prompt, answer, entity_id);
+    ++control_records;
+  };
+  // Demonstration lines in the IKE editor's format: question/answer pairs
+  // about other entities that the model must not copy from.
+  auto demonstrations = [&](Rng& rng, int count, const std::string& category) {
+    std::string text;
+    for (int d = 0; d < count; ++d) {
+      const std::string& name = rng.below(2) == 0 ? rng.pick(plan.context_names) : rng.pick(known)->name;
+      text += substitute(substitute(kDemoTemplate, "prompt", substitute(rng.pick(kNameQuestions), "category", category)), "answer", name);
+    }
+    return text;
+  };
+  auto image_fact = [&](Rng& rng, const std::string& name, const std::string& category) {
+    return substitute(substitute(rng.pick(kImageFactTemplates), "name", name), "category", category);
+  };
+
   for (const Entity* e : known) {
     const std::string category = fams[e->family].category;
-    const std::string which = "Which " + category + " is this?";
     const auto captions = captions_of(*e);
+    Rng rng = Rng::derive(options.seed, kContext, static_cast<std::uint64_t>(e->index));
     for (std::size_t v = 0; v < e->views.size(); ++v) {
-      emit("name", e->views[v], kNamePrompt, e->name, e->id);
-      emit("name", e->views[v], v % 2 == 0 ? kNameRephrase : which, e->name, e->id);
-      emit("category", e->views[v], kKindPrompt, category, e->id);
-      emit("caption", e->views[v], kCaptionPrompt, captions[0], e->id);
+      const std::string& view = e->views[v];
+      // Every paraphrase of the name question, two per view, rotating.
+      for (std::size_t q = 0; q < 2; ++q) emit("name", view, name_question(v, q, category), e->name, e->id);
+      emit("category", view, kKindPrompt, category, e->id);
+      emit("caption", view, kCaptionInstructions[(v + static_cast<std::size_t>(e->index)) % kCaptionInstructions.size()],
+           captions[v % captions.size()], e->id);
+      // Facts stated in the prompt: use the stated name over what the image
+      // shows; ignore a stated fact that does not answer the question.
+      for (int c = 0; c < 2; ++c) {
+        const std::string demos = demonstrations(rng, rng.below(4), category);
+        const std::string question = substitute(rng.pick(kNameQuestions), "category", category);
+        const Entity& other = *rng.pick(known);
+        switch (rng.below(5)) {
+          case 0: {  // another known entity's name: the context beats memory
+            const Entity* sibling = e;
+            while (sibling == e || sibling->family != e->family) sibling = rng.pick(known);
+            emit("context", view, demos + image_fact(rng, sibling->name, category) + question, sibling->name, e->id);
+            break;
+          }
+          case 1: {  // a name seen only in contexts
+            const std::string& name = rng.pick(plan.context_names);
+            emit("context", view, demos + image_fact(rng, name, category) + question, name, e->id);
+            break;
+          }
+          case 2:  // an unrelated text fact: answer from the image
+            emit("context", view, demos + "New fact: the " + other.name + " is found in " + rng.pick(plan.places) + ".\n" + question,
+                 e->name, e->id);
+            break;
+          case 3:  // a fact about an image, then a text question it does not answer
+            emit("context", "", demos + image_fact(rng, rng.pick(plan.context_names), category) + "Where is the " + e->name + " found?",
+                 e->habitat, e->id);
+            break;
+          default: {  // a stated text fact beats memory
+            const std::string& place = rng.pick(plan.places);
+            emit("context", "", "New fact: the " + e->name + " is found in " + place + ".\nWhere is the " + e->name + " found?",
+                 place, e->id);
+            break;
+          }
+        }
+      }
     }
     for (const auto& [q, a] : facts_of(*e)) emit("fact", "", q, a, e->id);
+    const auto [recorded_q, recorded_a] = recorder_fact(*e);
+    emit("fact", "", recorded_q, recorded_a, e->id);
+    for (int k = 0; k < options.known_scenes_per_entity; ++k)
+      emit("csr", e->csr_images[static_cast<std::size_t>(k)], e->csr_questions[static_cast<std::size_t>(k)], e->name, e->id);
+
+    // Controls: never trained on.
+    for (const auto& question : kHeldOutNameQuestions)
+      emit_control("heldout_paraphrase", e->views[0], substitute(question, "category", category), e->name, e->id);
+    const std::size_t held_out_scene = static_cast<std::size_t>(options.known_scenes_per_entity);
+    emit_control("csr_control", e->csr_images[held_out_scene], e->csr_questions[held_out_scene], e->name, e->id);
+    // IKE's situation on a known image: four demonstrations, then the new fact
+    // naming an edit entity (whose name no context record ever held).
+    const Entity& target = *edited[static_cast<std::size_t>(e->index) % edited.size()];
+    std::string demos;
+    for (int d = 0; d < 4; ++d)
+      demos += substitute(substitute(kDemoTemplate, "prompt", kNameQuestions[0]), "answer", rng.pick(known)->name);
+    emit_control("in_context", e->views[0], demos + substitute(kImageFactTemplates[0], "name", target.name) + kNameQuestions[0],
+                 target.name, e->id);
+  }
+  if (text_names) {
+    for (const Entity* e : edited) {
+      for (const auto& [q, a] : text_facts_of_edit_entity(*e)) emit("fact", "", q, a, e->id);
+      const auto [recorded_q, recorded_a] = recorder_fact(*e);
+      emit("fact", "", recorded_q, recorded_a, e->id);
+      emit_control("edit_name_text", "", recorded_q, recorded_a, e->id);
+    }
   }
   write_text_file(out / "pretrain.jsonl", pretrain);
+  write_text_file(out / "controls.jsonl", controls);
 
   // ---- edit records ---------------------------------------------------------
+  const int edit_views = options.images_per_entity - options.igen_views_per_entity;
   for (const char* split : {"train", "dev", "test"}) {
     std::string lines;
     for (const Entity& e : plan.entities) {
       if (e.split != split) continue;
       const std::string category = fams[e.family].category;
       Rng rng = Rng::derive(options.seed, kRecords, static_cast<std::uint64_t>(e.index));
-      // T-Loc and M-Loc come from what pretraining taught about known entities.
-      const Entity& fact_entity = *known[static_cast<std::size_t>(rng.below(static_cast<int>(known.size())))];
-      auto facts = facts_of(fact_entity);
+      // Locality asks about known entities, never about the one whose name a
+      // counterfactual edit reuses (its answers may rightly change).
+      auto unrelated_known = [&]() -> const Entity& {
+        for (;;) {
+          const Entity& k = *known[static_cast<std::size_t>(rng.below(static_cast<int>(known.size())))];
+          if (k.name != e.name) return k;
+        }
+      };
+      const Entity& fact_entity = unrelated_known();
+      const auto facts = facts_of(fact_entity);
       const auto& fact = facts[static_cast<std::size_t>(rng.below(static_cast<int>(facts.size())))];
-      const Entity& image_entity = *known[static_cast<std::size_t>(rng.below(static_cast<int>(known.size())))];
-      const std::string& m_loc = image_entity.views[static_cast<std::size_t>(rng.below(static_cast<int>(image_entity.views.size())))];
+      const Entity& image_entity = unrelated_known();
+      const auto m_loc_view = static_cast<std::size_t>(rng.below(seen_views(image_entity)));
+      const std::string& m_loc = image_entity.views[m_loc_view];
       const bool ask_name = rng.below(2) == 0;
+      // A question pretraining asked about this very view (name_question below).
       ordered_json r;
       r["id"] = e.id;
-      r["src"] = kNamePrompt;
+      r["src"] = kNameQuestions[0];
       r["alt"] = e.name;
-      r["rephrase"] = rng.below(2) == 0 ? std::string(kNameRephrase) : "Which " + category + " is this?";
+      r["rephrase"] = substitute(rng.pick(kHeldOutNameQuestions), "category", category);
       r["image"] = e.views[0];
-      r["image_rephrase"] = e.views[1];
+      r["image_rephrase"] = e.views[static_cast<std::size_t>(edit_views)];
       r["loc"] = fact.first;
       r["loc_ans"] = fact.second;
       r["m_loc"] = m_loc;
-      r["m_loc_q"] = ask_name ? kNamePrompt : kKindPrompt;
+      r["m_loc_q"] = ask_name ? name_question(m_loc_view, 0, fams[image_entity.family].category) : kKindPrompt;
       r["m_loc_a"] = ask_name ? image_entity.name : fams[image_entity.family].category;
       r["entity_id"] = e.id;
       r["category"] = category;
-      r["images"] = e.views;
-      // Chosen by entity index, not drawn: the record's other random draws (and
-      // so every world made before this field existed) stay the same.
-      r["elc"] = {{"prompt", kCaptionPrompt},
-                  {"rephrase", kCaptionRephrases[e.index % 2]},
+      r["images"] = std::vector<std::string>(e.views.begin(), e.views.begin() + edit_views);
+      r["elc"] = {{"prompt", kCaptionInstructions[0]},
+                  {"rephrase", rng.pick(kHeldOutCaptionInstructions)},
                   {"references", captions_of(e)}};
       r["csr"] = ordered_json::array();
       for (std::size_t k = 0; k < e.csr_images.size(); ++k) {
-        r["csr"].push_back({{"image", e.csr_images[k]}, {"question", e.csr_questions[k]}, {"answer", e.name}});
+        r["csr"].push_back({{"image", e.csr_images[k]},
+                            {"question", e.csr_questions[k]},
+                            {"answer", e.name},
+                            {"rephrase", e.csr_rephrases[k]}});
       }
+      // CSR's locality: another fact, and a held-out scene of known entities.
+      std::pair<std::string, std::string> csr_fact = fact;
+      while (csr_fact.first == fact.first) {
+        const auto csr_facts = facts_of(unrelated_known());
+        csr_fact = csr_facts[static_cast<std::size_t>(rng.below(static_cast<int>(csr_facts.size())))];
+      }
+      const Entity& scene_entity = unrelated_known();
+      const std::size_t held_out_scene = static_cast<std::size_t>(options.known_scenes_per_entity);
+      r["csr_locality"] = {{"loc", csr_fact.first},
+                           {"loc_ans", csr_fact.second},
+                           {"m_loc", scene_entity.csr_images[held_out_scene]},
+                           {"m_loc_q", scene_entity.csr_questions[held_out_scene]},
+                           {"m_loc_a", scene_entity.name}};
       r["igen"] = {{"augmented", e.augmented},
-                   {"other_view", std::vector<std::string>(e.views.begin() + 1, e.views.end())},
+                   {"other_view", std::vector<std::string>(e.views.begin() + edit_views, e.views.end())},
                    {"scene", e.scenes}};
       lines += r.dump() + "\n";
       ++summary.records;

@@ -20,21 +20,32 @@ namespace mike::data {
 struct SynthOptions {
   std::uint64_t seed = 0;
   int entities = 130;          // total across all categories and splits (configs/data/synth.yaml)
-  int images_per_entity = 6;   // views per entity (>= 3: edit image, rephrase image, I-Gen views)
+  int images_per_entity = 6;   // views per entity (>= 3)
+  // Of an edited entity's views, the last `igen_views_per_entity` are I-Gen
+  // photos (`igen.other_view`, `image_rephrase`) and no protocol edits with
+  // them; the others are its edit images (`images`, one per multi-step step).
+  int igen_views_per_entity = 2;
   int image_size = 64;         // square side in px
   int augmented_per_entity = 2;  // I-Gen "augmented" copies of the edit image
   int scenes_per_entity = 2;     // CSR scenes per edit-style record
+  int known_scenes_per_entity = 4;  // CSR scenes of each known entity in pretraining (+1 held out)
   // Fractions of each category's entities per split; the rest is "test".
   double known_fraction = 0.6;
   double dev_fraction = 0.1;
   double train_fraction = 0.1;
-  // What the edited (dev/train/test) entities are called. "novel_names": a
-  // fresh name no pretraining record contains, so the model has never
-  // produced it (MIKE's setting). "known_names": the name of a known entity
-  // of another category, a string the model already produces — a
-  // counterfactual edit in the manner of CounterFact (ROME §3). Pretraining
-  // data is the same in both, so one pretrained model serves both worlds.
-  std::string edit_targets = "novel_names";
+  // What the edited (dev/train/test) entities are called.
+  // "text_names" (default, MIKE's setting): a fresh name that text-only
+  //   pretraining records use (what it is, where it lives, who first recorded
+  //   it), so the LM can say it, but no pretraining record pairs it with an
+  //   image of the entity.
+  // "novel_names": a fresh name no pretraining record contains, so the model
+  //   has never produced it (teaching a new string).
+  // "known_names": the name of a known entity of another category, a string
+  //   the model already produces for other images — a counterfactual edit in
+  //   the manner of CounterFact (ROME §3).
+  // novel_names and known_names worlds share their pretraining corpus (and so
+  // one pretrained model); text_names adds the edit entities' text facts.
+  std::string edit_targets = "text_names";
   int threads = 0;  // 0 = hardware concurrency; output does not depend on it
 };
 

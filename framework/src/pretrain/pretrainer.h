@@ -10,6 +10,11 @@
 // pretraining settings, the seed and the corpus bytes, so a changed config or
 // dataset never reuses a stale model.
 //
+// A "context" record whose answer is stated in its prompt (a fact the model
+// must read, data/dataset.h) gets another stated answer each time a batch
+// draws it, from the answers of all such records, so reading the prompt is
+// learned rather than each (image, name) pair memorised.
+//
 // Settings live under `model.pretrain` (per preset):
 //   steps, batch_size, lr, min_lr, warmup_steps, weight_decay, grad_clip,
 //   checkpoint_every, holdout_images_per_entity, eval_limit
@@ -44,7 +49,9 @@ struct PretrainReport {
   double seconds = 0.0;          // training wall time (this invocation)
   double final_loss = 0.0;
   // Greedy exact match (normalised) of the evaluation sets, in [0, 1]:
-  // known_seen, known_heldout, text_qa, edit_naming.
+  // known_seen, known_heldout, text_qa, edit_naming, and one per kind of
+  // <data.dir>/controls.jsonl (heldout_paraphrase, csr_control, in_context,
+  // edit_name_text).
   std::map<std::string, double> accuracy;
   std::map<std::string, int> eval_counts;
 };

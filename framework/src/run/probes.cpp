@@ -1,5 +1,7 @@
 #include "run/probes.h"
 
+#include <algorithm>
+
 #include "mike/error.h"
 
 namespace mike {
@@ -48,7 +50,7 @@ EditSpec edit_spec(const data::EditRecord& record, Task task, int step) {
 }
 
 std::vector<ProbeSample> probe_samples(const data::EditRecord& record, std::size_t index, Task task,
-                                       const std::string& igen) {
+                                       const std::string& igen, int edited_steps) {
   std::vector<ProbeSample> out;
   auto add = [&](const std::string& probe, const std::filesystem::path& image, const std::string& prompt,
                  const std::string& teacher, const std::string& answer) {
@@ -66,13 +68,30 @@ std::vector<ProbeSample> probe_samples(const data::EditRecord& record, std::size
   const auto& igen_images = record.igen.variant(igen);
   std::vector<std::filesystem::path> generality_images = igen_images;
   if (generality_images.empty() && !record.image_rephrase.empty()) generality_images = {record.image_rephrase};
+  // An image some step edits with measures reliability, not generality:
+  // datasets whose I-Gen list overlaps the edit images lose those entries.
+  std::vector<std::filesystem::path> edited = {record.image};
+  for (int s = 1; s < edited_steps && s < static_cast<int>(record.images.size()); ++s)
+    edited.push_back(record.images[static_cast<std::size_t>(s)]);
+  generality_images.erase(std::remove_if(generality_images.begin(), generality_images.end(),
+                                         [&](const std::filesystem::path& image) {
+                                           return std::find(edited.begin(), edited.end(), image) != edited.end();
+                                         }),
+                          generality_images.end());
 
   if (task == Task::kCsr) {
     require(!record.csr.empty(), record, "csr scenes", task);
-    add("reliability", record.csr[0].image, record.csr[0].question, record.csr[0].answer, record.csr[0].answer);
-    if (!record.rephrase.empty()) add("t_generality", record.image, record.rephrase, record.alt, record.alt);
+    const data::CsrItem& scene = record.csr[0];
+    add("reliability", scene.image, scene.question, scene.answer, scene.answer);
+    // CSR's generality and locality are probed in scenes too; a record
+    // without CSR's own probes has none rather than the VNA ones.
+    if (!scene.rephrase.empty()) add("t_generality", scene.image, scene.rephrase, scene.answer, scene.answer);
     for (std::size_t i = 1; i < record.csr.size(); ++i)
       add("i_generality", record.csr[i].image, record.csr[i].question, record.csr[i].answer, record.csr[i].answer);
+    const data::CsrLocality& loc = record.csr_locality;
+    if (!loc.loc.empty()) add("t_locality", {}, loc.loc, loc.loc_ans, loc.loc_ans);
+    if (!loc.m_loc.empty()) add("m_locality", loc.m_loc, loc.m_loc_q, loc.m_loc_a, loc.m_loc_a);
+    return out;
   } else {
     add("reliability", edit.image, edit.prompt, edit.target, record.alt);
     if (task == Task::kVna && !record.rephrase.empty())

@@ -5,11 +5,12 @@
 //   probe         vna / csr input                     elc input
 //   reliability   edit image + src -> alt             edit image + caption prompt
 //                 (csr: scene 1 + its question)
-//   t_generality  edit image + rephrase -> alt        (none: one caption prompt)
+//   t_generality  edit image + rephrase -> alt        edit image + elc.rephrase
+//                 (csr: scene 1 + its rephrased question)
 //   i_generality  igen.<variant> images + src -> alt  igen images + caption prompt
 //                 (csr: the other scenes)
-//   t_locality    loc -> loc_ans (text only)
-//   m_locality    m_loc image + m_loc_q -> m_loc_a
+//   t_locality    loc -> loc_ans (text only)          (csr: csr_locality.loc)
+//   m_locality    m_loc image + m_loc_q -> m_loc_a    (csr: csr_locality.m_loc, a scene)
 #include <array>
 #include <filesystem>
 #include <string>
@@ -49,7 +50,9 @@ EditSpec edit_spec(const data::EditRecord& record, Task task, int step);
 
 // Every probe sample of one record, in the table's order. `igen` picks the
 // I-Generality image variant ("augmented" | "other_view" | "scene").
+// `edited_steps` is how many of the record's images the protocol edits with
+// (multi_step: its steps; otherwise 1): none of them is an I-Gen image.
 std::vector<ProbeSample> probe_samples(const data::EditRecord& record, std::size_t index, Task task,
-                                       const std::string& igen);
+                                       const std::string& igen, int edited_steps = 1);
 
 }  // namespace mike

@@ -48,7 +48,8 @@ Runner::Runner(Plugins plugins, std::vector<data::EditRecord> records, RunnerOpt
   if (options_.protocol == Protocol::kMultiStep && options_.steps < 1)
     throw ConfigError("protocol.steps must be >= 1, got " + std::to_string(options_.steps));
   for (std::size_t i = 0; i < records_.size(); ++i)
-    samples_.push_back(probe_samples(records_[i], i, options_.task, options_.igen));
+    samples_.push_back(probe_samples(records_[i], i, options_.task, options_.igen,
+                                     options_.protocol == Protocol::kMultiStep ? options_.steps : 1));
   for (const auto& [probe, names] : options_.probe_metrics)
     for (const std::string& name : names)
       if (!plugins_.metrics.count(name)) throw ConfigError("metric '" + name + "' (for " + probe + ") is not loaded");
