@@ -735,10 +735,19 @@ SynthSummary generate_world(const fs::path& out, const SynthOptions& options) {
         const std::string question = substitute(rng.pick(kNameQuestions), "category", category);
         const Entity& other = *rng.pick(known);
         switch (rng.below(5)) {
-          case 0: {  // another known entity's name: the context beats memory
-            const Entity* sibling = e;
-            while (sibling == e || sibling->family != e->family) sibling = rng.pick(known);
-            emit("context", view, demos + image_fact(rng, sibling->name, category) + question, sibling->name, e->id);
+          case 0: {  // a known sibling's name (if there is one): the context beats memory
+            const bool has_sibling = std::any_of(known.begin(), known.end(), [&](const Entity* k) {
+              return k != e && k->family == e->family;
+            });
+            std::string name;
+            if (has_sibling) {
+              const Entity* sibling = e;
+              while (sibling == e || sibling->family != e->family) sibling = rng.pick(known);
+              name = sibling->name;
+            } else {
+              name = rng.pick(plan.context_names);
+            }
+            emit("context", view, demos + image_fact(rng, name, category) + question, name, e->id);
             break;
           }
           case 1: {  // a name seen only in contexts
