@@ -163,12 +163,6 @@ class AdamW {
   long long t_ = 0;
 };
 
-std::string replace_all(std::string text, const std::string& from, const std::string& to) {
-  for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
-    text.replace(at, from.size(), to);
-  return text;
-}
-
 std::string duration(double seconds) {
   const int s = static_cast<int>(seconds + 0.5);
   char buf[32];
@@ -383,14 +377,6 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
                plugin, corpus.train.size(), records.size() - corpus.train.size(), s.steps, s.batch_size, threads,
                final_dir.string());
 
-  // Answers a context record states in its prompt ("New fact: ... is X." -> X).
-  std::vector<std::string> copy_answers;
-  {
-    std::set<std::string> distinct;
-    for (const auto& r : corpus.train)
-      if (r.kind == "context" && r.prompt.find(r.answer) != std::string::npos) distinct.insert(r.answer);
-    copy_answers.assign(distinct.begin(), distinct.end());
-  }
   data::ImageTensorCache images;
   const auto t0 = std::chrono::steady_clock::now();
   auto last_print = t0;
@@ -406,18 +392,8 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
       request.input.prompt = r.prompt;
       if (!r.image.empty()) request.input.image = images.get(r.image.string());
       request.target = r.answer;
-      if (!copy_answers.empty() && r.kind == "context" && r.prompt.find(r.answer) != std::string::npos) {
-        // The stated answer of a context record is swapped for another one
-        // (in prompt and target alike) every time it is drawn: a fixed
-        // (image, name) pair would be memorised, a fresh one can only be
-        // read from the prompt.
-        std::uniform_int_distribution<std::size_t> pick_answer(0, copy_answers.size() - 1);
-        const std::string& stated = copy_answers[pick_answer(rng)];
-        request.input.prompt = replace_all(r.prompt, r.answer, stated);
-        request.target = stated;
-      }
       request.end_with_eos = true;
-      tokens += tokenizer.encode(request.target).size() + 1;
+      tokens += tokenizer.encode(r.answer).size() + 1;
     }
     for (auto& p : params) p.mutable_grad() = torch::Tensor();
     torch::Tensor loss = model->loss(batch);

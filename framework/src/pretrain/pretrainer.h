@@ -10,11 +10,6 @@
 // pretraining settings, the seed and the corpus bytes, so a changed config or
 // dataset never reuses a stale model.
 //
-// A "context" record whose answer is stated in its prompt (a fact the model
-// must read, data/dataset.h) gets another stated answer each time a batch
-// draws it, from the answers of all such records, so reading the prompt is
-// learned rather than each (image, name) pair memorised.
-//
 // Settings live under `model.pretrain` (per preset):
 //   steps, batch_size, lr, min_lr, warmup_steps, weight_decay, grad_clip,
 //   checkpoint_every, holdout_images_per_entity, eval_limit
