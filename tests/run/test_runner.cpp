@@ -286,7 +286,9 @@ TEST_CASE("mike report compares runs on the same records and says when records d
         std::string::npos);
   // Edit success and locality are two tables, each with the job keys.
   CHECK(md.find("| model | editor | task | protocol | T-Loc | M-Loc |") != std::string::npos);
-  CHECK(files.table == md.substr(md.find("| model |")));  // the terminal shows the same tables
+  // Every report names the setting its numbers come from.
+  CHECK(md.find("Setting: model toy, I-Gen variant augmented, world ") != std::string::npos);
+  CHECK(files.table == md.substr(md.find("Setting: ")));  // the terminal shows the same setting and tables
 }
 
 TEST_CASE("log.taps records activations per sample with an index back to the edit") {

@@ -509,6 +509,8 @@ SynthOptions synth_options_from_config(const Config& synth) {
   return o;
 }
 
+int world_version() { return kWorldVersion; }
+
 std::string synth_options_json(const SynthOptions& options) {
   ordered_json o;
   o["seed"] = options.seed;

@@ -68,6 +68,9 @@ struct SynthSummary {
 // attribute space allows), DataError if `out` cannot be written.
 SynthSummary generate_world(const std::filesystem::path& out, const SynthOptions& options);
 
+// The version of the files generate_world writes (world.json "version").
+int world_version();
+
 // The options a world was generated with, as world.json records them
 // ("synth" object); used to tell whether a folder holds the world a config asks for.
 std::string synth_options_json(const SynthOptions& options);

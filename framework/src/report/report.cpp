@@ -273,6 +273,24 @@ ReportFiles write_report(const fs::path& dir, bool plots) {
         labels[j] = plain[j] + " (" + fs::relative(jobs[j].dir, dir).string() + ")";
     md += "\n" + comparisons_markdown(dirs, labels);
   }
+  // What produced the numbers (a number without its setting cannot be compared).
+  std::vector<std::string> settings;
+  for (const Job& job : jobs) {
+    const json& s = job.summary;
+    std::string setting = "model " + s.value("model", std::string("?")) + ", I-Gen variant " +
+                          s.value("igen", std::string("?"));
+    if (s.contains("world") && s.at("world").is_object()) {
+      const json& w = s.at("world");
+      setting += ", world " + w.value("dir", std::string("?"));
+      if (w.contains("synth") && w.at("synth").is_object())
+        setting += " (synthetic v" + std::to_string(w.value("version", 0)) + ", edit_targets " +
+                   w.at("synth").value("edit_targets", std::string("?")) + ")";
+    }
+    if (std::find(settings.begin(), settings.end(), setting) == settings.end()) settings.push_back(setting);
+  }
+  std::string setting_lines;
+  for (const std::string& setting : settings) setting_lines += "Setting: " + setting + ".\n";
+  md = setting_lines + "\n" + md;
   files.table = md;
   files.markdown = dir / "report.md";
   files.csv = dir / "report.csv";

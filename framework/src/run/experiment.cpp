@@ -255,6 +255,14 @@ void run_experiment(const Config& config, const JobContext& context) {
   summary["status"] = "done";
   summary["task"] = task_name(options.task);
   summary["igen"] = options.igen;
+  // The world the numbers come from: a synthetic world by its options and
+  // file version, any other dataset by its folder and format.
+  nlohmann::json world = {{"dir", data_dir.string()}, {"format", format}, {"split", dataset.split}};
+  if (format == "mike" && data_config.has("synth")) {
+    world["synth"] = nlohmann::json::parse(data::synth_options_json(data::synth_options_from_config(data_config.sub("synth"))));
+    world["version"] = data::world_version();
+  }
+  summary["world"] = world;
   summary["protocol"] = protocol_name(options.protocol);
   summary["model"] = model_name;
   // Which weights the edits were made on: a checkpoint directory (the cached
