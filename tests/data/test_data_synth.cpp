@@ -212,7 +212,7 @@ TEST_CASE("world invariants: no I-Gen image is edited, T-Gen wordings are held o
   for (const char* split : {"train", "dev", "test"}) {
     for (const EditRecord& r : load_dataset(dir, split, "mike").records) {
       CAPTURE(r.origin);
-      for (const std::string& variant : {"other_view", "augmented", "scene"})
+      for (const char* variant : {"other_view", "augmented", "scene"})
         for (const fs::path& image : r.igen.variant(variant))
           CHECK(std::find(r.images.begin(), r.images.end(), image) == r.images.end());
       CHECK(pretrain_prompts.count(r.rephrase) == 0);

@@ -684,7 +684,6 @@ SynthSummary generate_world(const fs::path& out, const SynthOptions& options) {
   const auto seen_views = [](const Entity& e) { return static_cast<int>(e.views.size()) - 1; };
 
   std::string pretrain, controls;
-  int control_records = 0;
   auto record_line = [](const char* kind, const std::string& image, const std::string& prompt,
                         const std::string& answer, const std::string& entity_id) {
     ordered_json r;
@@ -703,7 +702,6 @@ SynthSummary generate_world(const fs::path& out, const SynthOptions& options) {
   auto emit_control = [&](const char* kind, const std::string& image, const std::string& prompt,
                           const std::string& answer, const std::string& entity_id) {
     controls += record_line(kind, image, prompt, answer, entity_id);
-    ++control_records;
   };
   // Demonstration lines in the IKE editor's format: question/answer pairs
   // about other entities that the model must not copy from.
