@@ -401,7 +401,7 @@ TEST_CASE("locate-then-edit config errors name the key and the fix") {
                "answer_tokens gives one key per answer token, but ROME writes one key", 4);
   expect_error([&] { load("rome", "context_templates: [\"{}\"]", "context_templates: [\"{}\", \"Question:\"]"); },
                "'Question:' has no {} marking where the edit prompt goes", 4);
-  expect_error([&] { load("alphaedit", "nullspace_threshold: 1.0e-2", "nullspace_threshold: 2"); },
+  expect_error([&] { load("alphaedit", "nullspace_threshold: 3.0e-2", "nullspace_threshold: 2"); },
                "nullspace_threshold (alphaedit.yaml:6:22) must be in (0, 1)", 4);
   auto model = make_tiny_model();
   auto editor = load("rome", "layers: [0]", "layers: [7]");
