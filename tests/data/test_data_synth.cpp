@@ -140,7 +140,7 @@ TEST_CASE("every record is complete and valid, and locality QA comes from the pr
   const fs::path& dir = shared_world();
   CHECK(validate_dataset(dir, "mike").empty());
   World world = load_world(dir);
-  std::map<std::string, const WorldEntity*> by_id, by_name;
+  std::map<std::string, const WorldEntity*> by_id;
   for (const auto& e : world.entities) by_id[e.id] = &e;
   auto corpus = load_pretrain_corpus(dir);
   std::set<std::pair<std::string, std::string>> text_qa, image_qa;
@@ -206,7 +206,6 @@ TEST_CASE("world invariants: no I-Gen image is edited, T-Gen wordings are held o
     stats_inputs.insert({sample.input.image.defined() ? "image" : "", sample.input.prompt});
   }
   const auto corpus = load_pretrain_corpus(dir);
-  std::set<std::pair<std::string, std::string>> stats_records;  // (image path, prompt) of the corpus kept
   std::size_t locality_records = 0;
   std::set<std::pair<std::string, std::string>> locality;
   for (const char* split : {"train", "dev", "test"}) {

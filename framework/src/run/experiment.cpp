@@ -116,9 +116,9 @@ EvaluatorOptions evaluator_options(const Config& config, Task task) {
 RunnerOptions runner_options(const Config& config) {
   RunnerOptions options;
   options.task = parse_task(config.get_or<std::string>("task", "vna"));
-  options.igen = config.get_or<std::string>("igen", "augmented");
+  options.igen = config.get_or<std::string>("igen", "other_view");
   if (options.igen != "augmented" && options.igen != "other_view" && options.igen != "scene")
-    throw ConfigError("igen '" + options.igen + "' is not one of augmented, other_view, scene; set e.g. igen=augmented");
+    throw ConfigError("igen '" + options.igen + "' is not one of augmented, other_view, scene; set e.g. igen=other_view (photos no edit uses)");
   Config protocol = config.has("protocol") ? config.sub("protocol") : Config();
   options.protocol = parse_protocol(protocol.get_or<std::string>("name", "single"));
   options.batch_edits = protocol.get_or<int>("batch_size", 1);

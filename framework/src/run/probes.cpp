@@ -64,21 +64,6 @@ std::vector<ProbeSample> probe_samples(const data::EditRecord& record, std::size
     if (task == Task::kElc && !s.is_locality()) s.references = record.elc.references;
     out.push_back(std::move(s));
   };
-  EditSpec edit = edit_spec(record, task, 0);
-  const auto& igen_images = record.igen.variant(igen);
-  std::vector<std::filesystem::path> generality_images = igen_images;
-  if (generality_images.empty() && !record.image_rephrase.empty()) generality_images = {record.image_rephrase};
-  // An image some step edits with measures reliability, not generality:
-  // datasets whose I-Gen list overlaps the edit images lose those entries.
-  std::vector<std::filesystem::path> edited = {record.image};
-  for (int s = 1; s < edited_steps && s < static_cast<int>(record.images.size()); ++s)
-    edited.push_back(record.images[static_cast<std::size_t>(s)]);
-  generality_images.erase(std::remove_if(generality_images.begin(), generality_images.end(),
-                                         [&](const std::filesystem::path& image) {
-                                           return std::find(edited.begin(), edited.end(), image) != edited.end();
-                                         }),
-                          generality_images.end());
-
   if (task == Task::kCsr) {
     require(!record.csr.empty(), record, "csr scenes", task);
     const data::CsrItem& scene = record.csr[0];
@@ -92,14 +77,28 @@ std::vector<ProbeSample> probe_samples(const data::EditRecord& record, std::size
     if (!loc.loc.empty()) add("t_locality", {}, loc.loc, loc.loc_ans, loc.loc_ans);
     if (!loc.m_loc.empty()) add("m_locality", loc.m_loc, loc.m_loc_q, loc.m_loc_a, loc.m_loc_a);
     return out;
-  } else {
-    add("reliability", edit.image, edit.prompt, edit.target, record.alt);
-    if (task == Task::kVna && !record.rephrase.empty())
-      add("t_generality", record.image, record.rephrase, record.alt, record.alt);
-    if (task == Task::kElc && !record.elc.rephrase.empty())
-      add("t_generality", record.image, record.elc.rephrase, edit.target, record.alt);
-    for (const auto& image : generality_images) add("i_generality", image, edit.prompt, edit.target, record.alt);
   }
+
+  EditSpec edit = edit_spec(record, task, 0);
+  std::vector<std::filesystem::path> generality_images = record.igen.variant(igen);
+  if (generality_images.empty() && !record.image_rephrase.empty()) generality_images = {record.image_rephrase};
+  // An image some step edits with measures reliability, not generality:
+  // datasets whose I-Gen list overlaps the edit images lose those entries.
+  std::vector<std::filesystem::path> edited = {record.image};
+  for (int s = 1; s < edited_steps && s < static_cast<int>(record.images.size()); ++s)
+    edited.push_back(record.images[static_cast<std::size_t>(s)]);
+  generality_images.erase(std::remove_if(generality_images.begin(), generality_images.end(),
+                                         [&](const std::filesystem::path& image) {
+                                           return std::find(edited.begin(), edited.end(), image) != edited.end();
+                                         }),
+                          generality_images.end());
+
+  add("reliability", edit.image, edit.prompt, edit.target, record.alt);
+  if (task == Task::kVna && !record.rephrase.empty())
+    add("t_generality", record.image, record.rephrase, record.alt, record.alt);
+  if (task == Task::kElc && !record.elc.rephrase.empty())
+    add("t_generality", record.image, record.elc.rephrase, edit.target, record.alt);
+  for (const auto& image : generality_images) add("i_generality", image, edit.prompt, edit.target, record.alt);
   if (!record.loc.empty()) add("t_locality", {}, record.loc, record.loc_ans, record.loc_ans);
   if (!record.m_loc.empty()) add("m_locality", record.m_loc, record.m_loc_q, record.m_loc_a, record.m_loc_a);
   return out;
