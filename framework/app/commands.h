@@ -48,5 +48,6 @@ int cmd_data(const std::vector<std::string>& args, CommonOptions& common);
 int cmd_pretrain(const std::vector<std::string>& args, CommonOptions& common);
 int cmd_report(const std::vector<std::string>& args, CommonOptions& common);
 int cmd_sweep(const std::vector<std::string>& args, CommonOptions& common);
+int cmd_model(const std::vector<std::string>& args, CommonOptions& common);
 
 }  // namespace mike::cli

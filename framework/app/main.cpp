@@ -31,6 +31,7 @@ const std::map<std::string, Subcommand>& subcommands() {
       {"report", {cmd_report, "collect run/sweep results into tables and plots"}},
       {"plugins", {cmd_plugins, "list discovered plugins, or show one (list, info NAME)"}},
       {"sweep", {cmd_sweep, "show the state of a sweep's jobs (status DIR)"}},
+      {"model", {cmd_model, "smoke-test a model: score a target or generate for one prompt (score, generate, describe)"}},
   };
   return table;
 }
@@ -55,6 +56,7 @@ void print_version() {
   std::printf("mike %s (git %s%s)\n", mike_version(), git_sha(), git_dirty() ? ", dirty" : "");
   std::printf("SDK ABI %u\n", kSdkAbiVersion);
   std::printf("LibTorch %s\n", torch_version());
+  std::printf("CUDA %s\n", cuda_summary().c_str());
   std::printf("BLAS %s%s%s\n", blas.vendor.c_str(), blas.library.empty() ? "" : " at ", blas.library.c_str());
   std::printf("threads %d\n", configure_threads(0));
   if (blas.is_reference) {

@@ -45,6 +45,14 @@ std::int64_t Model::count_tokens(const std::string& text) const {
 
 std::vector<EditSite> Model::edit_sites() const { return {}; }
 
+std::vector<Generation> Model::generate_tokens(const std::vector<ModelInput>& batch, const GenerateOptions& options) {
+  (void)options;
+  throw ModelError("this model does not report generated token ids (asked for " + std::to_string(batch.size()) +
+                   " inputs); use generate() for text");
+}
+
+torch::Device Model::device() const { return torch::kCPU; }
+
 void Model::set_parameter(const std::string& name, const torch::Tensor& value) {
   torch::Tensor target = parameter(name);
   if (!target.sizes().equals(value.sizes()))

@@ -4,6 +4,8 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -52,6 +54,8 @@ std::unique_ptr<detail::SentencePieceBackend> new_backend() {
 struct Tokenizer::Impl {
   std::unique_ptr<detail::SentencePieceBackend> backend;
   std::string origin;
+  std::vector<std::pair<std::string, std::int64_t>> added;  // content, id
+  std::int64_t pad_override = -1;
 };
 
 Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -109,11 +113,67 @@ Tokenizer Tokenizer::train(const std::vector<std::string>& sentences, const Toke
   return from_serialized(serialized, "<trained>");
 }
 
+void Tokenizer::add_tokens(const std::vector<std::pair<std::string, std::int64_t>>& tokens) {
+  const std::int64_t pieces = impl_->backend->piece_size();
+  for (const auto& [content, id] : tokens) {
+    if (content.empty())
+      throw ModelError("tokenizer '" + impl_->origin + "': an added token with id " + std::to_string(id) +
+                       " has empty content; fix added_tokens.json / tokenizer_config.json");
+    if (id < pieces) {
+      // Hugging Face lists the model's own specials (<unk>, <s>, </s>) among
+      // added tokens too; they are pieces already, so only check they agree.
+      if (impl_->backend->id_to_piece(static_cast<int>(id)) == content) continue;
+      throw ModelError("tokenizer '" + impl_->origin + "': added token '" + content + "' has id " + std::to_string(id) +
+                       ", which is the SentencePiece piece '" + impl_->backend->id_to_piece(static_cast<int>(id)) +
+                       "'; added ids must follow the " + std::to_string(pieces) + " pieces of tokenizer.model");
+    }
+    for (auto& [known, known_id] : impl_->added)
+      if (known == content && known_id != id)
+        throw ModelError("tokenizer '" + impl_->origin + "': added token '" + content + "' has two ids (" +
+                         std::to_string(known_id) + " and " + std::to_string(id) + "); fix the tokenizer files");
+    impl_->added.emplace_back(content, id);
+  }
+  // Longest first, so a token that contains another wins where both match.
+  std::stable_sort(impl_->added.begin(), impl_->added.end(),
+                   [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+}
+
+void Tokenizer::set_pad_id(std::int64_t id) { impl_->pad_override = id; }
+
 std::vector<std::int64_t> Tokenizer::encode(const std::string& text) const {
-  std::vector<int> ids;
-  const std::string error = impl_->backend->encode(text, &ids);
-  if (!error.empty()) throw ModelError("tokenizer '" + impl_->origin + "' failed to encode text: " + error);
-  return std::vector<std::int64_t>(ids.begin(), ids.end());
+  auto encode_pieces = [&](const std::string& chunk, std::vector<std::int64_t>& out) {
+    std::vector<int> ids;
+    const std::string error = impl_->backend->encode(chunk, &ids);
+    if (!error.empty()) throw ModelError("tokenizer '" + impl_->origin + "' failed to encode text: " + error);
+    out.insert(out.end(), ids.begin(), ids.end());
+  };
+  std::vector<std::int64_t> out;
+  if (impl_->added.empty()) {
+    encode_pieces(text, out);
+    return out;
+  }
+  // Split out added tokens (earliest match, longest on ties), then let
+  // SentencePiece encode each piece of text between them.
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t best_at = std::string::npos;
+    const std::pair<std::string, std::int64_t>* best = nullptr;
+    for (const auto& token : impl_->added) {
+      const std::size_t at = text.find(token.first, start);
+      if (at != std::string::npos && (best_at == std::string::npos || at < best_at)) {
+        best_at = at;
+        best = &token;
+      }
+    }
+    if (!best) {
+      encode_pieces(text.substr(start), out);
+      break;
+    }
+    if (best_at > start) encode_pieces(text.substr(start, best_at - start), out);
+    out.push_back(best->second);
+    start = best_at + best->first.size();
+  }
+  return out;
 }
 
 std::vector<std::int64_t> Tokenizer::encode_prompt(const std::string& prompt) const {
@@ -136,7 +196,7 @@ std::vector<std::int64_t> Tokenizer::encode_prompt(const std::string& prompt) co
 
 std::string Tokenizer::decode(const std::vector<std::int64_t>& ids) const {
   std::vector<int> kept;
-  const std::int64_t n = vocab_size();
+  const std::int64_t n = impl_->backend->piece_size();  // added tokens are special: never text
   const int pad = impl_->backend->pad_id();
   for (std::int64_t id : ids) {
     if (id < 0 || id >= n || id == bos_id() || id == eos_id() || id == pad) continue;
@@ -148,16 +208,23 @@ std::string Tokenizer::decode(const std::vector<std::int64_t>& ids) const {
   return text;
 }
 
-std::int64_t Tokenizer::vocab_size() const { return impl_->backend->piece_size(); }
+std::int64_t Tokenizer::vocab_size() const {
+  std::int64_t n = impl_->backend->piece_size();
+  for (const auto& token : impl_->added) n = std::max(n, token.second + 1);
+  return n;
+}
 std::int64_t Tokenizer::bos_id() const { return impl_->backend->bos_id(); }
 std::int64_t Tokenizer::eos_id() const { return impl_->backend->eos_id(); }
 std::int64_t Tokenizer::unk_id() const { return impl_->backend->unk_id(); }
 std::int64_t Tokenizer::pad_id() const {
+  if (impl_->pad_override >= 0) return impl_->pad_override;
   const int pad = impl_->backend->pad_id();
   return pad >= 0 ? pad : impl_->backend->unk_id();
 }
 std::string Tokenizer::piece(std::int64_t id) const {
-  if (id < 0 || id >= vocab_size()) return id == kImageTokenId ? kImageMarker : "<invalid>";
+  for (const auto& token : impl_->added)
+    if (token.second == id) return token.first;
+  if (id < 0 || id >= impl_->backend->piece_size()) return id == kImageTokenId ? kImageMarker : "<invalid>";
   return impl_->backend->id_to_piece(static_cast<int>(id));
 }
 std::string Tokenizer::serialized() const { return impl_->backend->serialized(); }

@@ -46,6 +46,9 @@ class MIKE_API ForwardingModel : public EditedModel {
   std::vector<std::string> generate(const std::vector<ModelInput>& b, const GenerateOptions& o) override {
     return inner_.generate(b, o);
   }
+  // generate_tokens() is not forwarded: a wrapper that routes generate()
+  // (IKE's context, a memory) would be bypassed; it inherits the refusal.
+  torch::Device device() const override { return inner_.device(); }
   std::vector<TokenLayout> token_layout(const std::vector<ScoreRequest>& b) override { return inner_.token_layout(b); }
   std::int64_t count_tokens(const std::string& text) const override { return inner_.count_tokens(text); }
   std::vector<EditSite> edit_sites() const override { return inner_.edit_sites(); }

@@ -25,6 +25,10 @@ namespace mike {
 struct ModelInput {
   std::string prompt;
   torch::Tensor image;
+  // Feed the prompt exactly as given: no conversation template (e.g.
+  // LLaVA-1.5's "USER: <image>\n... ASSISTANT:"), only BOS and the image
+  // features where the marker is. `mike model --raw` sets it.
+  bool raw = false;
 };
 
 struct ScoreRequest {
@@ -51,6 +55,15 @@ struct GenerateOptions {
   // false recomputes the whole sequence at every step: the reference the
   // KV-cached path is tested against; never faster.
   bool use_kv_cache = true;
+};
+
+// One decoded continuation with the ids that produced it.
+struct Generation {
+  // The ids the model was fed: BOS, template and prompt tokens, with the
+  // model's image token id repeated once per image feature position.
+  std::vector<std::int64_t> prompt_tokens;
+  std::vector<std::int64_t> tokens;  // generated ids (EOS not included)
+  std::string text;                  // tokens decoded
 };
 
 // Named parameter values, e.g. for restore after an edit.
@@ -88,6 +101,13 @@ class MIKE_API Model : public Component {
   // Decoded continuations, one per input (KV-cached decoding).
   virtual std::vector<std::string> generate(const std::vector<ModelInput>& batch,
                                             const GenerateOptions& options) = 0;
+  // The same continuations with their token ids (`mike model generate`).
+  // The default throws ModelError: not every model reports ids.
+  virtual std::vector<Generation> generate_tokens(const std::vector<ModelInput>& batch,
+                                                  const GenerateOptions& options);
+  // Where the model's tensors live (CPU unless configured otherwise). Editors
+  // create their tensors here; results in ScoreResult are host-side vectors.
+  virtual torch::Device device() const;
 
   // Where each row's tokens sit in the single forward that loss() and
   // target_log_probs() run over `batch` (score() reports the layout of the

@@ -26,6 +26,10 @@ struct ScoreResult {
   double loss = 0.0;                        // mean NLL over target tokens
   double token_accuracy = 0.0;              // fraction of target tokens predicted (argmax)
   std::vector<std::int64_t> target_tokens;  // the scored token ids (the target's, then EOS if requested)
+  std::vector<double> target_token_log_probs;  // natural-log probability of each target token
+  // The ids before the target as fed (BOS, template, prompt), with the
+  // model's image token id once per image feature position.
+  std::vector<std::int64_t> prompt_tokens;
   std::vector<std::int64_t> predicted_tokens;         // argmax at each target position
   std::vector<std::vector<std::int64_t>> topk_tokens; // top-k ids at each target position
   // Top-k ids (best first) at every position 0..layout.length-1 of the row,

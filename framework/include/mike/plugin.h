@@ -26,7 +26,9 @@ namespace mike {
 // 3: libmike_sdk split from the host; Model::edit_sites/token_layout/count_tokens,
 //    TokenLayout, Editor corpus source; locate-then-edit moved out of the SDK.
 // 4: ScoreRequest::position_top_k, ScoreResult::position_topk_tokens (EasyEdit locality).
-inline constexpr std::uint32_t kSdkAbiVersion = 4;
+// 5: ModelInput::raw, ScoreResult::prompt_tokens/target_token_log_probs,
+//    Model::generate_tokens/device, Tokenizer added tokens (Hugging Face checkpoints).
+inline constexpr std::uint32_t kSdkAbiVersion = 5;
 
 // Layout is frozen: `abi_version` stays the first member so that any host
 // can read it from any plugin before trusting the rest.

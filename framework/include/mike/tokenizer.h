@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mike/export.h"
@@ -44,13 +45,24 @@ class MIKE_API Tokenizer {
   Tokenizer& operator=(Tokenizer&&) noexcept;
   ~Tokenizer();
 
-  // Plain text to ids (no BOS/EOS). "<image>" is ordinary text here.
+  // Tokens outside the SentencePiece model, by content and id (Hugging Face's
+  // added tokens, e.g. LLaVA-1.5's "<image>" 32000 and "<pad>" 32001).
+  // encode() splits them out of the text before SentencePiece sees the rest,
+  // as transformers does; decode() skips them (they are all special tokens).
+  // Throws ModelError for an empty content or an id that is a SentencePiece piece.
+  void add_tokens(const std::vector<std::pair<std::string, std::int64_t>>& tokens);
+  // The padding id (e.g. an added "<pad>"); by default the model's <pad> or <unk>.
+  void set_pad_id(std::int64_t id);
+
+  // Plain text to ids (no BOS/EOS). "<image>" is ordinary text here (or an
+  // added token's id when one was added with that content).
   std::vector<std::int64_t> encode(const std::string& text) const;
   // BOS + prompt ids with kImageTokenId at every "<image>" marker.
   std::vector<std::int64_t> encode_prompt(const std::string& prompt) const;
   // Ids to text; BOS/EOS/PAD and kImageTokenId are skipped.
   std::string decode(const std::vector<std::int64_t>& ids) const;
 
+  // Ids in use: the SentencePiece pieces and every added token (max id + 1).
   std::int64_t vocab_size() const;
   std::int64_t bos_id() const;
   std::int64_t eos_id() const;

@@ -506,4 +506,12 @@ Config with_pretrained_checkpoint(const Config& root, const std::vector<std::str
   return model_config_with(model, {{"checkpoint", dir.string()}, {"tokenizer", ""}});
 }
 
+Config model_config_for_run(const Config& root, const std::vector<std::string>& plugin_paths) {
+  Config model = with_pretrained_checkpoint(root, plugin_paths);
+  if (!root.has("device")) return model;
+  const std::string device = root.get<std::string>("device");
+  if (device == model.get_or<std::string>("device", "cpu")) return model;
+  return model_config_with(model, {{"device", device}});
+}
+
 }  // namespace mike

@@ -76,4 +76,9 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
 // <data.dir>/pretrain.jsonl, trained once and cached under <cache dir>.initial/.
 Config with_pretrained_checkpoint(const Config& root, const std::vector<std::string>& plugin_paths);
 
+// with_pretrained_checkpoint(), and the root's `device` (cpu, cuda, cuda:N)
+// passed to the model as its `device` key when it differs from the model's.
+// What `mike run` and `mike model` instantiate.
+Config model_config_for_run(const Config& root, const std::vector<std::string>& plugin_paths);
+
 }  // namespace mike

@@ -21,6 +21,7 @@
 #include "run/runner.h"
 #include "run/summary.h"
 #include "system/build_info.h"
+#include "system/memory_use.h"
 
 namespace mike {
 
@@ -162,7 +163,7 @@ void run_experiment(const Config& config, const JobContext& context) {
   // A preset with a `pretrain` section runs on its pretrained weights (cached
   // by config hash); an unknown plugin is reported before the cache is asked.
   registry.require("model", config.sub("model").get<std::string>("plugin"));
-  Config model_config = with_pretrained_checkpoint(config, context.plugin_paths);
+  Config model_config = model_config_for_run(config, context.plugin_paths);
   Config editor_config = config.sub("editor");
   const std::string model_name = model_config.get<std::string>("plugin");
   const std::string editor_name = editor_config.get<std::string>("plugin");
@@ -267,8 +268,14 @@ void run_experiment(const Config& config, const JobContext& context) {
   summary["model"] = model_name;
   // Which weights the edits were made on: a checkpoint directory (the cached
   // pretrained model, or one the config names), or null for initial weights.
-  const std::string checkpoint = model_config.get_or<std::string>("checkpoint", "");
+  // (A Hugging Face checkpoint is named by the model's `path`.)
+  std::string checkpoint = model_config.get_or<std::string>("checkpoint", "");
+  if (checkpoint.empty()) checkpoint = model_config.get_or<std::string>("path", "");
   summary["model_checkpoint"] = checkpoint.empty() ? nlohmann::json(nullptr) : nlohmann::json(checkpoint);
+  const std::string device = model_config.get_or<std::string>("device", "cpu");
+  summary["device"] = device;
+  summary["memory"] = {{"peak_rss_bytes", peak_rss_bytes()}};
+  if (const auto cuda = peak_cuda_allocated_bytes(device)) summary["memory"]["peak_cuda_allocated_bytes"] = *cuda;
   summary["editor"] = editor_name;
   summary["records"] = dataset.records.size();
   summary["edits"] = log->edit_count();

@@ -118,7 +118,7 @@ void Runner::evaluate_records(Model& model, const std::vector<std::size_t>& reco
   ActivationSink sink;
   if (!options_.log_taps.empty())
     sink = [&](const std::string& tap, std::size_t sample, const torch::Tensor& values) {
-      torch::Tensor rows = values.detach().to(torch::kFloat).contiguous();
+      torch::Tensor rows = values.detach().to(torch::kCPU, torch::kFloat).contiguous();
       std::vector<std::int64_t> positions(static_cast<std::size_t>(rows.size(0)));
       for (std::size_t p = 0; p < positions.size(); ++p) positions[p] = static_cast<std::int64_t>(p);
       log_.append_activations(tap, edit, static_cast<std::int64_t>(sample), positions, rows.size(1),
@@ -168,7 +168,7 @@ void Runner::log_weights(const EditedModel& edited, Model& model, std::int64_t e
   if (in_place == nullptr) return;  // non-parametric editors change no weights
   torch::NoGradGuard no_grad;
   for (const auto& [name, before] : in_place->original_values()) {
-    torch::Tensor delta = (model.parameter(name).detach() - before).to(torch::kFloat).contiguous();
+    torch::Tensor delta = (model.parameter(name).detach() - before).to(torch::kCPU, torch::kFloat).contiguous();
     std::vector<std::int64_t> shape(delta.sizes().begin(), delta.sizes().end());
     log_.append_weight_delta(name, edit, shape, delta.data_ptr<float>());
   }

@@ -2,6 +2,8 @@
 
 #include <ATen/Parallel.h>
 #include <link.h>
+#include <ATen/Context.h>
+#include <torch/cuda.h>
 #include <torch/version.h>
 
 #include <climits>
@@ -13,6 +15,13 @@ namespace mike {
 
 const char* mike_version() { return MIKE_VERSION_STRING; }
 const char* torch_version() { return TORCH_VERSION; }
+
+std::string cuda_summary() {
+  if (!at::hasCUDA()) return "none (CPU-only LibTorch; device=cuda needs mike built with -DTorch_DIR=<a CUDA LibTorch>)";
+  const auto devices = torch::cuda::device_count();
+  if (devices == 0) return "built in, but no device is visible (check the driver and CUDA_VISIBLE_DEVICES)";
+  return std::to_string(devices) + " device(s) visible";
+}
 
 namespace {
 int collect_library(struct dl_phdr_info* info, size_t, void* data) {

@@ -9,6 +9,9 @@ const char* mike_version();
 const char* git_sha();   // generated at build time
 bool git_dirty();
 const char* torch_version();
+// "none (CPU-only LibTorch)", or "N device(s) visible" / "built in, no device
+// visible" for a LibTorch with CUDA: what `device: cuda` can use.
+std::string cuda_summary();
 
 struct BlasInfo {
   std::string library;   // resolved path of the loaded BLAS, or "" if none found

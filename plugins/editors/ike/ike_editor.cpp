@@ -210,7 +210,7 @@ class IkeEditor : public mike::Editor {
       if (x.dim() != 3 || x.size(0) != 1 || x.size(1) < 2)
         throw mike::ModelError("editor ike: the output of LM block " + std::to_string(embedding_layer_) + " ('" + tap +
                                "') must give [1, tokens, dim] activations");
-      mean = x[0].slice(0, 0, x.size(1) - 1).mean(0).to(torch::kFloat64);
+      mean = x[0].slice(0, 0, x.size(1) - 1).mean(0).to(torch::kCPU, torch::kFloat64);
       return x;
     });
     model.score({{input, ".", 1}});

@@ -18,7 +18,9 @@ void check_square(const torch::Tensor& c, std::int64_t d, const char* what) {
 
 }  // namespace
 
-torch::Tensor as_double(const torch::Tensor& t) { return t.detach().to(torch::kFloat64); }
+// Closed forms run in float64 on the host, whatever device the model is on
+// (d x d systems: small next to a forward pass).
+torch::Tensor as_double(const torch::Tensor& t) { return t.detach().to(torch::kCPU, torch::kFloat64); }
 
 torch::Tensor rome_update(const torch::Tensor& weight, const torch::Tensor& second_moment, const torch::Tensor& key,
                           const torch::Tensor& value) {

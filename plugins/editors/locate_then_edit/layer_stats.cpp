@@ -62,7 +62,7 @@ LayerStats layer_second_moment(Model& model, const std::string& tap, const Corpu
   // One sample per forward: every activation row is then a real token, whatever
   // padding the model would use in a batch.
   TapHandle handle = model.add_tap(tap, [&](const std::string&, const torch::Tensor& x) {
-    const torch::Tensor keys = x.reshape({-1, x.size(-1)}).to(torch::kFloat64);
+    const torch::Tensor keys = x.reshape({-1, x.size(-1)}).to(torch::kCPU, torch::kFloat64);
     sum = sum.defined() ? sum.addmm_(keys.t(), keys) : keys.t().mm(keys);
     tokens += keys.size(0);
     return x;

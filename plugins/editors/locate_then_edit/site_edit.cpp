@@ -97,7 +97,7 @@ EditStats spread_over_layers(Model& model, const std::vector<EditSite>& sites, c
     torch::Tensor weight = model.parameter(site.weight);
     {
       torch::NoGradGuard no_grad;
-      weight.add_(delta.to(weight.dtype()));
+      weight.add_(delta.to(weight.device(), weight.dtype()));
     }
     keys_used[site.block] = keys.t().contiguous();
     delta_norm += delta.pow(2).sum().item<double>();

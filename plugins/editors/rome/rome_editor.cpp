@@ -50,7 +50,7 @@ class RomeEditor : public mike::Editor {
     const torch::Tensor delta = rome_update(weight, c, key, target);
     {
       torch::NoGradGuard no_grad;
-      weight.add_(delta.to(weight.dtype()));
+      weight.add_(delta.to(weight.device(), weight.dtype()));
     }
     const double key_error = ((as_double(weight).mv(key) - target).norm() / target.norm()).item<double>();
     return {{"loss_first", value.loss_first},

@@ -15,7 +15,9 @@ torch::Tensor rotate_half(const torch::Tensor& x) {
   return torch::cat({-x.slice(-1, half), x.slice(-1, 0, half)}, -1);
 }
 
-torch::nn::Linear linear(int in, int out) { return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false)); }
+torch::nn::Linear linear(int in, int out, bool bias = false) {
+  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
+}
 
 }  // namespace
 
@@ -23,23 +25,25 @@ RmsNormImpl::RmsNormImpl(int hidden, double eps) : eps_(eps) {
   weight_ = register_parameter("weight", torch::ones({hidden}));
 }
 
-// RMSNorm (Zhang & Sennrich 2019, eq. 4): x / sqrt(mean(x^2) + eps) * g.
+// RMSNorm (Zhang & Sennrich 2019, eq. 4): x / sqrt(mean(x^2) + eps) * g,
+// normalised in float32 whatever the compute dtype, as transformers does.
 torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) {
-  const torch::Tensor variance = x.pow(2).mean(-1, /*keepdim=*/true);
-  return weight_ * (x * torch::rsqrt(variance + eps_));
+  const torch::Tensor xf = x.to(torch::kFloat32);
+  const torch::Tensor variance = xf.pow(2).mean(-1, /*keepdim=*/true);
+  return weight_ * (xf * torch::rsqrt(variance + eps_)).to(x.scalar_type());
 }
 
 DecoderLayerImpl::DecoderLayerImpl(const LanguageConfig& c, int index)
     : index_(index), heads_(c.heads), kv_heads_(c.kv_heads), head_dim_(c.head_dim()) {
   input_layernorm_ = register_module("input_layernorm", RmsNorm(c.hidden, c.rms_norm_eps));
-  q_proj_ = register_module("q_proj", linear(c.hidden, c.heads * head_dim_));
-  k_proj_ = register_module("k_proj", linear(c.hidden, c.kv_heads * head_dim_));
-  v_proj_ = register_module("v_proj", linear(c.hidden, c.kv_heads * head_dim_));
-  o_proj_ = register_module("o_proj", linear(c.heads * head_dim_, c.hidden));
+  q_proj_ = register_module("q_proj", linear(c.hidden, c.heads * head_dim_, c.attention_bias));
+  k_proj_ = register_module("k_proj", linear(c.hidden, c.kv_heads * head_dim_, c.attention_bias));
+  v_proj_ = register_module("v_proj", linear(c.hidden, c.kv_heads * head_dim_, c.attention_bias));
+  o_proj_ = register_module("o_proj", linear(c.heads * head_dim_, c.hidden, c.attention_bias));
   post_attention_layernorm_ = register_module("post_attention_layernorm", RmsNorm(c.hidden, c.rms_norm_eps));
-  gate_proj_ = register_module("gate_proj", linear(c.hidden, c.intermediate));
-  up_proj_ = register_module("up_proj", linear(c.hidden, c.intermediate));
-  down_proj_ = register_module("down_proj", linear(c.intermediate, c.hidden));
+  gate_proj_ = register_module("gate_proj", linear(c.hidden, c.intermediate, c.mlp_bias));
+  up_proj_ = register_module("up_proj", linear(c.hidden, c.intermediate, c.mlp_bias));
+  down_proj_ = register_module("down_proj", linear(c.intermediate, c.hidden, c.mlp_bias));
   const std::string base = "lm.layers." + std::to_string(index) + ".";
   tap_in_ = base + "in";
   tap_attn_out_ = base + "self_attn.out";
@@ -74,8 +78,11 @@ torch::Tensor DecoderLayerImpl::forward(torch::Tensor x, const torch::Tensor& co
     v = v.repeat_interleave(heads_ / kv_heads_, 1);
   }
   // Scaled dot-product attention (Vaswani et al. 2017, eq. 1) with an additive causal/padding mask.
-  torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(head_dim_)) + mask;
-  torch::Tensor attn = torch::matmul(torch::softmax(scores, -1), v).transpose(1, 2).reshape({batch, tokens, -1});
+  // The softmax runs in float32 whatever the compute dtype (as transformers
+  // upcasts it): half precision would overflow the mask.
+  torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)).to(torch::kFloat32) / std::sqrt(double(head_dim_)) + mask;
+  torch::Tensor attn =
+      torch::matmul(torch::softmax(scores, -1).to(v.scalar_type()), v).transpose(1, 2).reshape({batch, tokens, -1});
   torch::Tensor attn_out = taps.apply(tap_attn_out_, o_proj_(attn));
   x = x + attn_out;
   torch::Tensor mlp_in = taps.apply(tap_mlp_in_, post_attention_layernorm_(x));
@@ -99,7 +106,9 @@ LanguageModelImpl::LanguageModelImpl(const LanguageConfig& c, int64_t vocab_size
     list->push_back(layers_.back());
   }
   norm_ = register_module("norm", RmsNorm(c.hidden, c.rms_norm_eps));
-  lm_head_ = register_module("lm_head", linear(c.hidden, static_cast<int>(vocab_size)));
+  // A tied head has no weight of its own: it reads embed_tokens' (one
+  // parameter, so an edit of one is an edit of both, as in transformers).
+  if (!c.tie_word_embeddings) lm_head_ = register_module("lm_head", linear(c.hidden, static_cast<int>(vocab_size)));
 }
 
 torch::Tensor LanguageModelImpl::forward(const torch::Tensor& embeds, const torch::Tensor& positions,
@@ -111,21 +120,23 @@ torch::Tensor LanguageModelImpl::forward(const torch::Tensor& embeds, const torc
     cache->values.resize(layers_.size());
   }
   // RoPE angles for each position: theta_i * pos, duplicated over both halves.
-  const torch::Tensor freqs = positions.to(torch::kFloat32).unsqueeze(-1) * inv_freq_;  // [B, T, d/2]
+  // Angles in float32 (as transformers computes them), then the compute dtype.
+  const torch::Tensor freqs = positions.to(torch::kFloat32).unsqueeze(-1) * inv_freq_.to(torch::kFloat32);  // [B, T, d/2]
   const torch::Tensor emb = torch::cat({freqs, freqs}, -1);
-  const torch::Tensor cos = emb.cos(), sin = emb.sin();
+  const torch::Tensor cos = emb.cos().to(embeds.scalar_type()), sin = emb.sin().to(embeds.scalar_type());
   // Query t (absolute index past + t) sees key j when j <= past + t and key j is not padding.
-  const auto opts = torch::TensorOptions().dtype(torch::kInt64);
+  const auto opts = torch::TensorOptions().dtype(torch::kInt64).device(embeds.device());
   const torch::Tensor query_index = torch::arange(past, past + tokens, opts).view({tokens, 1});
   const torch::Tensor key_index = torch::arange(0, past + tokens, opts).view({1, past + tokens});
   const torch::Tensor allowed =
       (key_index <= query_index).unsqueeze(0) & key_mask.to(torch::kBool).view({batch, 1, past + tokens});
   // A large finite negative (not -inf) keeps fully masked rows (padding queries) finite.
-  const torch::Tensor mask = torch::zeros({batch, 1, tokens, past + tokens}, embeds.options())
+  const torch::Tensor mask = torch::zeros({batch, 1, tokens, past + tokens}, embeds.options().dtype(torch::kFloat32))
                                  .masked_fill(allowed.unsqueeze(1).logical_not(), std::numeric_limits<float>::lowest());
   torch::Tensor x = embeds;
   for (auto& layer : layers_) x = layer->forward(x, cos, sin, mask, cache, taps);
-  return lm_head_(norm_(x));
+  x = norm_(x);
+  return lm_head_ ? lm_head_(x) : torch::nn::functional::linear(x, embed_tokens_->weight);
 }
 
 }  // namespace mike::llava

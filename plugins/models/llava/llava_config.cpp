@@ -3,6 +3,7 @@
 
 #include <sstream>
 
+#include "hf_llava_config.h"
 #include "mike/error.h"
 
 namespace mike::llava {
@@ -24,7 +25,22 @@ int positive(const Config& c, const std::string& key, int fallback) {
   throw ConfigError("config key '" + full + "' " + why + " (from " + c.origin(key) + ")");
 }
 
+// "cpu", "cuda" or "cuda:N" (N a small device index).
+bool is_device_name(const std::string& name) {
+  if (name == "cpu" || name == "cuda") return true;
+  if (name.rfind("cuda:", 0) != 0 || name.size() == 5 || name.size() > 8) return false;
+  return name.find_first_not_of("0123456789", 5) == std::string::npos;
+}
+
 }  // namespace
+
+std::vector<int> VisionConfig::selected_states() const {
+  const int states = layers + 1;
+  std::vector<int> out;
+  for (int layer : feature_layers.empty() ? std::vector<int>{feature_layer} : feature_layers)
+    out.push_back(layer < 0 ? states + layer : layer);
+  return out;
+}
 
 LlavaConfig LlavaConfig::from_config(const Config& config) {
   LlavaConfig out;
@@ -68,6 +84,45 @@ LlavaConfig LlavaConfig::from_config(const Config& config) {
   }
   out.tokenizer = config.get_or<std::string>("tokenizer", "");
   out.checkpoint = config.get_or<std::string>("checkpoint", "");
+  out.hf_path = config.get_or<std::string>("path", "");
+  const std::string format = config.get_or<std::string>("format", out.is_hf() ? "hugging_face" : "native");
+  if (format != "native" && format != "hugging_face")
+    invalid(config, "format", "is '" + format + "'; use native (mike's checkpoints) or hugging_face (model.path)");
+  if (format == "hugging_face" && !out.is_hf())
+    invalid(config, "path", "is not set; model.format hugging_face loads a Hugging Face LLaVA-1.5 checkpoint "
+                            "directory: add model.path=DIR (the folder with config.json and model.safetensors)");
+  if (format == "native" && out.is_hf())
+    invalid(config, "format", "is native but model.path is set; model.path is for Hugging Face checkpoints "
+                              "(use model=llava_hf, or model.checkpoint for a mike checkpoint)");
+  if (out.is_hf()) {
+    if (!out.checkpoint.empty())
+      invalid(config, "checkpoint", "and model.path are both set; path loads a Hugging Face checkpoint, checkpoint a "
+                                    "mike one: keep one of them");
+    const HfArchitecture hf = read_hf_llava_config(out.hf_path);
+    out.vision = hf.vision;
+    out.lm = hf.lm;
+    out.projector = hf.projector;
+    out.vocab_size = hf.vocab_size;
+    out.image_token_id = hf.image_token_index;
+    // LLaVA-1.5's conversation (llava/conversation.py, conv_llava_v1 as the
+    // Hugging Face model card prompts it).
+    out.prompt_template = "USER: {prompt} ASSISTANT:";
+    out.image_prefix = "<image>\n";
+  }
+  out.prompt_template = config.get_or<std::string>("prompt_template", out.prompt_template);
+  out.image_prefix = config.get_or<std::string>("image_prefix", out.image_prefix);
+  if (!out.prompt_template.empty()) {
+    const auto first = out.prompt_template.find("{prompt}");
+    if (first == std::string::npos || out.prompt_template.find("{prompt}", first + 1) != std::string::npos)
+      invalid(config, "prompt_template", "must contain \"{prompt}\" exactly once (got \"" + out.prompt_template +
+                                         "\"); e.g. \"USER: {prompt} ASSISTANT:\", or \"\" for none");
+  }
+  out.device = config.get_or<std::string>("device", out.device);
+  if (!is_device_name(out.device))
+    invalid(config, "device", "is '" + out.device + "'; use cpu, cuda or cuda:N");
+  out.dtype = config.get_or<std::string>("dtype", out.dtype);
+  if (out.dtype != "float32" && out.dtype != "float16" && out.dtype != "bfloat16")
+    invalid(config, "dtype", "is '" + out.dtype + "'; use float32, float16 or bfloat16");
   out.seed = static_cast<std::uint64_t>(config.get_or<std::int64_t>("seed", 0));
   out.eval_batch_size = positive(config, "eval_batch_size", out.eval_batch_size);
   return out;
@@ -83,7 +138,25 @@ std::string LlavaConfig::architecture_json() const {
     << "  \"lm\": {\"hidden\": " << lm.hidden << ", \"layers\": " << lm.layers << ", \"heads\": " << lm.heads
     << ", \"kv_heads\": " << lm.kv_heads << ", \"intermediate\": " << lm.intermediate
     << ", \"max_positions\": " << lm.max_positions << ", \"rope_theta\": " << lm.rope_theta
-    << ", \"rms_norm_eps\": " << lm.rms_norm_eps << "}\n}\n";
+    << ", \"rms_norm_eps\": " << lm.rms_norm_eps << "}";
+  // Fields a Hugging Face architecture may set; absent for native presets,
+  // so checkpoints saved before they existed still match.
+  std::ostringstream extra;
+  if (!vision.feature_layers.empty()) {
+    extra << ", \"vision_feature_layers\": [";
+    for (std::size_t i = 0; i < vision.feature_layers.size(); ++i) extra << (i ? ", " : "") << vision.feature_layers[i];
+    extra << "]";
+  }
+  if (vision.keep_class_token) extra << ", \"vision_keep_class_token\": true";
+  if (vision.hidden_act != "quick_gelu") extra << ", \"vision_hidden_act\": \"" << vision.hidden_act << "\"";
+  if (projector.act != "gelu") extra << ", \"projector_act\": \"" << projector.act << "\"";
+  if (!projector.bias) extra << ", \"projector_bias\": false";
+  if (lm.explicit_head_dim > 0) extra << ", \"lm_head_dim\": " << lm.explicit_head_dim;
+  if (lm.attention_bias) extra << ", \"lm_attention_bias\": true";
+  if (lm.mlp_bias) extra << ", \"lm_mlp_bias\": true";
+  if (lm.tie_word_embeddings) extra << ", \"tie_word_embeddings\": true";
+  if (!extra.str().empty()) s << ",\n  \"extra\": {" << extra.str().substr(2) << "}";
+  s << "\n}\n";
   return s.str();
 }
 

@@ -8,6 +8,10 @@
 #include <fstream>
 #include <sstream>
 
+#include <torch/cuda.h>
+
+#include "hf_tokenizer.h"
+#include "hf_weights.h"
 #include "mike/error.h"
 #include "mike/safetensors.h"
 
@@ -19,6 +23,45 @@ namespace {
 constexpr double kClipMean[3] = {0.48145466, 0.4578275, 0.40821073};
 constexpr double kClipStd[3] = {0.26862954, 0.26130258, 0.27577711};
 constexpr const char* kArchitectureKey = "mike.architecture";
+
+// The torch device for a validated device name; ModelError when this
+// LibTorch cannot reach it.
+torch::Device resolve_device(const std::string& name) {
+  const torch::Device device(name);
+  if (device.is_cuda()) {
+    if (!torch::cuda::is_available())
+      throw ModelError("device is '" + name + "' but this mike's LibTorch (" + std::string(TORCH_VERSION) +
+                       ") cannot use CUDA: it was built without CUDA, or no GPU is visible. Rebuild mike against a "
+                       "CUDA LibTorch (cmake -DTorch_DIR=<site-packages>/torch/share/cmake/Torch; `mike --version` "
+                       "says which one it has), check CUDA_VISIBLE_DEVICES, or set device=cpu");
+    if (device.has_index() && device.index() >= static_cast<int>(torch::cuda::device_count()))
+      throw ModelError("model.device is '" + name + "' but only " + std::to_string(torch::cuda::device_count()) +
+                       " CUDA device(s) are visible; pick cuda:0 .. cuda:" +
+                       std::to_string(torch::cuda::device_count() - 1));
+  }
+  return device;
+}
+
+// CLIPImageProcessor settings of a Hugging Face checkpoint; the crop must be
+// the vision tower's input size (its position embeddings are fixed).
+ClipImageProcessorConfig hf_image_processor(const LlavaConfig& config) {
+  const std::filesystem::path file = std::filesystem::path(config.hf_path) / "preprocessor_config.json";
+  ClipImageProcessorConfig processor;
+  if (std::filesystem::exists(file)) {
+    processor = read_clip_image_processor_config(file.string());
+  } else {
+    processor.shortest_edge = config.vision.image_size;
+    processor.crop_width = processor.crop_height = config.vision.image_size;
+  }
+  const int size = config.vision.image_size;
+  if (processor.do_center_crop ? (processor.crop_width != size || processor.crop_height != size)
+                               : processor.shortest_edge != 0 || processor.resize_width != size ||
+                                     processor.resize_height != size)
+    throw ModelError("'" + file.string() + "' makes images of another size than the vision tower's " +
+                     std::to_string(size) + "x" + std::to_string(size) +
+                     " (vision_config.image_size); set crop_size to " + std::to_string(size));
+  return processor;
+}
 
 std::int64_t count(const std::vector<torch::Tensor>& tensors) {
   std::int64_t n = 0;
@@ -36,15 +79,26 @@ const Tokenizer& LlavaModel::tokenizer() const {
 }
 
 LlavaModel::LlavaModel(const Config& config) : config_(LlavaConfig::from_config(config)) {
-  std::string tokenizer_path = config_.tokenizer;
-  if (tokenizer_path.empty() && !config_.checkpoint.empty())
-    tokenizer_path = (std::filesystem::path(config_.checkpoint) / "tokenizer.model").string();
-  if (!tokenizer_path.empty()) {
-    tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::load(tokenizer_path));
-    config_.vocab_size = tokenizer().vocab_size();
+  device_ = resolve_device(config_.device);
+  dtype_ = config_.dtype == "float16" ? torch::kFloat16 : config_.dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32;
+  if (config_.is_hf()) {
+    tokenizer_ = std::make_unique<Tokenizer>(load_hf_tokenizer(config_.hf_path));
+    if (tokenizer_->vocab_size() > config_.vocab_size)
+      throw ModelError("Hugging Face checkpoint '" + config_.hf_path + "': its tokenizer has " +
+                       std::to_string(tokenizer_->vocab_size()) + " ids but text_config.vocab_size is " +
+                       std::to_string(config_.vocab_size) + "; the tokenizer files belong to another model");
+    image_processor_ = std::make_unique<ClipImageProcessorConfig>(hf_image_processor(config_));
   } else {
-    // No tokenizer yet: the network is built (describe(), parameter counts) but cannot read text.
-    config_.vocab_size = config.get_or<int>("tokenizer_vocab_size", 512);
+    std::string tokenizer_path = config_.tokenizer;
+    if (tokenizer_path.empty() && !config_.checkpoint.empty())
+      tokenizer_path = (std::filesystem::path(config_.checkpoint) / "tokenizer.model").string();
+    if (!tokenizer_path.empty()) {
+      tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::load(tokenizer_path));
+      config_.vocab_size = tokenizer().vocab_size();
+    } else {
+      // No tokenizer yet: the network is built (describe(), parameter counts) but cannot read text.
+      config_.vocab_size = config.get_or<int>("tokenizer_vocab_size", 512);
+    }
   }
   // Deterministic initialisation: the same seed gives the same weights.
   torch::manual_seed(config_.seed);
@@ -59,29 +113,50 @@ LlavaModel::LlavaModel(const Config& config) : config_(LlavaConfig::from_config(
     for (const char* point : {"in", "self_attn.out", "mlp.in", "mlp.down_proj.in", "mlp.down_proj.out", "out"})
       tap_names_.push_back(base + point);
   }
-  if (!config_.checkpoint.empty()) load_checkpoint(config_.checkpoint);
+  if (config_.is_hf()) load_hf_weights(config_.hf_path, parameters_);
+  else if (!config_.checkpoint.empty()) load_checkpoint(config_.checkpoint);
+  if (dtype_ != torch::kFloat32 || device_ != torch::Device(torch::kCPU)) {
+    network_->to(device_, dtype_);
+    parameters_.clear();  // to() replaced the tensors
+    for (const auto& item : network_->named_parameters(/*recurse=*/true)) parameters_.emplace(item.key(), item.value());
+  }
 }
 
 std::string LlavaModel::describe() const {
   const auto& v = config_.vision;
   const auto& l = config_.lm;
   std::int64_t vision = count(network_->vision->parameters());
-  std::int64_t projector = network_->projector_linear_1->weight.numel() + network_->projector_linear_1->bias.numel() +
-                           network_->projector_linear_2->weight.numel() + network_->projector_linear_2->bias.numel();
+  std::int64_t projector = count(network_->projector_linear_1->parameters()) + count(network_->projector_linear_2->parameters());
   std::int64_t lm = count(network_->lm->parameters());
+  std::string layers_used = "feature_layer " + std::to_string(v.feature_layer);
+  if (!v.feature_layers.empty()) {
+    layers_used = "feature_layers [";
+    for (std::size_t i = 0; i < v.feature_layers.size(); ++i)
+      layers_used += (i ? ", " : "") + std::to_string(v.feature_layers[i]);
+    layers_used += "] concatenated";
+  }
   std::ostringstream s;
-  s << "llava: native LLaVA-1.5 architecture (CLIP ViT -> 2-layer GELU projector -> LLaMA decoder)\n"
-    << "  vision:    CLIP ViT, image " << v.image_size << "x" << v.image_size << ", patch " << v.patch_size << " ("
+  if (config_.is_hf())
+    s << "llava: Hugging Face LLaVA-1.5 checkpoint " << config_.hf_path << " (CLIP ViT -> 2-layer projector -> LLaMA)\n";
+  else
+    s << "llava: native LLaVA-1.5 architecture (CLIP ViT -> 2-layer GELU projector -> LLaMA decoder)\n";
+  s << "  vision:    CLIP ViT, image " << v.image_size << "x" << v.image_size << ", patch " << v.patch_size << " ("
     << v.num_patches() << " patches), hidden " << v.hidden << ", " << v.layers << " layers ("
-    << network_->vision->blocks_used() << " used, feature_layer " << v.feature_layer << "), " << v.heads
-    << " heads, quick-GELU MLP " << v.intermediate << "\n"
-    << "  projector: " << v.hidden << " -> " << l.hidden << " -> GELU -> " << l.hidden << "\n"
+    << network_->vision->blocks_used() << " used, " << layers_used << "), " << v.heads << " heads, "
+    << (v.hidden_act == "quick_gelu" ? std::string("quick-GELU") : v.hidden_act) << " MLP " << v.intermediate
+    << (v.keep_class_token ? ", class token kept" : "") << "\n"
+    << "  projector: " << v.feature_width() << " -> " << l.hidden << " -> "
+    << (config_.projector.act == "gelu" ? std::string("GELU") : config_.projector.act) << " -> " << l.hidden
+    << (config_.projector.bias ? "" : " (no bias)") << "\n"
     << "  lm:        LLaMA decoder, hidden " << l.hidden << ", " << l.layers << " layers, " << l.heads << " heads ("
     << l.kv_heads << " kv heads), head_dim " << l.head_dim() << ", SwiGLU " << l.intermediate << ", RoPE theta "
-    << l.rope_theta << ", vocab " << config_.vocab_size << ", untied lm_head\n"
+    << l.rope_theta << ", vocab " << config_.vocab_size << ", "
+    << (l.tie_word_embeddings ? "lm_head tied to embed_tokens" : "untied lm_head")
+    << (l.attention_bias ? ", attention bias" : "") << (l.mlp_bias ? ", MLP bias" : "") << "\n"
     << "  parameters: " << (vision + projector + lm) << " (vision " << vision << ", projector " << projector
-    << ", lm " << lm << ")\n"
-    << "  taps (" << tap_names_.size() << "): vision.layers.<i>.out, projector.out, lm.layers.<i>."
+    << ", lm " << lm << "), " << config_.dtype << " on " << device_.str() << "\n";
+  if (!config_.prompt_template.empty()) s << "  prompt template: \"" << config_.prompt_template << "\"\n";
+  s << "  taps (" << tap_names_.size() << "): vision.layers.<i>.out, projector.out, lm.layers.<i>."
     << "{in,self_attn.out,mlp.in,mlp.down_proj.in,mlp.down_proj.out,out}; activations are [batch, tokens, dim],\n"
     << "             rows left-padded so every sequence ends at the last column\n";
   return s.str();
@@ -91,6 +166,8 @@ torch::Tensor LlavaModel::preprocess_image(const torch::Tensor& image, std::size
   if (image.dim() != 3 || image.size(0) != 3 || !image.is_floating_point())
     throw DataError("model input " + std::to_string(index) + ": image must be a float tensor [3, H, W] in [0, 1], got " +
                     std::string(c10::toString(image.scalar_type())) + " " + shape_string(image));
+  // Hugging Face checkpoints: CLIPImageProcessor as their preprocessor_config.json sets it.
+  if (image_processor_) return clip_preprocess(image, *image_processor_).unsqueeze(0).to(device_, dtype_);
   const int64_t size = config_.vision.image_size;
   torch::Tensor x = image.to(torch::kFloat32).unsqueeze(0);
   if (x.size(2) != size || x.size(3) != size)
@@ -100,7 +177,7 @@ torch::Tensor LlavaModel::preprocess_image(const torch::Tensor& image, std::size
   const auto opts = torch::TensorOptions().dtype(torch::kFloat32);
   const torch::Tensor mean = torch::tensor({kClipMean[0], kClipMean[1], kClipMean[2]}, opts).view({1, 3, 1, 1});
   const torch::Tensor std = torch::tensor({kClipStd[0], kClipStd[1], kClipStd[2]}, opts).view({1, 3, 1, 1});
-  return (x - mean) / std;
+  return ((x - mean) / std).to(device_, dtype_);
 }
 
 std::vector<std::vector<std::int64_t>> LlavaModel::prompt_ids(const std::vector<const ModelInput*>& inputs) const {
@@ -109,7 +186,13 @@ std::vector<std::vector<std::int64_t>> LlavaModel::prompt_ids(const std::vector<
     const ModelInput& in = *inputs[i];
     const bool has_marker = in.prompt.find(kImageMarker) != std::string::npos;
     // LLaVA puts the image first when the prompt does not say where it goes.
-    ids[i] = tokenizer().encode_prompt(in.image.defined() && !has_marker ? kImageMarker + in.prompt : in.prompt);
+    std::string prompt = in.image.defined() && !has_marker && !in.raw ? config_.image_prefix + in.prompt : in.prompt;
+    if (!in.raw && !config_.prompt_template.empty()) {
+      std::string templated = config_.prompt_template;
+      templated.replace(templated.find("{prompt}"), 8, prompt);
+      prompt = std::move(templated);
+    }
+    ids[i] = tokenizer().encode_prompt(prompt);
     const auto markers = std::count(ids[i].begin(), ids[i].end(), kImageTokenId);
     if (in.image.defined() && markers != 1)
       throw DataError("model input " + std::to_string(i) + ": prompt has " + std::to_string(markers) +
@@ -123,8 +206,8 @@ std::vector<std::vector<std::int64_t>> LlavaModel::prompt_ids(const std::vector<
 
 std::vector<TokenLayout> LlavaModel::row_layouts(const std::vector<std::vector<std::int64_t>>& ids,
                                                  const std::vector<std::vector<std::int64_t>>& targets) const {
-  // Each <image> marker becomes one feature per patch (the class token is dropped).
-  const std::int64_t image_tokens = config_.vision.num_patches();
+  // Each <image> marker becomes one feature per patch (+ the class token with "full" selection).
+  const std::int64_t image_tokens = config_.vision.image_tokens();
   std::vector<TokenLayout> rows(ids.size());
   std::int64_t longest = 0;
   for (std::size_t i = 0; i < ids.size(); ++i) {
@@ -190,16 +273,16 @@ LlavaModel::Sequences LlavaModel::layout(const std::vector<const ModelInput*>& i
   torch::Tensor features;
   if (!pixels.empty()) features = network_->encode_images(torch::cat(pixels, 0), taps_);
   // row_layouts() counts one feature per patch for each image.
-  if (features.defined() && features.size(1) != config_.vision.num_patches())
+  if (features.defined() && features.size(1) != config_.vision.image_tokens())
     throw ModelError("model 'llava': the vision tower gave " + std::to_string(features.size(1)) +
-                     " features per image, not one per patch (" + std::to_string(config_.vision.num_patches()) +
-                     "); this is a bug in the llava plugin");
+                     " features per image, not " + std::to_string(config_.vision.image_tokens()) +
+                     "; this is a bug in the llava plugin");
 
   auto& lm = network_->lm;
   std::vector<torch::Tensor> rows;
   std::vector<int64_t> lengths;
   int64_t longest = 0;
-  const auto long_opts = torch::TensorOptions().dtype(torch::kInt64);
+  const auto long_opts = torch::TensorOptions().dtype(torch::kInt64).device(device_);
   for (std::size_t i = 0; i < batch; ++i) {
     std::vector<torch::Tensor> pieces;
     std::vector<std::int64_t> text;
@@ -238,6 +321,7 @@ LlavaModel::Sequences LlavaModel::layout(const std::vector<const ModelInput*>& i
   out.key_mask = torch::stack(masks);
   out.positions = torch::stack(positions);
   out.targets = targets;
+  out.prompt_ids = ids;
   out.lengths = lengths;
   out.rows = row_layouts(ids, targets);
   for (std::size_t i = 0; i < batch; ++i)
@@ -282,6 +366,26 @@ torch::Tensor LlavaModel::target_logits(const std::vector<ScoreRequest>& batch,
   return torch::cat(rows, 0);
 }
 
+std::vector<std::int64_t> LlavaModel::fed_ids(const std::vector<std::int64_t>& ids) const {
+  std::vector<std::int64_t> out;
+  for (std::int64_t id : ids) {
+    if (id == kImageTokenId) out.insert(out.end(), config_.vision.image_tokens(), config_.image_token_id);
+    else out.push_back(id);
+  }
+  return out;
+}
+
+namespace {
+// Row-major int64 tensor rows as vectors (host side, whatever the device).
+std::vector<std::vector<std::int64_t>> rows_of(const torch::Tensor& ids) {
+  const torch::Tensor host = ids.to(torch::kCPU, torch::kInt64).contiguous();
+  std::vector<std::vector<std::int64_t>> out;
+  for (int64_t r = 0; r < host.size(0); ++r)
+    out.emplace_back(host[r].data_ptr<int64_t>(), host[r].data_ptr<int64_t>() + host.size(1));
+  return out;
+}
+}  // namespace
+
 std::vector<ScoreResult> LlavaModel::score(const std::vector<ScoreRequest>& batch) {
   torch::NoGradGuard no_grad;
   std::vector<ScoreResult> results;
@@ -291,7 +395,10 @@ std::vector<ScoreResult> LlavaModel::score(const std::vector<ScoreRequest>& batc
     std::vector<std::vector<std::int64_t>> targets;
     Sequences layout;
     torch::Tensor all_logits;
-    const torch::Tensor log_probs = torch::log_softmax(target_logits(chunk, targets, &layout, &all_logits), -1);
+    // Log-probabilities in float32 whatever the compute dtype, read on the host.
+    const torch::Tensor log_probs =
+        torch::log_softmax(target_logits(chunk, targets, &layout, &all_logits).to(torch::kFloat32), -1).cpu();
+    const std::vector<std::vector<std::int64_t>>& prompts = layout.prompt_ids;
     int64_t row = 0;
     for (std::size_t i = 0; i < chunk.size(); ++i) {
       const int64_t n = static_cast<int64_t>(targets[i].size());
@@ -299,16 +406,17 @@ std::vector<ScoreResult> LlavaModel::score(const std::vector<ScoreRequest>& batc
       row += n;
       const torch::Tensor target = torch::tensor(targets[i], torch::TensorOptions().dtype(torch::kInt64));
       const torch::Tensor predicted = lp.argmax(-1);
+      const torch::Tensor target_lp = lp.gather(1, target.unsqueeze(1)).squeeze(1).to(torch::kFloat64).contiguous();
       ScoreResult r;
-      r.loss = -lp.gather(1, target.unsqueeze(1)).mean().item<double>();
+      r.loss = -target_lp.mean().item<double>();
       r.token_accuracy = predicted.eq(target).to(torch::kFloat64).mean().item<double>();
       r.target_tokens = targets[i];
+      r.target_token_log_probs.assign(target_lp.data_ptr<double>(), target_lp.data_ptr<double>() + n);
+      r.prompt_tokens = fed_ids(prompts[i]);
       r.layout = layout.rows[i];
       r.predicted_tokens.assign(predicted.data_ptr<int64_t>(), predicted.data_ptr<int64_t>() + n);
       const int k = std::max(1, std::min<int>(chunk[i].top_k, static_cast<int>(lp.size(1))));
-      const torch::Tensor topk = std::get<1>(lp.topk(k, -1)).contiguous();
-      for (int64_t t = 0; t < n; ++t)
-        r.topk_tokens.emplace_back(topk[t].data_ptr<int64_t>(), topk[t].data_ptr<int64_t>() + k);
+      for (const auto& ids : rows_of(std::get<1>(lp.topk(k, -1)))) r.topk_tokens.push_back(ids);
       if (chunk[i].position_top_k > 0) {
         // Every position of the row (image features, prompt, target), as
         // EasyEdit's locality compares them; topk of logits orders as topk of
@@ -317,9 +425,7 @@ std::vector<ScoreResult> LlavaModel::score(const std::vector<ScoreRequest>& batc
         const int kp = std::max(1, std::min<int>(chunk[i].position_top_k, static_cast<int>(all_logits.size(2))));
         const torch::Tensor row_logits =
             all_logits[static_cast<int64_t>(i)].slice(0, row_layout.offset, row_layout.offset + row_layout.length);
-        const torch::Tensor best = std::get<1>(row_logits.topk(kp, -1)).contiguous();
-        for (int64_t t = 0; t < best.size(0); ++t)
-          r.position_topk_tokens.emplace_back(best[t].data_ptr<int64_t>(), best[t].data_ptr<int64_t>() + kp);
+        r.position_topk_tokens = rows_of(std::get<1>(row_logits.to(torch::kFloat32).topk(kp, -1)));
       }
       results.push_back(std::move(r));
     }
@@ -332,27 +438,34 @@ torch::Tensor LlavaModel::loss(const std::vector<ScoreRequest>& batch) {
   const torch::Tensor logits = target_logits(batch, targets);
   std::vector<std::int64_t> flat;
   for (const auto& t : targets) flat.insert(flat.end(), t.begin(), t.end());
-  return torch::nn::functional::cross_entropy(logits, torch::tensor(flat, torch::TensorOptions().dtype(torch::kInt64)));
+  return torch::nn::functional::cross_entropy(logits.to(torch::kFloat32),
+                                              torch::tensor(flat, torch::TensorOptions().dtype(torch::kInt64).device(device_)));
 }
 
 torch::Tensor LlavaModel::target_log_probs(const std::vector<ScoreRequest>& batch) {
   std::vector<std::vector<std::int64_t>> targets;
-  return torch::log_softmax(target_logits(batch, targets), -1);
+  return torch::log_softmax(target_logits(batch, targets).to(torch::kFloat32), -1);
 }
 
 std::vector<std::string> LlavaModel::generate(const std::vector<ModelInput>& batch, const GenerateOptions& options) {
-  torch::NoGradGuard no_grad;
   std::vector<std::string> out;
+  for (auto& generation : generate_tokens(batch, options)) out.push_back(std::move(generation.text));
+  return out;
+}
+
+std::vector<Generation> LlavaModel::generate_tokens(const std::vector<ModelInput>& batch, const GenerateOptions& options) {
+  torch::NoGradGuard no_grad;
+  std::vector<Generation> out;
   for (std::size_t start = 0; start < batch.size(); start += config_.eval_batch_size) {
     const std::vector<ModelInput> chunk(batch.begin() + start,
                                         batch.begin() + std::min(batch.size(), start + config_.eval_batch_size));
-    for (auto& text : generate_chunk(chunk, options)) out.push_back(std::move(text));
+    for (auto& generation : generate_chunk(chunk, options)) out.push_back(std::move(generation));
   }
   return out;
 }
 
-std::vector<std::string> LlavaModel::generate_chunk(const std::vector<ModelInput>& batch,
-                                                    const GenerateOptions& options) {
+std::vector<Generation> LlavaModel::generate_chunk(const std::vector<ModelInput>& batch,
+                                                   const GenerateOptions& options) {
   std::vector<const ModelInput*> inputs;
   for (const auto& in : batch) inputs.push_back(&in);
   Sequences seq = layout(inputs, {});
@@ -365,13 +478,14 @@ std::vector<std::string> LlavaModel::generate_chunk(const std::vector<ModelInput
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);
   std::vector<std::vector<std::int64_t>> generated(batch.size());
   std::vector<bool> finished(batch.size(), false);
-  const auto long_opts = torch::TensorOptions().dtype(torch::kInt64);
+  const auto long_opts = torch::TensorOptions().dtype(torch::kInt64).device(device_);
   for (int step = 0; step < options.max_new_tokens; ++step) {
     torch::Tensor next;
     if (options.greedy) {
-      next = logits.argmax(-1);
+      next = logits.argmax(-1).cpu();
     } else {
-      const torch::Tensor probs = torch::softmax(logits / std::max(options.temperature, 1e-6), -1);
+      // Sampled on the host: the seeded generator is a CPU one on every device.
+      const torch::Tensor probs = torch::softmax(logits.to(torch::kFloat32).cpu() / std::max(options.temperature, 1e-6), -1);
       next = torch::multinomial(probs, 1, /*replacement=*/false, generator).squeeze(1);
     }
     next = next.contiguous();
@@ -384,7 +498,7 @@ std::vector<std::string> LlavaModel::generate_chunk(const std::vector<ModelInput
       all_done = all_done && finished[b];
     }
     if (all_done || step + 1 == options.max_new_tokens) break;
-    const torch::Tensor new_embeds = lm->embed(next.unsqueeze(1));
+    const torch::Tensor new_embeds = lm->embed(next.to(device_).unsqueeze(1));
     const torch::Tensor new_positions = positions.select(1, -1).unsqueeze(1) + 1;
     key_mask = torch::cat({key_mask, torch::ones({rows, 1}, long_opts)}, 1);
     if (options.use_kv_cache) {
@@ -396,9 +510,10 @@ std::vector<std::string> LlavaModel::generate_chunk(const std::vector<ModelInput
       logits = lm->forward(embeds, positions, key_mask, nullptr, taps_).select(1, -1);
     }
   }
-  std::vector<std::string> texts;
-  for (const auto& ids : generated) texts.push_back(tokenizer().decode(ids));
-  return texts;
+  std::vector<Generation> out;
+  for (std::size_t b = 0; b < batch.size(); ++b)
+    out.push_back({fed_ids(seq.prompt_ids[b]), generated[b], tokenizer().decode(generated[b])});
+  return out;
 }
 
 std::vector<std::string> LlavaModel::parameter_names() const {
@@ -460,6 +575,9 @@ void LlavaModel::load_checkpoint(const std::string& dir) {
     if (!it->second.sizes().equals(param.sizes()))
       throw ModelError("checkpoint '" + path + "': parameter '" + name + "' has shape " + shape_string(it->second) +
                        " but the model expects " + shape_string(param));
+    if (!torch::isfinite(it->second).all().item<bool>())
+      throw ModelError("checkpoint '" + path + "': parameter '" + name + "' holds non-finite values (NaN or Inf); "
+                       "the checkpoint is damaged or training diverged — retrain with `mike pretrain --force`");
     param.copy_(it->second.to(param.scalar_type()));
   }
 }

@@ -10,6 +10,7 @@
 
 #include "llava_config.h"
 #include "llava_network.h"
+#include "mike/image_preprocessing.h"
 #include "mike/model.h"
 #include "mike/tokenizer.h"
 
@@ -24,6 +25,8 @@ class LlavaModel : public Model {
   torch::Tensor loss(const std::vector<ScoreRequest>& batch) override;
   torch::Tensor target_log_probs(const std::vector<ScoreRequest>& batch) override;
   std::vector<std::string> generate(const std::vector<ModelInput>& batch, const GenerateOptions& options) override;
+  std::vector<Generation> generate_tokens(const std::vector<ModelInput>& batch, const GenerateOptions& options) override;
+  torch::Device device() const override { return device_; }
   std::vector<std::string> parameter_names() const override;
   torch::Tensor parameter(const std::string& name) override;
   std::vector<TokenLayout> token_layout(const std::vector<ScoreRequest>& batch) override;
@@ -41,6 +44,7 @@ class LlavaModel : public Model {
     torch::Tensor key_mask;   // [B, T] int64, 1 = real token
     torch::Tensor positions;  // [B, T] int64, 0-based within each row's real tokens
     std::vector<std::vector<std::int64_t>> targets;  // target ids (+ EOS) per row, at the end of the row
+    std::vector<std::vector<std::int64_t>> prompt_ids;  // BOS + prompt ids per row, kImageTokenId at the image
     std::vector<std::int64_t> lengths;               // real tokens per row
     std::vector<TokenLayout> rows;                   // where each row's tokens sit (left padding)
   };
@@ -64,12 +68,18 @@ class LlavaModel : public Model {
   // [B, T, V] (rows left-padded; layout_out->rows[i].offset locates row i).
   torch::Tensor target_logits(const std::vector<ScoreRequest>& batch, std::vector<std::vector<std::int64_t>>& targets,
                               Sequences* layout_out = nullptr, torch::Tensor* all_logits = nullptr);
-  std::vector<std::string> generate_chunk(const std::vector<ModelInput>& batch, const GenerateOptions& options);
+  std::vector<Generation> generate_chunk(const std::vector<ModelInput>& batch, const GenerateOptions& options);
+  // Row i's ids as fed, image features as image_token_id repeated (ScoreResult::prompt_tokens).
+  std::vector<std::int64_t> fed_ids(const std::vector<std::int64_t>& ids) const;
   void load_checkpoint(const std::string& dir);
   // The tokenizer, or ConfigError when the model was built without one.
   const Tokenizer& tokenizer() const;
 
   LlavaConfig config_;
+  torch::Device device_{torch::kCPU};
+  torch::ScalarType dtype_ = torch::kFloat32;
+  // Hugging Face checkpoints: CLIPImageProcessor settings from preprocessor_config.json.
+  std::unique_ptr<ClipImageProcessorConfig> image_processor_;
   std::unique_ptr<Tokenizer> tokenizer_;
   LlavaNetwork network_{nullptr};
   std::map<std::string, torch::Tensor> parameters_;

@@ -5,6 +5,8 @@
 // is "lm.layers.0.down_proj.weight" here.
 #include <torch/torch.h>
 
+#include <string>
+
 #include "language_model.h"
 #include "llava_config.h"
 #include "vision_tower.h"
@@ -20,6 +22,9 @@ class LlavaNetworkImpl : public torch::nn::Module {
   VisionTower vision{nullptr};
   torch::nn::Linear projector_linear_1{nullptr}, projector_linear_2{nullptr};
   LanguageModel lm{nullptr};
+
+ private:
+  std::string projector_act_;
 };
 TORCH_MODULE(LlavaNetwork);
 

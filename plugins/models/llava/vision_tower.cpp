@@ -1,17 +1,15 @@
 // CLIP ViT forward (CLIPVisionTransformer as used by LLaVA-1.5).
 #include "vision_tower.h"
 
+#include <algorithm>
 #include <cmath>
+
+#include "activation.h"
 
 namespace mike::llava {
 
-namespace {
-// CLIP's activation: x * sigmoid(1.702 x).
-torch::Tensor quick_gelu(const torch::Tensor& x) { return x * torch::sigmoid(1.702 * x); }
-}  // namespace
-
 VisionBlockImpl::VisionBlockImpl(const VisionConfig& c, int index)
-    : heads_(c.heads), tap_out_("vision.layers." + std::to_string(index) + ".out") {
+    : heads_(c.heads), act_(c.hidden_act), tap_out_("vision.layers." + std::to_string(index) + ".out") {
   const auto ln = torch::nn::LayerNormOptions({c.hidden}).eps(c.layer_norm_eps);
   layer_norm1_ = register_module("layer_norm1", torch::nn::LayerNorm(ln));
   q_proj_ = register_module("q_proj", torch::nn::Linear(c.hidden, c.hidden));
@@ -32,14 +30,14 @@ torch::Tensor VisionBlockImpl::forward(torch::Tensor x, const TapRegistry& taps)
   torch::Tensor weights = torch::softmax(torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(head_dim)), -1);
   torch::Tensor attn = torch::matmul(weights, v).transpose(1, 2).reshape({batch, tokens, hidden});
   x = x + out_proj_(attn);
-  x = x + fc2_(quick_gelu(fc1_(layer_norm2_(x))));
+  x = x + fc2_(activate(act_, fc1_(layer_norm2_(x))));
   return taps.apply(tap_out_, std::move(x));
 }
 
 VisionTowerImpl::VisionTowerImpl(const VisionConfig& c) : config_(c) {
-  const int states = c.layers + 1;
-  const int feature_index = c.feature_layer < 0 ? states + c.feature_layer : c.feature_layer;
-  blocks_used_ = feature_index;  // hidden state i is the output of block i-1
+  selected_states_ = c.selected_states();
+  // Hidden state i is the output of block i-1: blocks past the last selected state never run.
+  blocks_used_ = *std::max_element(selected_states_.begin(), selected_states_.end());
   patch_embedding_ = register_module(
       "patch_embedding",
       torch::nn::Conv2d(torch::nn::Conv2dOptions(3, c.hidden, c.patch_size).stride(c.patch_size).bias(false)));
@@ -61,8 +59,21 @@ torch::Tensor VisionTowerImpl::forward(const torch::Tensor& pixels, const TapReg
   torch::Tensor cls = class_embedding_.view({1, 1, -1}).expand({batch, 1, class_embedding_.size(0)});
   torch::Tensor x = torch::cat({cls, patches}, 1) + position_embedding_->weight.unsqueeze(0);
   x = pre_layernorm_(x);
-  for (int i = 0; i < blocks_used_; ++i) x = layers_[i]->forward(x, taps);
-  return x.slice(1, 1);  // drop the class token
+  // hidden_states[i] for every selected i, concatenated along the feature
+  // axis in the configured order (Hugging Face's vision_feature_layer list).
+  std::vector<torch::Tensor> selected(selected_states_.size());
+  auto keep = [&](int state) {
+    for (std::size_t j = 0; j < selected_states_.size(); ++j)
+      if (selected_states_[j] == state) selected[j] = x;
+  };
+  keep(0);
+  for (int i = 0; i < blocks_used_; ++i) {
+    x = layers_[i]->forward(x, taps);
+    keep(i + 1);
+  }
+  torch::Tensor features = selected.size() == 1 ? selected[0] : torch::cat(selected, -1);
+  // LLaVA's "default" strategy drops the class token; "full" keeps it.
+  return config_.keep_class_token ? features : features.slice(1, 1);
 }
 
 }  // namespace mike::llava
