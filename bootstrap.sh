@@ -18,7 +18,7 @@ packages=(
   libboost-dev libboost-program-options-dev libboost-filesystem-dev
   libyaml-cpp-dev libhdf5-dev hdf5-tools libspdlog-dev doctest-dev
   nlohmann-json3-dev libstb-dev libsentencepiece-dev libbenchmark-dev
-  python3-h5py python3-numpy python3-torch python3-nltk gnuplot-nox
+  python3-h5py python3-numpy python3-pil python3-torch python3-nltk gnuplot-nox
   slurmctld slurmd slurm-client munge
 )
 
