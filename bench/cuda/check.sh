@@ -41,7 +41,7 @@ grep -q "device(s) visible" "$build/version.txt" || { echo "mike does not see CU
 log "parity test on CUDA (tests/model/test_hf_llava)"
 # Score and generate parity plus the error cases run with device=cuda; the
 # reference stays on the CPU in float64.
-(cd "$build" && MIKE_TEST_DEVICE=cuda MIKE_TEST_PYTHON="$python" ./tests/model/test_hf_llava)
+MIKE_TEST_DEVICE=cuda MIKE_TEST_PYTHON="$python" "$build/bin/test_hf_llava"
 
 log "one edit on CUDA"
 work="$(mktemp -d)"

@@ -116,3 +116,32 @@ TEST_CASE("bad tokenizer files and impossible training requests are clear errors
   }
   CHECK_THROWS_AS(Tokenizer::train({}, options), ModelError);
 }
+
+TEST_CASE("added tokens are split out before SentencePiece, decode skips them, pad can be one") {
+  TokenizerTrainOptions options;
+  options.vocab_size = 300;
+  Tokenizer tok = Tokenizer::train(corpus(), options);
+  const std::int64_t pieces = tok.vocab_size();
+  // Hugging Face lists the model's own specials among added tokens too: they must agree.
+  tok.add_tokens({{"<unk>", 0}, {"<s>", 1}, {"<pad>", pieces + 1}, {"<image>", pieces}, {"<pad2>", pieces + 3}});
+  CHECK(tok.vocab_size() == pieces + 4);
+  const auto before = tok.encode("It is Zorvel.");
+  const auto after = tok.encode(" There.");
+  std::vector<std::int64_t> expected = before;
+  expected.push_back(pieces + 1);
+  expected.insert(expected.end(), after.begin(), after.end());
+  CHECK(tok.encode("It is Zorvel.<pad> There.") == expected);
+  // Longest match wins where two added tokens start at the same place.
+  CHECK(tok.encode("<pad2>") == std::vector<std::int64_t>{pieces + 3});
+  CHECK(tok.encode("<pad><pad>") == std::vector<std::int64_t>{pieces + 1, pieces + 1});
+  CHECK(tok.decode(expected) == "It is Zorvel. There.");
+  CHECK(tok.piece(pieces) == "<image>");
+  // encode_prompt still puts the image sentinel at the marker, not the added id.
+  const auto prompt = tok.encode_prompt("<image>\nWhat is this?");
+  CHECK(prompt.at(1) == kImageTokenId);
+  tok.set_pad_id(pieces + 1);
+  CHECK(tok.pad_id() == pieces + 1);
+  CHECK_THROWS_WITH_AS(tok.add_tokens({{"<x>", 5}}), doctest::Contains("SentencePiece piece"), ModelError);
+  CHECK_THROWS_WITH_AS(tok.add_tokens({{"<image>", pieces + 7}}), doctest::Contains("two ids"), ModelError);
+  CHECK_THROWS_WITH_AS(tok.add_tokens({{"", pieces + 8}}), doctest::Contains("empty content"), ModelError);
+}

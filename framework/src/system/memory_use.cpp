@@ -4,10 +4,11 @@
 #include <torch/torch.h>
 
 // The CUDA allocator's statistics exist only in a CUDA build of LibTorch
-// (Debian's CPU-only one has no such header); bench/cuda/check.sh builds that case.
-#if __has_include(<c10/cuda/CUDACachingAllocator.h>)
+// (Debian's CPU-only one ships the header but not the CUDA runtime it
+// needs): CMake defines MIKE_HAS_CUDA_ALLOCATOR_STATS when LibTorch has its
+// c10_cuda target. bench/cuda/check.sh builds that case.
+#ifdef MIKE_HAS_CUDA_ALLOCATOR_STATS
 #include <c10/cuda/CUDACachingAllocator.h>
-#define MIKE_HAS_CUDA_ALLOCATOR_STATS 1
 #endif
 
 namespace mike {
