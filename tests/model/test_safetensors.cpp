@@ -395,6 +395,17 @@ TEST_CASE("a sharded checkpoint reads every listed tensor from the shard its ind
   check_refused([&] { checkpoint.entry("nope"); }, {"no tensor 'nope'", checkpoint.source()});
 }
 
+TEST_CASE("shards may be symlinks, as in the Hugging Face hub cache's snapshots/ folders") {
+  const ShardedCheckpoint c = make_sharded("safetensors_symlinks");
+  const std::string blobs = c.dir + "_blobs";
+  std::filesystem::create_directories(blobs);
+  std::filesystem::rename(c.dir + "/" + kShards[1], blobs + "/5f2e");
+  std::filesystem::create_symlink(blobs + "/5f2e", c.dir + "/" + kShards[1]);
+  const SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint::open(c.dir);
+  CHECK(torch::equal(checkpoint.read("lm.layers.1.w"), c.tensors.at("lm.layers.1.w")));
+  std::filesystem::remove_all(blobs);
+}
+
 TEST_CASE("a checkpoint folder with one model.safetensors reads it") {
   const std::string dir = test::make_temp_dir("safetensors_single_dir");
   save_safetensors(dir + "/model.safetensors", {{"w", torch::tensor({1.0, 2.0}, torch::kFloat16)}});
