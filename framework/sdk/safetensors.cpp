@@ -1,17 +1,25 @@
 // Safetensors reader/writer (see mike/safetensors.h for the format).
 #include "mike/safetensors.h"
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <unistd.h>
+#include <type_traits>
+#include <utility>
 #include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "mike/error.h"
 
@@ -30,9 +38,9 @@ struct DtypeInfo {
 };
 
 constexpr DtypeInfo kDtypes[] = {
-    {"F64", torch::kFloat64, 8}, {"F32", torch::kFloat32, 4}, {"F16", torch::kFloat16, 2},
-    {"BF16", torch::kBFloat16, 2}, {"I64", torch::kInt64, 8}, {"I32", torch::kInt32, 4},
-    {"I16", torch::kInt16, 2},   {"I8", torch::kInt8, 1},     {"U8", torch::kUInt8, 1},
+    {"F64", torch::kFloat64, 8},   {"F32", torch::kFloat32, 4}, {"F16", torch::kFloat16, 2},
+    {"BF16", torch::kBFloat16, 2}, {"I64", torch::kInt64, 8},   {"I32", torch::kInt32, 4},
+    {"I16", torch::kInt16, 2},     {"I8", torch::kInt8, 1},     {"U8", torch::kUInt8, 1},
     {"BOOL", torch::kBool, 1},
 };
 
@@ -60,7 +68,7 @@ std::string supported_dtypes() {
                    "or point the config at an intact copy");
 }
 
-// a * b, or nullopt-like false on overflow.
+// a * b, or false on overflow.
 bool checked_mul(std::uint64_t a, std::uint64_t b, std::uint64_t& out) {
   if (a != 0 && b > std::numeric_limits<std::uint64_t>::max() / a) return false;
   out = a * b;
@@ -71,6 +79,50 @@ std::uint64_t read_u64_le(const unsigned char* p) {
   std::uint64_t v = 0;
   for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
   return v;
+}
+
+std::string dtype_name(torch::ScalarType type) {
+  const DtypeInfo* d = dtype_by_type(type);
+  return d ? d->name : std::string(c10::toString(type));
+}
+
+std::string shape_text(c10::IntArrayRef shape) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
+}
+
+// Closes on scope exit unless released; keeps open() leak-free on its error paths.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+// Reads exactly `bytes` at `offset`: pread may return fewer bytes (and Linux
+// caps one call near 2 GiB) or be interrupted by a signal.
+void pread_exact(int fd, void* destination, std::uint64_t bytes, std::uint64_t offset, const std::string& path,
+                 const std::string& what) {
+  constexpr std::uint64_t kMaxCall = std::uint64_t{1} << 30;
+  auto* out = static_cast<char*>(destination);
+  while (bytes > 0) {
+    const ssize_t n = ::pread(fd, out, static_cast<std::size_t>(std::min(bytes, kMaxCall)), static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw ModelError("checkpoint '" + path + "': reading " + what + " failed: " + std::strerror(errno));
+    if (n == 0) fail(path, what + ": the file ended early (was it truncated or replaced while open?)");
+    out += n;
+    bytes -= static_cast<std::uint64_t>(n);
+    offset += static_cast<std::uint64_t>(n);
+  }
 }
 
 struct Entry {
@@ -91,7 +143,8 @@ Entry parse_entry(const std::string& path, const std::string& name, const nlohma
       fail(path, where + ": unknown header field '" + field + "' (expected dtype, shape, data_offsets)");
   }
   Entry e{name, nullptr, {}, 0, 0};
-  if (!value.contains("dtype") || !value["dtype"].is_string()) fail(path, where + ": 'dtype' is missing or not a string");
+  if (!value.contains("dtype") || !value["dtype"].is_string())
+    fail(path, where + ": 'dtype' is missing or not a string");
   const std::string dtype = value["dtype"].get<std::string>();
   e.dtype = dtype_by_name(dtype);
   if (!e.dtype) fail(path, where + ": unsupported dtype '" + dtype + "' (supported: " + supported_dtypes() + ")");
@@ -122,17 +175,12 @@ Entry parse_entry(const std::string& path, const std::string& name, const nlohma
   return e;
 }
 
-}  // namespace
-
-SafetensorsFile load_safetensors(const std::string& path) {
-  std::error_code ec;
-  const auto file_size = std::filesystem::file_size(path, ec);
-  if (ec) throw ModelError("checkpoint '" + path + "' cannot be read: " + ec.message() + "; check the path");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ModelError("checkpoint '" + path + "' cannot be opened; check the path and its permissions");
-  if (file_size < 8) fail(path, "file is " + std::to_string(file_size) + " bytes, shorter than the 8-byte header length");
+// Header bytes as JSON, after bounding the length field by the limit and the file size.
+nlohmann::json read_header(int fd, const std::string& path, std::uint64_t file_size, std::uint64_t& data_start) {
+  if (file_size < 8)
+    fail(path, "file is " + std::to_string(file_size) + " bytes, shorter than the 8-byte header length");
   unsigned char len_bytes[8];
-  in.read(reinterpret_cast<char*>(len_bytes), 8);
+  pread_exact(fd, len_bytes, 8, 0, path, "the header length");
   const std::uint64_t header_bytes = read_u64_le(len_bytes);
   if (header_bytes > kMaxHeaderBytes)
     fail(path, "header length field says " + std::to_string(header_bytes) + " bytes (limit " +
@@ -141,31 +189,70 @@ SafetensorsFile load_safetensors(const std::string& path) {
     fail(path, "header length field says " + std::to_string(header_bytes) + " bytes but only " +
                    std::to_string(file_size - 8) + " follow (the file is truncated?)");
   std::string header(header_bytes, '\0');
-  in.read(header.data(), static_cast<std::streamsize>(header_bytes));
-  if (!in) fail(path, "could not read the " + std::to_string(header_bytes) + "-byte header");
-
-  nlohmann::json json;
+  pread_exact(fd, header.data(), header_bytes, 8, path, "the " + std::to_string(header_bytes) + "-byte header");
+  data_start = 8 + header_bytes;
   try {
-    json = nlohmann::json::parse(header);
+    return nlohmann::json::parse(header);
   } catch (const nlohmann::json::exception& e) {
     fail(path, std::string("header is not valid JSON (") + e.what() + ")");
   }
+}
+
+// "inf", "-inf" or "nan".
+std::string non_finite_text(double value) {
+  if (std::isnan(value)) return "nan";
+  return value > 0 ? "inf" : "-inf";
+}
+
+// NaN/Inf count in a floating tensor, and the first one's flat index. A plain
+// loop rather than isfinite(): torch's version makes chunk-sized temporaries
+// (abs, two comparisons) that cost more memory than the chunk itself.
+std::int64_t count_non_finite(const torch::Tensor& values, std::int64_t& first) {
+  std::int64_t count = 0;
+  AT_DISPATCH_FLOATING_TYPES_AND2(torch::kHalf, torch::kBFloat16, values.scalar_type(), "count_non_finite", [&] {
+    using Wide = std::conditional_t<std::is_same_v<scalar_t, double>, double, float>;  // F16/BF16 fit a float
+    const scalar_t* data = values.data_ptr<scalar_t>();
+    const std::int64_t n = values.numel();
+    for (std::int64_t i = 0; i < n; ++i)
+      if (!std::isfinite(static_cast<Wide>(data[i]))) {
+        if (count++ == 0) first = i;
+      }
+  });
+  return count;
+}
+
+}  // namespace
+
+SafetensorsReader SafetensorsReader::open(const std::string& path) {
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0)
+    throw ModelError("checkpoint '" + path + "' cannot be read: " + std::strerror(errno) +
+                     "; check the path and its permissions");
+  struct stat info {};
+  if (::fstat(fd.get(), &info) != 0)
+    throw ModelError("checkpoint '" + path + "' cannot be read: " + std::strerror(errno) + "; check the path");
+  if (!S_ISREG(info.st_mode))
+    throw ModelError("checkpoint '" + path +
+                     "' is not a regular file; point at a .safetensors file (a Hugging Face model folder is opened "
+                     "with SafetensorsCheckpoint)");
+  const auto file_size = static_cast<std::uint64_t>(info.st_size);
+  std::uint64_t data_start = 0;
+  const nlohmann::json json = read_header(fd.get(), path, file_size, data_start);
   if (!json.is_object()) fail(path, "header is JSON but not an object of tensors");
 
-  const std::uint64_t data_start = 8 + header_bytes;
-  const std::uint64_t data_bytes = file_size - data_start;
-  SafetensorsFile out;
+  SafetensorsReader reader;
+  reader.path_ = path;
   std::vector<Entry> entries;
   for (const auto& [name, value] : json.items()) {
     if (name == "__metadata__") {
       if (!value.is_object()) fail(path, "'__metadata__' is not an object of strings");
       for (const auto& [key, item] : value.items()) {
         if (!item.is_string()) fail(path, "'__metadata__' entry '" + key + "' is not a string");
-        out.metadata.emplace(key, item.get<std::string>());
+        reader.metadata_.emplace(key, item.get<std::string>());
       }
       continue;
     }
-    entries.push_back(parse_entry(path, name, value, data_bytes));
+    entries.push_back(parse_entry(path, name, value, file_size - data_start));
   }
   // Overlapping byte ranges would alias two tensors onto the same bytes.
   std::vector<const Entry*> by_offset;
@@ -173,18 +260,133 @@ SafetensorsFile load_safetensors(const std::string& path) {
   std::sort(by_offset.begin(), by_offset.end(), [](const Entry* a, const Entry* b) { return a->begin < b->begin; });
   for (std::size_t i = 1; i < by_offset.size(); ++i)
     if (by_offset[i]->begin < by_offset[i - 1]->end && by_offset[i]->begin != by_offset[i]->end)
-      fail(path, "tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name + "' overlap in the data section");
+      fail(path,
+           "tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name + "' overlap in the data section");
 
-  for (const Entry& e : entries) {
-    torch::Tensor t = torch::empty(e.shape, torch::TensorOptions().dtype(e.dtype->type));
-    const std::uint64_t bytes = e.end - e.begin;
-    if (bytes > 0) {
-      in.seekg(static_cast<std::streamoff>(data_start + e.begin));
-      in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(bytes));
-      if (!in) fail(path, "tensor '" + e.name + "': could not read its " + std::to_string(bytes) + " bytes");
-    }
-    out.tensors.emplace(e.name, std::move(t));
+  // nlohmann's object keeps keys sorted, so entries_ is sorted by name already; sort anyway, lookups rely on it.
+  for (Entry& e : entries)
+    reader.entries_.push_back(
+        {std::move(e.name), e.dtype->type, std::move(e.shape), path, data_start + e.begin, e.end - e.begin});
+  std::sort(reader.entries_.begin(), reader.entries_.end(),
+            [](const SafetensorsEntry& a, const SafetensorsEntry& b) { return a.name < b.name; });
+  reader.fd_ = fd.release();
+  return reader;
+}
+
+SafetensorsReader::SafetensorsReader(SafetensorsReader&& other) noexcept
+    : path_(std::move(other.path_)),
+      fd_(std::exchange(other.fd_, -1)),
+      entries_(std::move(other.entries_)),
+      metadata_(std::move(other.metadata_)) {}
+
+SafetensorsReader& SafetensorsReader::operator=(SafetensorsReader&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    path_ = std::move(other.path_);
+    fd_ = std::exchange(other.fd_, -1);
+    entries_ = std::move(other.entries_);
+    metadata_ = std::move(other.metadata_);
   }
+  return *this;
+}
+
+SafetensorsReader::~SafetensorsReader() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool SafetensorsReader::contains(const std::string& name) const {
+  const auto it = std::lower_bound(entries_.begin(), entries_.end(), name,
+                                   [](const SafetensorsEntry& e, const std::string& n) { return e.name < n; });
+  return it != entries_.end() && it->name == name;
+}
+
+const SafetensorsEntry& SafetensorsReader::entry(const std::string& name) const {
+  const auto it = std::lower_bound(entries_.begin(), entries_.end(), name,
+                                   [](const SafetensorsEntry& e, const std::string& n) { return e.name < n; });
+  if (it != entries_.end() && it->name == name) return *it;
+  std::string some;
+  for (std::size_t i = 0; i < entries_.size() && i < 3; ++i) some += (i ? ", '" : " (e.g. '") + entries_[i].name + "'";
+  if (!some.empty()) some += ")";
+  throw ModelError("checkpoint '" + path_ + "' has no tensor '" + name + "'; it holds " +
+                   std::to_string(entries_.size()) + " tensors" + some +
+                   " — check the tensor name, or that the checkpoint was saved by this model");
+}
+
+torch::Tensor SafetensorsReader::read(const std::string& name) const {
+  const SafetensorsEntry& e = entry(name);
+  torch::Tensor out = torch::empty(e.shape, torch::TensorOptions().dtype(e.dtype));
+  if (e.bytes > 0) pread_exact(fd_, out.data_ptr(), e.bytes, e.offset, path_, "tensor '" + name + "'");
+  return out;
+}
+
+void SafetensorsReader::read_into(const std::string& name, torch::Tensor destination,
+                                  const ReadOptions& options) const {
+  const SafetensorsEntry& e = entry(name);
+  const std::string where = "checkpoint '" + path_ + "': tensor '" + name + "'";
+  if (!destination.defined()) throw ModelError(where + ": the destination tensor is undefined");
+  if (!destination.device().is_cpu())
+    throw ModelError(where + ": the destination is on " + destination.device().str() +
+                     "; read into a CPU tensor and move it afterwards");
+  if (!destination.is_contiguous() || destination.layout() != torch::kStrided)
+    throw ModelError(where + ": the destination is not a contiguous dense tensor; read into a contiguous one");
+  if (!destination.sizes().equals(e.shape))
+    throw ModelError(where + " has shape " + shape_text(e.shape) + " but the destination has shape " +
+                     shape_text(destination.sizes()) +
+                     "; the checkpoint does not match this model's configuration (check its size settings)");
+  const torch::ScalarType target = destination.scalar_type();
+  const bool same = target == e.dtype;
+  if (!same && !(c10::isFloatingType(e.dtype) && c10::isFloatingType(target)))
+    throw ModelError(where + " is stored as " + dtype_name(e.dtype) + " and cannot be read into a " +
+                     dtype_name(target) + " destination: only floating dtypes (F64, F32, F16, BF16) convert into " +
+                     "each other; read it into a " + dtype_name(e.dtype) + " tensor");
+
+  // Parameters that require grad are typical destinations; writing them is loading, not a step to differentiate.
+  torch::NoGradGuard no_grad;
+  const std::int64_t numel = destination.numel();
+  const auto source_size = static_cast<std::int64_t>(c10::elementSize(e.dtype));
+  const std::int64_t chunk = std::max<std::int64_t>(1, static_cast<std::int64_t>(kChunkBytes) / source_size);
+  torch::Tensor flat = destination.view({-1});
+  // One buffer for every chunk of a converted tensor: extra memory is O(kChunkBytes), not O(tensor).
+  torch::Tensor buffer;
+  if (!same && numel > 0) buffer = torch::empty({std::min(chunk, numel)}, torch::TensorOptions().dtype(e.dtype));
+  const bool check = options.require_finite && c10::isFloatingType(target);
+  std::int64_t bad_count = 0;
+  std::string first_bad;
+  for (std::int64_t start = 0; start < numel; start += chunk) {
+    const std::int64_t n = std::min(chunk, numel - start);
+    torch::Tensor slice = flat.narrow(0, start, n);
+    void* landing = same ? slice.data_ptr() : buffer.data_ptr();
+    pread_exact(fd_, landing, static_cast<std::uint64_t>(n * source_size),
+                e.offset + static_cast<std::uint64_t>(start * source_size), path_, "tensor '" + name + "'");
+    if (!same) slice.copy_(buffer.narrow(0, 0, n));
+    if (!check) continue;
+    // Checked on the converted values: a stored value that overflows the destination dtype is caught too.
+    std::int64_t first = -1;
+    const std::int64_t count = count_non_finite(slice, first);
+    if (count > 0 && bad_count == 0) {
+      const double value = slice[first].item<double>();
+      first_bad = non_finite_text(value) + " at flat index " + std::to_string(start + first);
+      const double stored = same ? value : buffer[first].item<double>();
+      if (std::isfinite(stored)) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%g", stored);
+        first_bad +=
+            ", from the stored " + dtype_name(e.dtype) + " value " + text + " that overflows " + dtype_name(target);
+      }
+    }
+    bad_count += count;
+  }
+  if (bad_count > 0)
+    throw ModelError(where + " holds " + std::to_string(bad_count) + " non-finite values (first: " + first_bad +
+                     "); the checkpoint is damaged or was saved after training diverged — re-download or re-create "
+                     "it, or read it into a wider dtype if the values overflow");
+}
+
+SafetensorsFile load_safetensors(const std::string& path) {
+  const SafetensorsReader reader = SafetensorsReader::open(path);
+  SafetensorsFile out;
+  out.metadata = reader.metadata();
+  for (const SafetensorsEntry& e : reader.entries()) out.tensors.emplace(e.name, reader.read(e.name));
   return out;
 }
 
@@ -218,7 +420,8 @@ void save_safetensors(const std::string& path, const TensorMap& tensors, const S
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw ModelError("save_safetensors: cannot create '" + tmp + "'; check the directory exists and is writable");
+    if (!out)
+      throw ModelError("save_safetensors: cannot create '" + tmp + "'; check the directory exists and is writable");
     unsigned char len_bytes[8];
     std::uint64_t n = text.size();
     for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<unsigned char>((n >> (8 * i)) & 0xff);
