@@ -84,25 +84,30 @@ TEST_CASE("editor.plugin=lora over the default ft_llm has lora's keys and none o
   CHECK(contains(editor_section(ranked.out), "  rank: 2\n"));
 }
 
-TEST_CASE("whatever a plugin throws, `mike run` exits 4 naming the plugin and its message") {
+TEST_CASE("whatever a plugin throws, `mike run` names the plugin and its message; SDK input errors keep their code") {
   const std::string root = mike::test::make_temp_dir("plugin_cli");
-  const std::vector<std::pair<std::string, std::string>> kinds = {
-      {"runtime_error", "fixture failure inside the plugin"},
-      {"config_error", "fixture config error inside the plugin"},
-      {"mike_error", "fixture mike::Error inside the plugin"},
-      {"model_error", "fixture model error inside the plugin"},
-      {"bad_alloc", "out of memory (std::bad_alloc)"},
-      {"int", "threw an exception that is not a std::exception"}};
+  // A plugin's ConfigError / ModelError classify the user's input (a bad key,
+  // a bad checkpoint) and keep exit codes 2 / 5; every other failure is 4.
+  struct Kind {
+    std::string name, message;
+    int exit_code;
+  };
+  const std::vector<Kind> kinds = {{"runtime_error", "fixture failure inside the plugin", 4},
+                                   {"config_error", "fixture config error inside the plugin", 2},
+                                   {"mike_error", "fixture mike::Error inside the plugin", 4},
+                                   {"model_error", "fixture model error inside the plugin", 5},
+                                   {"bad_alloc", "out of memory (std::bad_alloc)", 4},
+                                   {"int", "threw an exception that is not a std::exception", 4}};
   int n = 0;
-  for (const auto& [kind, message] : kinds)
+  for (const Kind& kind : kinds)
     for (const char* where : {"factory", "edit"}) {
-      CAPTURE(kind);
+      CAPTURE(kind.name);
       CAPTURE(where);
       const std::string out = root + "/run" + std::to_string(n++);
-      auto r = run_mike(run_args(root, "editor=throws editor.throw=" + kind + " editor.where=" + where +
+      auto r = run_mike(run_args(root, "editor=throws editor.throw=" + kind.name + " editor.where=" + where +
                                            " out_dir=" + out));
-      CHECK(r.exit_code == 4);
-      CHECK(contains(r.err, "editor 'throws': " + message));
-      CHECK(contains(mike::test::read_file(out + "/status.yaml"), "exit_code: 4\n"));
+      CHECK(r.exit_code == kind.exit_code);
+      CHECK(contains(r.err, "editor 'throws': " + kind.message));
+      CHECK(contains(mike::test::read_file(out + "/status.yaml"), "exit_code: " + std::to_string(kind.exit_code) + "\n"));
     }
 }

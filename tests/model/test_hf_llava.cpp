@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <utility>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -165,7 +166,7 @@ TEST_CASE("new layout, 3 shards, F16, the Hub's short config.json: mike model ma
 
 TEST_CASE("feature layers concatenated, class token kept, tied embeddings, BF16: matches the reference") {
   const std::string dir =
-      write_checkpoint("full_tied", "--layout new --dtype BF16 --feature-layer -2,-1 --strategy full --tie --seed 2");
+      write_checkpoint("full_tied", "--layout new --dtype BF16 --feature-layer=-2,-1 --strategy full --tie --seed 2");
   const std::string images = fs::path(dir).parent_path().string();
   const std::string image = test_image(images, 16, 16, 5);
   check_parity(dir, {{"What is the name of this bird?", image, "It is Zorvel.", false},
@@ -278,4 +279,39 @@ TEST_CASE("every editor edits the tiny Hugging Face model through mike run, and 
     CHECK(summary["model"] == "llava");
     CHECK(summary["edits"].get<int>() == 1);
   }
+}
+
+TEST_CASE("loading a few-hundred-MB F16 checkpoint needs its F32 parameters, not a second copy") {
+  // ~115M parameters: 230 MB of F16 on disk, 460 MB as float32 parameters.
+  const std::string dir = write_checkpoint(
+      "large", "--dtype F16 --shards 2 --text-hidden 1024 --text-layers 10 --intermediate 2752 --vision-hidden 128");
+  std::uintmax_t on_disk = 0;
+  for (const auto& file : fs::directory_iterator(dir))
+    if (file.path().extension() == ".safetensors") on_disk += file.file_size();
+  // Peak RSS of a child `mike model describe`, read by Python's getrusage after it exits.
+  auto peak_rss_mb = [&](const std::string& checkpoint) {
+    const std::string describe = std::string(MIKE_EXE) + " model describe --config-dir " + MIKE_SOURCE_DIR +
+                                 "/configs " + hf_args(checkpoint);
+    const auto r = run_command(
+        kPython + "-c " +
+        quote("import resource, subprocess, sys, time\nt = time.time()\n"
+              "p = subprocess.run(sys.argv[1], shell=True, capture_output=True, text=True)\n"
+              "assert p.returncode == 0, p.stderr\n"
+              "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0, time.time() - t)") +
+        " " + quote(describe));
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    std::istringstream in(r.out);
+    double mb = 0, seconds = 0;
+    in >> mb >> seconds;
+    return std::pair<double, double>(mb, seconds);
+  };
+  const std::string tiny = write_checkpoint("baseline", "--dtype F16");
+  const auto [baseline_mb, baseline_s] = peak_rss_mb(tiny);
+  const auto [large_mb, large_s] = peak_rss_mb(dir);
+  const double f32_mb = 2.0 * static_cast<double>(on_disk) / (1024.0 * 1024.0);  // F16 -> F32 doubles it
+  MESSAGE("checkpoint " << on_disk / (1024 * 1024) << " MB F16 (" << f32_mb << " MB as F32): peak RSS " << large_mb
+                        << " MB vs " << baseline_mb << " MB for a tiny checkpoint; describe took " << large_s
+                        << " s (tiny: " << baseline_s << " s)");
+  CHECK(large_mb - baseline_mb <= 1.2 * f32_mb);
+  CHECK(large_mb - baseline_mb >= 0.9 * f32_mb);  // the measurement sees the parameters at all
 }

@@ -95,9 +95,7 @@ torch::Tensor DecoderLayerImpl::forward(torch::Tensor x, const torch::Tensor& co
 LanguageModelImpl::LanguageModelImpl(const LanguageConfig& c, int64_t vocab_size) : config_(c) {
   const int64_t dim = c.head_dim();
   // RoPE frequencies theta_i = base^(-2i/d), computed in double as HF does before casting.
-  inv_freq_ = register_buffer(
-      "inv_freq",
-      (1.0 / torch::pow(c.rope_theta, torch::arange(0, dim, 2, torch::kFloat64) / double(dim))).to(torch::kFloat32));
+  inv_freq_ = (1.0 / torch::pow(c.rope_theta, torch::arange(0, dim, 2, torch::kFloat64) / double(dim))).to(torch::kFloat32);
   embed_tokens_ = register_module("embed_tokens", torch::nn::Embedding(vocab_size, c.hidden));
   torch::nn::init::normal_(embed_tokens_->weight, 0.0, 0.02);
   auto list = register_module("layers", torch::nn::ModuleList());
@@ -120,8 +118,10 @@ torch::Tensor LanguageModelImpl::forward(const torch::Tensor& embeds, const torc
     cache->values.resize(layers_.size());
   }
   // RoPE angles for each position: theta_i * pos, duplicated over both halves.
+  // Not a buffer, so Module::to(dtype) leaves it float32; it follows the device on first use.
+  if (inv_freq_.device() != positions.device()) inv_freq_ = inv_freq_.to(positions.device());
   // Angles in float32 (as transformers computes them), then the compute dtype.
-  const torch::Tensor freqs = positions.to(torch::kFloat32).unsqueeze(-1) * inv_freq_.to(torch::kFloat32);  // [B, T, d/2]
+  const torch::Tensor freqs = positions.to(torch::kFloat32).unsqueeze(-1) * inv_freq_;  // [B, T, d/2]
   const torch::Tensor emb = torch::cat({freqs, freqs}, -1);
   const torch::Tensor cos = emb.cos().to(embeds.scalar_type()), sin = emb.sin().to(embeds.scalar_type());
   // Query t (absolute index past + t) sees key j when j <= past + t and key j is not padding.

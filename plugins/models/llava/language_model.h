@@ -58,7 +58,7 @@ class LanguageModelImpl : public torch::nn::Module {
 
  private:
   LanguageConfig config_;
-  torch::Tensor inv_freq_;
+  torch::Tensor inv_freq_;  // RoPE frequencies, float32 whatever the compute dtype
   torch::nn::Embedding embed_tokens_{nullptr};
   std::vector<DecoderLayer> layers_;
   RmsNorm norm_{nullptr};

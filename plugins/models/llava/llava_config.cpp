@@ -123,6 +123,10 @@ LlavaConfig LlavaConfig::from_config(const Config& config) {
   out.dtype = config.get_or<std::string>("dtype", out.dtype);
   if (out.dtype != "float32" && out.dtype != "float16" && out.dtype != "bfloat16")
     invalid(config, "dtype", "is '" + out.dtype + "'; use float32, float16 or bfloat16");
+  // LibTorch's CPU kernels have no float16 matrix multiply.
+  if (out.dtype == "float16" && out.device == "cpu")
+    invalid(config, "dtype", "is float16 on the CPU, which LibTorch cannot multiply in; use float32 (or bfloat16) "
+                             "on the CPU, or device=cuda");
   out.seed = static_cast<std::uint64_t>(config.get_or<std::int64_t>("seed", 0));
   out.eval_batch_size = positive(config, "eval_batch_size", out.eval_batch_size);
   return out;
