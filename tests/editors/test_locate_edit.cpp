@@ -370,7 +370,7 @@ TEST_CASE("rome, memit, alphaedit plugins: the edit lands, restore is bitwise") 
   }
 }
 
-// The host rethrows a plugin's error with the plugin named, as a plugin failure (exit 4).
+// The host rethrows a plugin's error with the plugin named; a ConfigError keeps exit 2.
 template <class F>
 void expect_error(F&& call, const std::string& message, int exit_code) {
   try {
@@ -391,18 +391,18 @@ TEST_CASE("locate-then-edit config errors name the key and the fix") {
     return build_registry().create_editor(name, Config::from_yaml(yaml, name + ".yaml"));
   };
   expect_error([&] { load("rome", "layers: [0]", "layers: [0, 1]"); },
-               "editor 'rome': layers (rome.yaml:8:9) must name exactly one layer", 4);
+               "editor 'rome': layers (rome.yaml:8:9) must name exactly one layer", 2);
   expect_error([&] { load("memit", "layers: [1]", "layers: [1, 0]"); },
-               "layers (memit.yaml:2:9) must be strictly increasing", 4);
+               "layers (memit.yaml:2:9) must be strictly increasing", 2);
   expect_error([&] { load("memit", "key_position: answer_tokens", "key_position: subject"); },
                "key_position (memit.yaml:9:15): 'subject' is not known; use last_image_token, last_prompt_token or answer_tokens",
-               4);
+               2);
   expect_error([&] { load("rome", "key_position: last_prompt_token", "key_position: answer_tokens"); },
-               "answer_tokens gives one key per answer token, but ROME writes one key", 4);
+               "answer_tokens gives one key per answer token, but ROME writes one key", 2);
   expect_error([&] { load("rome", "context_templates: [\"{}\"]", "context_templates: [\"{}\", \"Question:\"]"); },
-               "'Question:' has no {} marking where the edit prompt goes", 4);
+               "'Question:' has no {} marking where the edit prompt goes", 2);
   expect_error([&] { load("alphaedit", "nullspace_threshold: 3.0e-2", "nullspace_threshold: 2"); },
-               "nullspace_threshold (alphaedit.yaml:6:22) must be in (0, 1)", 4);
+               "nullspace_threshold (alphaedit.yaml:6:22) must be in (0, 1)", 2);
   auto model = make_tiny_model();
   auto editor = load("rome", "layers: [0]", "layers: [7]");
   CHECK_THROWS_WITH_AS(editor->edit(*model, {edit_request(0)}),

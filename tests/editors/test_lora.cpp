@@ -73,7 +73,7 @@ TEST_CASE("lora: bad config and layers name the key") {
       FAIL("no error for " << to);
     } catch (const Error& e) {
       CHECK(std::string(e.what()) == message);
-      CHECK(e.exit_code() == 4);  // a plugin's failure, whatever it threw
+      CHECK(e.exit_code() == 2);  // the plugin's ConfigError keeps its code, with the plugin named
     }
   };
   expect_config_error("rank: 4", "rank: 0", "editor 'lora': editor lora: `rank` must be >= 1, got 0");

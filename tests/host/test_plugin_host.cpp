@@ -147,7 +147,7 @@ TEST_CASE("exceptions inside a plugin are reported with the plugin's name") {
     FAIL("expected an error");
   } catch (const Error& e) {
     CHECK(std::string(e.what()) == "model 'toy': toy model has no parameter 'nope'");
-    CHECK(e.exit_code() == 4);  // a ModelError thrown by a plugin is a plugin failure
+    CHECK(e.exit_code() == 5);  // a ModelError thrown by a plugin keeps its code (a model/checkpoint error)
   }
   try {
     registry.create_editor("scale", Config::from_yaml("factor: 2.0\n", "scale.yaml"));
@@ -156,7 +156,7 @@ TEST_CASE("exceptions inside a plugin are reported with the plugin's name") {
     CHECK(std::string(e.what()) ==
           "editor 'scale': config key 'parameter' is missing; set it in the config or on the command line, e.g. "
           "+parameter=...");
-    CHECK(e.exit_code() == 4);
+    CHECK(e.exit_code() == 2);  // the plugin's ConfigError keeps its code
   }
   CHECK_THROWS_WITH_AS(registry.create_editor("nonexistent", Config()),
                        "no editor plugin named 'nonexistent'; available: crash, leaky, scale, throws. Check `mike plugins list`, "
@@ -164,33 +164,43 @@ TEST_CASE("exceptions inside a plugin are reported with the plugin's name") {
                        PluginError);
 }
 
-TEST_CASE("whatever type a plugin throws, from its factory or a call, it is a PluginError (exit 4) with its message") {
+TEST_CASE("whatever a plugin throws, from its factory or a call, is rethrown with its name; SDK input errors keep their code") {
   PluginRegistry registry = fixture_registry();
   auto model = registry.create_model("toy", Config());
-  const std::vector<std::pair<std::string, std::string>> kinds = {
-      {"runtime_error", "fixture failure inside the plugin"},
-      {"config_error", "fixture config error inside the plugin"},
-      {"mike_error", "fixture mike::Error inside the plugin"},
-      {"model_error", "fixture model error inside the plugin"},
-      {"bad_alloc", "out of memory (std::bad_alloc); use a smaller model, batch or data.limit"},
-      {"int", "threw an exception that is not a std::exception"}};
-  for (const auto& [kind, message] : kinds) {
+  // ConfigError (2) and ModelError (5) classify the user's input and keep
+  // their type; everything else becomes a PluginError (4).
+  struct Kind {
+    std::string name, message;
+    int exit_code;
+  };
+  const std::vector<Kind> kinds = {
+      {"runtime_error", "fixture failure inside the plugin", 4},
+      {"config_error", "fixture config error inside the plugin", 2},
+      {"mike_error", "fixture mike::Error inside the plugin", 4},
+      {"model_error", "fixture model error inside the plugin", 5},
+      {"bad_alloc", "out of memory (std::bad_alloc); use a smaller model, batch or data.limit", 4},
+      {"int", "threw an exception that is not a std::exception", 4}};
+  for (const Kind& kind : kinds) {
     for (const std::string where : {"factory", "edit"}) {
-      CAPTURE(kind);
+      CAPTURE(kind.name);
       CAPTURE(where);
       std::string what = "(no error)";
       int code = -1;
+      bool plugin_error = false;
       try {
-        auto editor = registry.create_editor("throws", Config::from_yaml("throw: " + kind + "\nwhere: " + where + "\n"));
+        auto editor =
+            registry.create_editor("throws", Config::from_yaml("throw: " + kind.name + "\nwhere: " + where + "\n"));
         call_plugin("editor 'throws'", [&] { return editor->edit(*model, {}); });
-      } catch (const PluginError& e) {
+      } catch (const Error& e) {
         what = e.what();
         code = e.exit_code();
+        plugin_error = dynamic_cast<const PluginError*>(&e) != nullptr;
       } catch (...) {
-        what = "(not a PluginError)";
+        what = "(not a mike::Error)";
       }
-      CHECK(what == "editor 'throws': " + message);
-      CHECK(code == 4);
+      CHECK(what == "editor 'throws': " + kind.message);
+      CHECK(code == kind.exit_code);
+      CHECK(plugin_error == (kind.exit_code == 4));
     }
   }
   // A PluginError from an inner boundary with the same name is not named twice.

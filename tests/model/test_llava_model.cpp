@@ -255,14 +255,14 @@ TEST_CASE("a saved checkpoint loads into identical outputs; a mismatched one is 
   other.replace(other.find("intermediate: 96"), 16, "intermediate: 64");
   CHECK_THROWS_WITH_AS(make_tiny_model(other), doctest::Contains("was saved by a different architecture"), Error);
 
-  // A damaged weights file is an error naming the model (a plugin failure, exit 4), not a crash.
+  // A damaged weights file is a checkpoint error naming the model (exit 5), not a crash.
   const std::string bytes = mike::test::read_file(dir + "/model.safetensors");
   mike::test::write_file(dir + "/model.safetensors", bytes.substr(0, bytes.size() / 2));
   try {
     make_tiny_model(ckpt_yaml);
     FAIL("must throw");
   } catch (const Error& e) {
-    CHECK(e.exit_code() == 4);
+    CHECK(e.exit_code() == 5);
     CHECK(std::string(e.what()).rfind("model 'llava': ", 0) == 0);
     CHECK(std::string(e.what()).find("reach past the end of the data section") != std::string::npos);
   }
