@@ -27,6 +27,9 @@ namespace mike::cli {
 
 namespace {
 
+// The most worker subprocesses a local launcher starts at once (-j, launcher.jobs).
+constexpr int kMaxWorkers = 1024;
+
 struct RunOptions {
   std::vector<std::string> overrides;
   bool multirun = false;
@@ -37,6 +40,7 @@ struct RunOptions {
   std::vector<fs::path> config_dirs;         // the search path they make (config_search_path)
   std::string config_name = "config";
   int jobs = 0;  // 0 = from launcher.jobs
+  long long max_jobs = 0;  // 0 = from sweep.max_jobs
   std::string resume;
   std::string job_dir;
   std::optional<int> record_exit;
@@ -169,6 +173,13 @@ void validate_sweep(const SweepPlan& plan, const Composition& composition, const
   }
 }
 
+// Workers of the local launcher: -j, else launcher.jobs (checked before any job dir is written).
+int local_workers(const Config& launcher, const RunOptions& options) {
+  if (options.jobs > 0) return options.jobs;
+  return static_cast<int>(
+      get_int_in_range(launcher, "jobs", 1, 1, kMaxWorkers, "worker subprocesses at once; -j N sets it too"));
+}
+
 int launch_and_summarize(const fs::path& sweep_dir, const SweepManifest& manifest, const std::vector<bool>& skipped,
                          std::vector<LaunchJob> jobs, const RunOptions& options, const CommonOptions& common) {
   // Launcher settings are the sweep's: those of its first job.
@@ -199,7 +210,7 @@ int launch_and_summarize(const fs::path& sweep_dir, const SweepManifest& manifes
   } else if (name == "local") {
     LocalLauncherOptions local;
     local.plugin_paths = common.plugin_paths;
-    local.workers = options.jobs > 0 ? options.jobs : launcher.get_or<int>("jobs", 1);
+    local.workers = local_workers(launcher, options);
     std::vector<std::string> prefix = invocation.worker_prefix();
     local.worker_command = [prefix](const LaunchJob& job) {
       std::vector<std::string> argv = prefix;
@@ -261,10 +272,17 @@ int run_multirun(const RunOptions& options, const CommonOptions& common, const C
   // Group options swept on the command line take their first value here: a
   // fixed override may set a key only those options have (editor=rome,memit
   // editor.key_position=...), which the default option would reject.
-  const SweepPlan command_line = plan_sweep(options.overrides, YAML::Node(), "", composition.group_options_fn());
-  ComposedConfig base = composition.compose(command_line.job_count() ? command_line.job_overrides(0) : fixed);
+  // Only each axis's first value is expanded here: the limit on jobs is in that config.
+  ComposedConfig base = composition.compose(first_job_overrides(options.overrides, composition.group_options_fn()));
   YAML::Node yaml_sweep = find_config_node(ConfigAccess::impl(base.config).root, {"sweep"});
-  SweepPlan plan = plan_sweep(options.overrides, yaml_sweep, base.config.origin("sweep"), composition.group_options_fn());
+  const std::size_t max_jobs =
+      options.max_jobs > 0 ? static_cast<std::size_t>(options.max_jobs)
+                           : static_cast<std::size_t>(get_int_in_range(
+                                 base.config, "sweep.max_jobs", static_cast<std::int64_t>(kDefaultMaxJobs), 1,
+                                 static_cast<std::int64_t>(kMaxJobsCeiling), "the most jobs one sweep may have"));
+  SweepPlan plan =
+      plan_sweep(options.overrides, yaml_sweep, base.config.origin("sweep"), composition.group_options_fn(), max_jobs);
+  if (base.config.has("launcher")) local_workers(base.config.sub("launcher"), options);
   if (options.cfg == "job") {
     print_lines(composition.compose(plan.job_count() ? plan.job_overrides(0) : fixed).config.to_yaml() + "\n");
     return 0;
@@ -327,6 +345,8 @@ int cmd_run(const std::vector<std::string>& args, CommonOptions& common) {
       ("config-name", po::value<std::string>(&options.config_name)->default_value("config"),
        "primary config: a name in --config-dir, or a path to a .yaml file")                                     //
       ("jobs,j", po::value<int>(&options.jobs), "local launcher: run N jobs at once in worker subprocesses")     //
+      ("max-jobs", po::value<long long>(&options.max_jobs),
+       "with -m: allow a sweep of up to N jobs (default: sweep.max_jobs, else 10000)")                          //
       ("resume", po::value<std::string>(&options.resume),
        "continue a run dir, or re-run the jobs of a sweep dir that are not done") //
       ("wait", po::bool_switch(&options.wait), "launcher=slurm: block until every task ended")                  //
@@ -342,7 +362,12 @@ int cmd_run(const std::vector<std::string>& args, CommonOptions& common) {
   if (record_exit >= 0) options.record_exit = record_exit;
   if (!options.cfg.empty() && options.cfg != "job")
     throw UsageError("run: --cfg takes 'job' (print the composed config), not '" + options.cfg + "'");
-  if (vm.count("jobs") && options.jobs < 1) throw UsageError("run: -j takes a number of workers >= 1");
+  if (vm.count("jobs") && (options.jobs < 1 || options.jobs > kMaxWorkers))
+    throw UsageError("run: -j " + std::to_string(options.jobs) +
+                     " is out of range; -j takes a number of workers from 1 to " + std::to_string(kMaxWorkers));
+  if (vm.count("max-jobs") && (options.max_jobs < 1 || options.max_jobs > static_cast<long long>(kMaxJobsCeiling)))
+    throw UsageError("run: --max-jobs " + std::to_string(options.max_jobs) + " is out of range; it takes 1 to " +
+                     std::to_string(kMaxJobsCeiling) + " jobs");
   if (!options.job_dir.empty()) return run_job_dir(options, common);
   if (options.record_exit) throw UsageError("run: --record-exit needs --job-dir");
   if (!options.resume.empty()) return run_resume(options, common);

@@ -200,7 +200,9 @@ TEST_CASE("errors: YAML syntax in a group file names file:line:col") {
   std::string message = error_of([&] { compose(dir, {"editor=broken"}); });
   CHECK(message.rfind("YAML syntax error in " + dir + "/editor/broken.yaml:3:", 0) == 0);
   CHECK(message.find("; fix the YAML at that position") != std::string::npos);
-  CHECK(error_of([&] { compose(dir, {"seed=[1"}); }).rfind("override 'seed=[1': value '[1' is not valid YAML", 0) == 0);
+  CHECK(error_of([&] { compose(dir, {"seed=[1"}); }) ==
+        "override 'seed=[1': '[' at column 1 of the value is never closed; close it, e.g. seed=[1]");
+  CHECK(error_of([&] { compose(dir, {"seed=@x"}); }).rfind("override 'seed=@x': value '@x' is not valid YAML", 0) == 0);
 }
 
 TEST_CASE("errors: interpolation to a missing key or in a cycle names the chain") {

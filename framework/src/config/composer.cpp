@@ -155,6 +155,22 @@ class Composer {
     if (value.IsScalar()) entry->plugin_override = std::make_pair(value.Scalar(), override_origin(item));
   }
 
+  // An option names a file inside its group's folder (editor=rome, or
+  // editor=sub/rome for <group>/sub/rome.yaml): `editor=../config` must not
+  // load the primary config, or any other file, as a group.
+  void check_option_name(const DefaultEntry& entry) const {
+    const fs::path option = entry.option;
+    bool plain = !entry.option.empty() && !option.is_absolute() && entry.option.find('\\') == std::string::npos;
+    for (const fs::path& part : option) plain = plain && part != ".." && part != "." && !part.empty();
+    if (plain) return;
+    auto options = group_options(dirs_, entry.group);
+    throw ConfigError("option '" + entry.option + "' for config group '" + entry.group + "' (from " + entry.origin +
+                      ") is not a name in the group's folder " + (dirs_.front() / entry.group).string() +
+                      ": option names take no '..', '.', leading '/' or empty parts; available options: " +
+                      (options.empty() ? "(none)" : join(options)) + "; write e.g. " + entry.group + "=" +
+                      (options.empty() ? "<option>" : options.front()));
+  }
+
   // The first <dir>/<group>/<option>.yaml over the config dirs, or nullopt.
   std::optional<fs::path> find_group_file(const std::string& group, const std::string& option) const {
     std::error_code error;
@@ -196,6 +212,7 @@ class Composer {
   // plugin with no file, `plugin: <option>`; for a `<group>.plugin=X`
   // override that changes the plugin, `plugin: X`.
   std::pair<YAML::Node, std::string> group_content(const DefaultEntry& entry) const {
+    check_option_name(entry);
     YAML::Node content;
     std::string source;
     if (std::optional<fs::path> file = find_group_file(entry.group, entry.option)) {

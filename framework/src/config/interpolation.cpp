@@ -48,6 +48,22 @@ class Resolver {
 
   static bool has_interpolation(const std::string& text) { return text.find("${") != std::string::npos; }
 
+  // The '}' closing the "${" whose body starts at `from`, past nested "${...}"
+  // (as in ${oc.env:X,${oc.env:HOME}}), or npos.
+  static std::size_t matching_brace(const std::string& text, std::size_t from) {
+    int depth = 0;
+    for (std::size_t i = from; i < text.size(); ++i) {
+      if (text.compare(i, 2, "${") == 0) {
+        ++depth;
+        ++i;
+      } else if (text[i] == '}') {
+        if (depth == 0) return i;
+        --depth;
+      }
+    }
+    return std::string::npos;
+  }
+
   std::string chain_text(const std::string& last) const {
     std::string text;
     for (const std::string& key : stack_) text += key + " -> ";
@@ -122,7 +138,7 @@ class Resolver {
         ++pieces;
         continue;
       }
-      std::size_t close = text.find('}', pos + 2);
+      std::size_t close = matching_brace(text, pos + 2);
       if (close == std::string::npos)
         throw ConfigError("config key '" + path + "' has an unclosed interpolation in \"" + text + "\"" + where(path) +
                           "; write ${other.key}");
@@ -158,9 +174,15 @@ class Resolver {
                           variable + ",default}");
       std::string fallback = argument.substr(comma + 1);
       while (!fallback.empty() && fallback.front() == ' ') fallback.erase(0, 1);
+      // A default may itself interpolate: ${oc.env:X,${oc.env:HOME}}.
+      if (has_interpolation(fallback)) return interpolate(fallback, path);
       return fallback.empty() ? YAML::Node(std::string()) : load_yaml_text(fallback, "default of ${" + expression + "}");
     }
     std::string target = expression;
+    if (has_interpolation(target))
+      throw ConfigError("config key '" + path + "' has interpolation ${" + expression + "}" + where(path) +
+                        ", a key path built from another interpolation, which is not supported; write the key path "
+                        "out, e.g. ${editor.lr}");
     if (target.empty() || target.find(':') != std::string::npos)
       throw ConfigError("config key '" + path + "' has interpolation ${" + expression + "}" + where(path) +
                         ", which is neither a key path nor ${oc.env:VAR,default}");

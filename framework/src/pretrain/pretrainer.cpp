@@ -317,7 +317,7 @@ void train_corpus_tokenizer(const std::vector<data::PretrainRecord>& records, co
 }
 
 PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& options) {
-  const int threads = configure_threads(root.get_or<int>("threads", 0));
+  const int threads = configure_threads(root);
   const fs::path data_dir = data_dir_ready(root);
   const Settings s = settings_of(root);
   const fs::path final_dir = pretrained_checkpoint_dir(root);

@@ -8,11 +8,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <iterator>
 
+#include "config/config_impl.h"
 #include "data/dataset.h"
 #include "data/synth.h"
 #include "launch/interrupt.h"
@@ -102,15 +105,21 @@ std::map<std::string, std::shared_ptr<Metric>> create_metrics(const Config& conf
   return metrics;
 }
 
+// Bounds of the eval counts: each sizes a tensor or a loop.
+constexpr int kMaxEvalCount = 4096;
+constexpr int kMaxTopK = 1024;
+
 EvaluatorOptions evaluator_options(const Config& config, Task task) {
   EvaluatorOptions eval;
-  eval.batch_size = config.get_or<int>("eval.batch_size", 16);
-  eval.top_k = config.get_or<int>("eval.top_k", 5);
-  eval.max_new_tokens = config.get_or<int>("eval.max_new_tokens", task == Task::kElc ? 40 : 16);
-  eval.position_top_k = config.get_or<int>("eval.position_top_k", eval.position_top_k);
-  if (eval.position_top_k < 0)
-    throw ConfigError("eval.position_top_k is " + std::to_string(eval.position_top_k) + " (from " +
-                      config.origin("eval.position_top_k") + "); it must be >= 0 (10 for EasyEdit's M-Loc)");
+  auto in_range = [&](const char* key, int fallback, int lo, int hi, const char* why) {
+    return static_cast<int>(get_int_in_range(config, key, fallback, lo, hi, why));
+  };
+  eval.batch_size = in_range("eval.batch_size", 16, 1, kMaxEvalCount, "inputs per forward pass");
+  eval.top_k = in_range("eval.top_k", 5, 1, kMaxTopK, "top tokens kept per answer position");
+  eval.max_new_tokens =
+      in_range("eval.max_new_tokens", task == Task::kElc ? 40 : 16, 1, kMaxEvalCount, "tokens generated per answer");
+  eval.position_top_k =
+      in_range("eval.position_top_k", eval.position_top_k, 0, kMaxTopK, "0 = off; 10 for EasyEdit's M-Loc");
   return eval;
 }
 
@@ -120,10 +129,16 @@ RunnerOptions runner_options(const Config& config) {
   options.igen = config.get_or<std::string>("igen", "other_view");
   if (options.igen != "augmented" && options.igen != "other_view" && options.igen != "scene")
     throw ConfigError("igen '" + options.igen + "' is not one of augmented, other_view, scene; set e.g. igen=other_view (photos no edit uses)");
-  Config protocol = config.has("protocol") ? config.sub("protocol") : Config();
+  if (!config.has("protocol"))
+    throw ConfigError(
+        "the config has no 'protocol' section, which says how edits are applied (protocol.name: single, "
+        "sequential, batch or multi_step); put it back (drop ~protocol) or add one, e.g. "
+        "protocol: {name: single} in the config file, or ++protocol.name=single");
+  Config protocol = config.sub("protocol");
   options.protocol = parse_protocol(protocol.get_or<std::string>("name", "single"));
   options.batch_edits = protocol.get_or<int>("batch_size", 1);
-  options.checkpoints = protocol.get_or<std::vector<int>>("checkpoints", {});
+  for (std::int64_t checkpoint : get_int_list_in_range(protocol, "checkpoints", 1, INT32_MAX, "edits applied so far"))
+    options.checkpoints.push_back(static_cast<int>(checkpoint));
   options.steps = protocol.get_or<int>("steps", 4);
   options.log_taps = config.get_or<std::vector<std::string>>("log.taps", {});
   options.log_weights = config.get_or<bool>("log.weights", true);
@@ -135,7 +150,7 @@ RunnerOptions runner_options(const Config& config) {
 
 void run_experiment(const Config& config, const JobContext& context) {
   auto started = std::chrono::steady_clock::now();
-  int threads = configure_threads(config.get_or<int>("threads", 0));
+  int threads = configure_threads(config);
   torch::manual_seed(static_cast<std::uint64_t>(config.get_or<std::int64_t>("seed", 0)));
   RunnerOptions options = runner_options(config);
 
@@ -155,7 +170,8 @@ void run_experiment(const Config& config, const JobContext& context) {
   }
   data::LoadOptions load;
   load.allow_outside_root = data_config.get_or<bool>("allow_outside_root", false);
-  load.limit = static_cast<std::size_t>(data_config.get_or<int>("limit", 0));
+  load.limit =
+      static_cast<std::size_t>(get_int_in_range(data_config, "limit", 0, 0, INT32_MAX, "records to edit; 0 = all"));
   data::Dataset dataset = data::load_dataset(data_dir, data_config.get_or<std::string>("split", "test"), format, load);
   if (dataset.records.empty()) throw DataError(dataset.file.string() + " has no records to edit");
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <set>
 
 #include "config/override.h"
 #include "mike/error.h"
@@ -54,40 +55,91 @@ std::string format_float(double value) {
   return text;
 }
 
-std::vector<std::string> expand_range(const std::vector<std::string>& arguments, const std::string& where) {
+// How many values an axis may have and what to do with more.
+struct ValueBound {
+  std::size_t max_values = kDefaultMaxJobs;
+  bool truncate = false;  // keep the first max_values (first_job_overrides) instead of refusing
+};
+
+std::string limit_hint(std::size_t max_jobs) {
+  return "the sweep job limit is " + std::to_string(max_jobs) + " (sweep.max_jobs); sweep fewer values, or raise " +
+         "the limit with ++sweep.max_jobs=N or --max-jobs N (at most " + std::to_string(kMaxJobsCeiling) + ")";
+}
+
+std::string count_text(double count) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.0f", count);
+  return buffer;
+}
+
+// Python's range over 64-bit integers, counted in 128 bits so that no step
+// overflows: range(9223372036854775806, 9223372036854775807, 2) has one value.
+std::vector<std::string> expand_integer_range(const long long (&ints)[3], const std::string& where,
+                                              const ValueBound& bound) {
+  using Wide = __int128;
+  const Wide start = ints[0], stop = ints[1], step = ints[2];
+  const Wide span = step > 0 ? stop - start : start - stop;
+  const Wide magnitude = step > 0 ? step : -step;
+  Wide count = span <= 0 ? 0 : (span + magnitude - 1) / magnitude;
+  if (count > static_cast<Wide>(bound.max_values)) {
+    if (!bound.truncate)
+      throw ConfigError(where + ": range() has " + std::to_string(static_cast<unsigned long long>(count)) +
+                        " values; " + limit_hint(bound.max_values));
+    count = static_cast<Wide>(bound.max_values);
+  }
+  std::vector<std::string> values;
+  values.reserve(static_cast<std::size_t>(count));
+  for (Wide i = 0; i < count; ++i) values.push_back(std::to_string(static_cast<long long>(start + i * step)));
+  return values;
+}
+
+std::vector<std::string> expand_range(const std::vector<std::string>& arguments, const std::string& where,
+                                      const ValueBound& bound) {
   const std::string usage = "; write range(start, stop[, step]), e.g. range(0, 10, 2) (stop excluded)";
   if (arguments.size() < 2 || arguments.size() > 3)
     throw ConfigError(where + ": range() takes 2 or 3 arguments" + usage);
-  std::vector<std::string> values;
   long long ints[3] = {0, 0, 1};
   bool all_int = true;
   for (std::size_t i = 0; i < arguments.size(); ++i) all_int = all_int && parse_integer(arguments[i], ints[i]);
   if (all_int) {
     if (ints[2] == 0) throw ConfigError(where + ": range() step must not be 0" + usage);
-    for (long long v = ints[0]; ints[2] > 0 ? v < ints[1] : v > ints[1]; v += ints[2]) values.push_back(std::to_string(v));
-    return values;
+    return expand_integer_range(ints, where, bound);
   }
   double numbers[3] = {0, 0, 1};
   for (std::size_t i = 0; i < arguments.size(); ++i) {
     if (!parse_number(arguments[i], numbers[i]))
       throw ConfigError(where + ": range() argument '" + arguments[i] + "' is not a number" + usage);
+    // Beyond 64-bit integers a float range cannot even be counted exactly.
+    if (std::fabs(numbers[i]) >= 9.2e18)
+      throw ConfigError(where + ": range() argument '" + arguments[i] +
+                        "' is out of range; range() bounds and steps must lie within +-9.2e18 (64-bit integers)");
   }
   if (numbers[2] == 0) throw ConfigError(where + ": range() step must not be 0" + usage);
-  double span = (numbers[1] - numbers[0]) / numbers[2];
+  const double span = (numbers[1] - numbers[0]) / numbers[2];
   // Tolerance so range(0, 0.3, 0.1) has 3 values despite rounding.
-  long long count = span <= 0 ? 0 : static_cast<long long>(std::ceil(span - 1e-9));
-  for (long long i = 0; i < count; ++i) values.push_back(format_float(numbers[0] + static_cast<double>(i) * numbers[2]));
+  double count = span <= 0 ? 0 : std::ceil(span - 1e-9);
+  if (count > static_cast<double>(bound.max_values)) {
+    if (!bound.truncate)
+      throw ConfigError(where + ": range() has " + count_text(count) + " values; " + limit_hint(bound.max_values));
+    count = static_cast<double>(bound.max_values);
+  }
+  std::vector<std::string> values;
+  const auto n = static_cast<std::size_t>(count);
+  values.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) values.push_back(format_float(numbers[0] + static_cast<double>(i) * numbers[2]));
   return values;
 }
 
 // Values of one `key=value` sweep (the text after '=').
 std::vector<std::string> expand_values(const std::string& key, const std::string& value, const std::string& where,
-                                       const GroupOptionsFn& group_options) {
+                                       const GroupOptionsFn& group_options, const ValueBound& bound) {
   std::vector<std::string> arguments;
   std::vector<std::string> values;
   if (parse_call(value, "range", arguments)) {
-    values = expand_range(arguments, where);
+    values = expand_range(arguments, where, bound);
   } else if (parse_call(value, "choice", arguments)) {
+    if (arguments.size() == 1 && arguments.front().empty())
+      throw ConfigError(where + ": choice() lists no values; give at least one, e.g. " + key + "=choice(1,2)");
     values = arguments;
   } else if (parse_call(value, "glob", arguments)) {
     std::vector<std::string> options = group_options ? group_options(key) : std::vector<std::string>{};
@@ -112,10 +164,22 @@ std::vector<std::string> expand_values(const std::string& key, const std::string
   }
   if (values.empty())
     throw ConfigError(where + " sweeps over no values; give at least one, e.g. " + key + "=1,2");
+  if (bound.truncate && values.size() > bound.max_values) values.resize(bound.max_values);
+  // An empty item (`seed=1,`, `seed=1,,2`) or the same value twice would make
+  // jobs nobody asked for, or the same job twice.
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (values[i].empty())
+      throw ConfigError(where + ": value " + std::to_string(i + 1) + " of " + std::to_string(values.size()) +
+                        " is empty; remove the stray comma, or write '' for the empty string");
+    if (!seen.insert(values[i]).second)
+      throw ConfigError(where + ": value '" + values[i] + "' comes twice, which would run the same job twice; " +
+                        "list each value once");
+  }
   return values;
 }
 
-SweepAxis single_key_axis(const std::string& argument, const GroupOptionsFn& group_options) {
+SweepAxis single_key_axis(const std::string& argument, const GroupOptionsFn& group_options, const ValueBound& bound) {
   Override item = parse_override(argument);
   SweepAxis axis;
   axis.keys = {item.key};
@@ -124,7 +188,7 @@ SweepAxis single_key_axis(const std::string& argument, const GroupOptionsFn& gro
     return axis;
   }
   std::string prefix = argument.substr(0, argument.size() - item.value.size());  // "[+|++|]key="
-  for (const std::string& value : expand_values(item.key, item.value, "sweep '" + argument + "'", group_options))
+  for (const std::string& value : expand_values(item.key, item.value, "sweep '" + argument + "'", group_options, bound))
     axis.values.push_back({prefix + value});
   return axis;
 }
@@ -172,12 +236,13 @@ std::string mark_of(const std::string& origin, const YAML::Node& node) {
 SweepPlan::SweepPlan(std::vector<SweepAxis> axes) : axes_(std::move(axes)) {
   strides_.assign(axes_.size(), 1);
   job_count_ = 1;
+  // Saturates instead of overflowing: plan_sweep refuses a count over its limit.
   for (std::size_t i = axes_.size(); i-- > 0;) {
     strides_[i] = job_count_;
     if (axes_[i].values.empty()) {
       job_count_ = 0;
     } else if (job_count_ > std::numeric_limits<std::size_t>::max() / axes_[i].values.size()) {
-      throw ConfigError("sweep has too many jobs to count; sweep fewer values");
+      job_count_ = std::numeric_limits<std::size_t>::max();
     } else {
       job_count_ *= axes_[i].values.size();
     }
@@ -204,19 +269,50 @@ void SweepPlan::append_job_line(std::size_t index, std::string& out) const {
   }
 }
 
-SweepAxis parse_sweep_argument(const std::string& argument, const GroupOptionsFn& group_options) {
+namespace {
+
+SweepAxis parse_argument(const std::string& argument, const GroupOptionsFn& group_options, const ValueBound& bound) {
   std::vector<std::string> parts;
   if (parse_call(argument, "zip", parts)) {
     parts = split_top_level(argument.substr(4, argument.size() - 5), ';');
     std::vector<SweepAxis> axes;
-    for (const std::string& part : parts) axes.push_back(single_key_axis(trim(part), group_options));
+    for (const std::string& part : parts) axes.push_back(single_key_axis(trim(part), group_options, bound));
     return zip_axes(axes, "sweep '" + argument + "'");
   }
-  return single_key_axis(argument, group_options);
+  return single_key_axis(argument, group_options, bound);
+}
+
+std::string axis_name(const SweepAxis& axis) {
+  std::string name;
+  for (const std::string& key : axis.keys) name += (name.empty() ? "" : "+") + key;
+  return name;
+}
+
+// A key set by two command-line arguments of which one sweeps it would give
+// each job two values of that key (the later silently winning): refuse it.
+void check_keys_once(const std::vector<std::string>& arguments, const std::vector<SweepAxis>& axes) {
+  for (std::size_t a = 0; a < axes.size(); ++a)
+    for (std::size_t b = a + 1; b < axes.size(); ++b) {
+      if (!axes[a].is_sweep() && !axes[b].is_sweep()) continue;
+      for (const std::string& key : axes[a].keys)
+        for (const std::string& other : axes[b].keys)
+          if (key == other)
+            throw ConfigError("sweep: key '" + key + "' is set by two arguments, '" + arguments[a] + "' and '" +
+                              arguments[b] + "', so every job would get two values of it; give all its values in " +
+                              "one argument, e.g. " + key + "=1,2,3,4");
+    }
+}
+
+}  // namespace
+
+SweepAxis parse_sweep_argument(const std::string& argument, const GroupOptionsFn& group_options,
+                               std::size_t max_values) {
+  return parse_argument(argument, group_options, ValueBound{max_values, false});
 }
 
 std::vector<SweepAxis> parse_yaml_sweep(const YAML::Node& sweep, const std::string& origin,
-                                        const GroupOptionsFn& group_options) {
+                                        const GroupOptionsFn& group_options, std::size_t max_values) {
+  const ValueBound bound{max_values, false};
   std::vector<SweepAxis> axes;
   if (!sweep.IsDefined() || sweep.IsNull()) return axes;
   if (!sweep.IsMap())
@@ -227,7 +323,7 @@ std::vector<SweepAxis> parse_yaml_sweep(const YAML::Node& sweep, const std::stri
     if (!params.IsMap())
       throw ConfigError("'sweep.params' in " + mark_of(origin, params) + " must be a map, e.g. editor.lr: [1e-4, 1e-3]");
     for (const auto& kv : params)
-      axes.push_back(single_key_axis(kv.first.Scalar() + "=" + yaml_values_text(kv.second), group_options));
+      axes.push_back(single_key_axis(kv.first.Scalar() + "=" + yaml_values_text(kv.second), group_options, bound));
   }
   const YAML::Node zips = sweep["zip"];
   if (zips.IsDefined() && !zips.IsNull()) {
@@ -239,7 +335,7 @@ std::vector<SweepAxis> parse_yaml_sweep(const YAML::Node& sweep, const std::stri
         throw ConfigError("an entry of 'sweep.zip' in " + mark_of(origin, group) + " must be a map of key: values");
       std::vector<SweepAxis> parts;
       for (const auto& kv : group)
-        parts.push_back(single_key_axis(kv.first.Scalar() + "=" + yaml_values_text(kv.second), group_options));
+        parts.push_back(single_key_axis(kv.first.Scalar() + "=" + yaml_values_text(kv.second), group_options, bound));
       axes.push_back(zip_axes(parts, "'sweep.zip' in " + mark_of(origin, group)));
     }
   }
@@ -247,11 +343,13 @@ std::vector<SweepAxis> parse_yaml_sweep(const YAML::Node& sweep, const std::stri
 }
 
 SweepPlan plan_sweep(const std::vector<std::string>& arguments, const YAML::Node& yaml_sweep,
-                     const std::string& yaml_origin, const GroupOptionsFn& group_options) {
+                     const std::string& yaml_origin, const GroupOptionsFn& group_options, std::size_t max_jobs) {
   std::vector<SweepAxis> command_line;
-  for (const std::string& argument : arguments) command_line.push_back(parse_sweep_argument(argument, group_options));
+  for (const std::string& argument : arguments)
+    command_line.push_back(parse_sweep_argument(argument, group_options, max_jobs));
+  check_keys_once(arguments, command_line);
   std::vector<SweepAxis> axes;
-  for (SweepAxis& axis : parse_yaml_sweep(yaml_sweep, yaml_origin, group_options)) {
+  for (SweepAxis& axis : parse_yaml_sweep(yaml_sweep, yaml_origin, group_options, max_jobs)) {
     bool replaced = false;
     for (const SweepAxis& cli : command_line)
       for (const std::string& key : cli.keys)
@@ -259,7 +357,30 @@ SweepPlan plan_sweep(const std::vector<std::string>& arguments, const YAML::Node
     if (!replaced) axes.push_back(std::move(axis));
   }
   for (SweepAxis& axis : command_line) axes.push_back(std::move(axis));
-  return SweepPlan(std::move(axes));
+  // Counted from the axis sizes, before any job is expanded.
+  SweepPlan plan(std::move(axes));
+  if (plan.job_count() > max_jobs) {
+    std::string sizes;
+    for (const SweepAxis& axis : plan.axes())
+      if (axis.is_sweep())
+        sizes += (sizes.empty() ? "" : " x ") + axis_name(axis) + ": " + std::to_string(axis.values.size());
+    const bool saturated = plan.job_count() == std::numeric_limits<std::size_t>::max();
+    throw ConfigError("the sweep has " + (saturated ? "more than " : std::string()) + std::to_string(plan.job_count()) +
+                      " jobs (" + sizes + " values); " + limit_hint(max_jobs));
+  }
+  return plan;
+}
+
+std::vector<std::string> first_job_overrides(const std::vector<std::string>& arguments,
+                                             const GroupOptionsFn& group_options) {
+  std::vector<std::string> overrides;
+  std::vector<SweepAxis> axes;
+  for (const std::string& argument : arguments) {
+    axes.push_back(parse_argument(argument, group_options, ValueBound{1, true}));
+    const auto& first = axes.back().values.front();
+    overrides.insert(overrides.end(), first.begin(), first.end());
+  }
+  return overrides;
 }
 
 }  // namespace mike

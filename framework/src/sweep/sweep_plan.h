@@ -44,16 +44,33 @@ class SweepPlan {
   std::size_t job_count_ = 1;
 };
 
+// Jobs a sweep may have unless `sweep.max_jobs` (or --max-jobs) says
+// otherwise, and the most that may be asked for. Sizes are checked before
+// anything is expanded, so a typo like range(0,1e18) is an error, not a
+// machine out of memory.
+constexpr std::size_t kDefaultMaxJobs = 10000;
+constexpr std::size_t kMaxJobsCeiling = 1000000;
+
 // Options of a config group, sorted (for glob()).
 using GroupOptionsFn = std::function<std::vector<std::string>(const std::string& group)>;
 
-// The axes of one command-line argument (throws ConfigError on bad syntax).
-SweepAxis parse_sweep_argument(const std::string& argument, const GroupOptionsFn& group_options);
+// The axes of one command-line argument (throws ConfigError on bad syntax,
+// an empty or repeated value, or more than `max_values` values).
+SweepAxis parse_sweep_argument(const std::string& argument, const GroupOptionsFn& group_options,
+                               std::size_t max_values = kDefaultMaxJobs);
 // The axes declared in a config's `sweep` node (may be undefined/null).
 std::vector<SweepAxis> parse_yaml_sweep(const YAML::Node& sweep, const std::string& origin,
-                                        const GroupOptionsFn& group_options);
+                                        const GroupOptionsFn& group_options, std::size_t max_values = kDefaultMaxJobs);
 // All axes: YAML ones first (unless a command-line axis sets the same key), then the arguments.
+// Throws ConfigError when the jobs would be more than `max_jobs`, or a key is
+// swept by two arguments.
 SweepPlan plan_sweep(const std::vector<std::string>& arguments, const YAML::Node& yaml_sweep,
-                     const std::string& yaml_origin, const GroupOptionsFn& group_options);
+                     const std::string& yaml_origin, const GroupOptionsFn& group_options,
+                     std::size_t max_jobs = kDefaultMaxJobs);
+// The overrides of the first job of the command-line arguments alone, without
+// expanding any axis beyond its first value (to compose the config that
+// holds the sweep's limit and YAML axes).
+std::vector<std::string> first_job_overrides(const std::vector<std::string>& arguments,
+                                             const GroupOptionsFn& group_options);
 
 }  // namespace mike

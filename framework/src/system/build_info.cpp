@@ -11,6 +11,9 @@
 #include <thread>
 #include <vector>
 
+#include "config/config_impl.h"
+#include "mike/error.h"
+
 namespace mike {
 
 const char* mike_version() { return MIKE_VERSION_STRING; }
@@ -60,10 +63,21 @@ BlasInfo detect_blas() {
   return info;
 }
 
+int max_threads() { return static_cast<int>(std::min(1024u, 4 * std::max(1u, std::thread::hardware_concurrency()))); }
+
 int configure_threads(int threads) {
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads < 0 || threads > max_threads())
+    throw ConfigError("threads = " + std::to_string(threads) +
+                      " is out of range; it must be from 0 (one per core) to " + std::to_string(max_threads()) +
+                      " (4 per core)");
+  if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads);
   return threads;
+}
+
+int configure_threads(const Config& root) {
+  return configure_threads(static_cast<int>(get_int_in_range(
+      root, "threads", 0, 0, max_threads(), "LibTorch threads: 0 = one per core, at most 4 per core")));
 }
 
 }  // namespace mike

@@ -3,6 +3,8 @@
 // BLAS, threads. Shown by `mike --version` and stored in every run log.
 #include <string>
 
+#include "mike/config.h"
+
 namespace mike {
 
 const char* mike_version();
@@ -20,7 +22,14 @@ struct BlasInfo {
 };
 BlasInfo detect_blas();
 
+// The most LibTorch threads mike sets: 4 per core, at most 1024 (more only
+// thrashes, and a huge count makes LibTorch spin up threads for minutes).
+int max_threads();
 // Sets LibTorch intra-op threads; 0 means all cores. Returns the count set.
+// Throws ConfigError for a count outside 0..max_threads().
 int configure_threads(int threads);
+// As configure_threads, from the config's `threads` key (0 when absent); the
+// error names the key and where it was set.
+int configure_threads(const Config& root);
 
 }  // namespace mike

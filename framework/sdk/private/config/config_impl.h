@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -45,9 +46,17 @@ std::string join_key_path(const std::string& prefix, std::string_view key);
 // returns an undefined node when any part is absent. Sequences take indices.
 YAML::Node find_config_node(const YAML::Node& start, const std::vector<std::string>& parts);
 
+// What a YAML text is, for the wording of its errors.
+enum class YamlText {
+  kFile,   // a config file or plugin defaults: one document
+  kValue,  // an override's value: one value, nothing after it
+};
 // Parses YAML text / a file; a syntax error is a ConfigError naming
-// origin:line:col. An empty document yields a null node.
-YAML::Node load_yaml_text(const std::string& text, const std::string& origin);
+// origin:line:col. An empty document yields a null node. Refused too, before
+// a tree is built: more than 16 MiB of text, invalid UTF-8, duplicate keys,
+// a second document (text after the value), and aliases standing for more
+// than a million nodes in all (an alias bomb).
+YAML::Node load_yaml_text(const std::string& text, const std::string& origin, YamlText kind = YamlText::kFile);
 YAML::Node load_yaml_file(const std::string& path);
 
 // Every key path in `root` (maps are descended, lists are not), document order.
@@ -55,6 +64,17 @@ std::vector<std::string> all_key_paths(const YAML::Node& root);
 // Up to `count` key paths of `root` closest to `key` (edit distance, ties
 // broken by shared prefix), for "did you mean" hints.
 std::vector<std::string> nearest_key_paths(const YAML::Node& root, const std::string& key, std::size_t count = 3);
+
+// The integer at `key` of `config` (`fallback` when it is missing or null);
+// a value outside [lo, hi] is a ConfigError naming the key, the value, where
+// it came from and the range. `why` (may be empty) says what the bounds mean,
+// e.g. "0 = one per core". Counts that size allocations, loops or threads go
+// through here before they are used.
+std::int64_t get_int_in_range(const Config& config, std::string_view key, std::int64_t fallback, std::int64_t lo,
+                              std::int64_t hi, const std::string& why = "");
+// As get_int_in_range, for each item of a list of integers (`[]` when missing).
+std::vector<std::int64_t> get_int_list_in_range(const Config& config, std::string_view key, std::int64_t lo,
+                                                std::int64_t hi, const std::string& why = "");
 
 // One-word description of a node's type for messages: "map", "list", "null",
 // "integer 3", "float 0.5", "bool true", "string \"abc\"".
