@@ -29,6 +29,11 @@ void check_refused(const CommandResult& r, int exit_code) {
   CHECK_FALSE(contains(r.err, "internal error"));
 }
 
+// `mike run --resume DIR` with the fixture plugins.
+std::string resume_args(const fs::path& run) {
+  return std::string("run --plugin-path ") + MIKE_FIXTURE_PLUGIN_DIR + " --resume " + run.string();
+}
+
 // One finished run of the toy fixture model on a tiny world, made once.
 const fs::path& finished_run() {
   static const fs::path dir = [] {
@@ -92,7 +97,7 @@ TEST_CASE("report on a malformed overrides.yaml names the file and line and how 
 TEST_CASE("--resume of a run dir without config.yaml says that config.yaml is missing") {
   const fs::path run = run_copy("hostile_no_config");
   fs::remove(run / "config.yaml");
-  auto r = mike_bounded("run --resume " + run.string());
+  auto r = mike_bounded(resume_args(run));
   check_refused(r, 2);
   CHECK(contains(r.err, "looks like a run directory (it has status.yaml, overrides.yaml, mike.log, run.h5, "
                         "summary.json) but its config.yaml is missing"));
@@ -101,19 +106,21 @@ TEST_CASE("--resume of a run dir without config.yaml says that config.yaml is mi
 
   auto nowhere = mike_bounded("run --resume " + run.string() + "_nowhere");
   check_refused(nowhere, 2);
-  CHECK(contains(nowhere.err, run.string() + "_nowhere' does not exist"));
+  CHECK(contains(nowhere.err, run.string() + "_nowhere' does not exist, so there is nothing to resume there"));
+  CHECK(contains(nowhere.err, "start the run again without --resume"));
+  CHECK_FALSE(contains(nowhere.err, "not a sweep directory"));
 }
 
 TEST_CASE("--resume trusts summary.json, not a status.yaml that says done") {
   const fs::path run = run_copy("hostile_status_done");
   fs::remove(run / "summary.json");  // half-finished: the summary was never written
   REQUIRE(contains(read_file((run / "status.yaml").string()), "state: done"));
-  auto r = mike_bounded("run --resume " + run.string());
+  auto r = mike_bounded(resume_args(run));
   CHECK_MESSAGE(r.exit_code == 0, r.err);
   CHECK(contains(r.err, "status.yaml says done but there is no summary.json; continuing it from run.h5"));
   CHECK_FALSE(contains(r.err, "is already done"));
   CHECK(fs::exists(run / "summary.json"));
-  auto again = mike_bounded("run --resume " + run.string());
+  auto again = mike_bounded(resume_args(run));
   CHECK(again.exit_code == 0);
   CHECK(contains(again.err, "is already done"));
 }
@@ -126,7 +133,7 @@ TEST_CASE("a damaged run.h5 is named, kept as it is, and the way on is to move i
   // Overwrite everything after the superblock: the root group's B-tree is lost.
   for (std::size_t i = 96; i < bytes.size(); ++i) bytes[i] = static_cast<char>(0x5a);
   write_file(h5, bytes);
-  auto r = mike_bounded("run --resume " + run.string());
+  auto r = mike_bounded(resume_args(run));
   check_refused(r, 3);
   CHECK(contains(r.err, h5 + " is damaged: HDF5 cannot read it"));
   CHECK(contains(r.err, "the file was left as it is"));
@@ -136,13 +143,13 @@ TEST_CASE("a damaged run.h5 is named, kept as it is, and the way on is to move i
 
   // Moved aside as told: the run starts over and finishes.
   fs::rename(h5, h5 + ".damaged");
-  r = mike_bounded("run --resume " + run.string());
+  r = mike_bounded(resume_args(run));
   CHECK_MESSAGE(r.exit_code == 0, r.err);
   CHECK(fs::exists(run / "summary.json"));
   CHECK(read_file(h5 + ".damaged") == bytes);
 }
 
-TEST_CASE("a run killed before its first write resumes from the start and says so") {
+TEST_CASE("a run killed before its first write: its empty run.h5 is named, and moved aside the run starts over") {
   // What a kill right after `mike run` prepared the folder leaves: config and
   // status, an empty run.h5 (created, never flushed), no edits.
   const fs::path run = run_copy("hostile_killed_early");
@@ -150,12 +157,13 @@ TEST_CASE("a run killed before its first write resumes from the start and says s
   fs::remove(run / "run.h5");
   std::ofstream(run / "run.h5").close();
   write_file((run / "status.yaml").string(), "state: running\n");
-  auto r = mike_bounded("run --resume " + run.string());
+  auto r = mike_bounded(resume_args(run));
   check_refused(r, 3);
   CHECK(contains(r.err, (run / "run.h5").string() + " is empty: the run was killed before its first write"));
+  CHECK(contains(r.err, "move it aside"));
   CHECK_FALSE(contains(r.err, "h5clear"));
   fs::rename(run / "run.h5", run / "run.h5.empty");
-  r = mike_bounded("run --resume " + run.string());
+  r = mike_bounded(resume_args(run));
   CHECK_MESSAGE(r.exit_code == 0, r.err);
   CHECK(fs::exists(run / "summary.json"));
 }

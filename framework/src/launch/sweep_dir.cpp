@@ -51,8 +51,9 @@ namespace {
 // What a folder without a sweep manifest is instead, and what it lacks.
 [[noreturn]] void throw_not_a_sweep(const fs::path& dir) {
   if (!fs::exists(dir))
-    throw ConfigError("'" + dir.string() + "' does not exist; pass a run directory (outputs/<date>/<time>) or a sweep "
-                      "directory (multirun/<date>/<time>)");
+    throw ConfigError("'" + dir.string() + "' does not exist, so there is nothing to resume there (a `mike run` "
+                      "stopped before it wrote anything leaves no folder); fix: check the path, or start the run again "
+                      "without --resume");
   if (!fs::is_directory(dir))
     throw ConfigError("'" + dir.string() + "' is a file, not a run or sweep directory; pass the folder that holds it");
   std::string run_files;

@@ -212,6 +212,13 @@ std::vector<std::string> children(hid_t file, const std::string& group) {
 [[noreturn]] void throw_open_failed(const std::filesystem::path& file, const std::string& action,
                                     const std::string& hint) {
   const std::string message = hdf5_error_message();
+  std::error_code ec;
+  if (std::filesystem::file_size(file, ec) == 0 && !ec) {
+    const std::string dir = file.parent_path().empty() ? std::string(".") : file.parent_path().string();
+    throw DataError(file.string() + " is empty: the run was killed before its first write, so it holds no edits; "
+                    "the file was left as it is. fix: move it aside (e.g. `mv " + file.string() + " " + file.string() +
+                    ".empty`), then `mike run --resume " + dir + "` starts that run over");
+  }
   if (message.find("lock") != std::string::npos || message.find("already open") != std::string::npos)
     throw Error("cannot " + action + " run log " + file.string() + ": " + message + "; " + hint);
   throw_damaged(file, message);
