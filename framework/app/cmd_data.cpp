@@ -23,7 +23,7 @@ namespace {
 const char* const kDataUsage =
     "usage: mike data <action> [options]\n\n"
     "actions:\n"
-    "  synth --out DIR [--config FILE] [--seed S] [--entities N] [--images-per-entity K] [--size PX]\n"
+    "  synth --out DIR [--force] [--config FILE] [--seed S] [--entities N] [--images-per-entity K] [--size PX]\n"
     "        [--edit-targets text_names|novel_names|known_names]\n"
     "                      generate the synthetic fine-grained entity world (deterministic from the seed)\n"
     "  validate DIR [--format mike|mmedit|vlkeb] [--allow-outside-root]\n"
@@ -50,7 +50,8 @@ int data_synth(const std::vector<std::string>& args, CommonOptions& common) {
       ("edit-targets", po::value<std::string>(),
        "text_names (fresh names the model meets in text only; default), novel_names (names it never saw) or "
        "known_names (counterfactual: a known entity's name)")  //
-      ("threads", po::value<int>(), "worker threads (0 = all cores; output does not depend on it)");
+      ("threads", po::value<int>(), "worker threads (0 = all cores; output does not depend on it)")  //
+      ("force", "replace the world the --out folder already holds");
   po::variables_map vm = parse_command("data synth", args, desc, {}, common);
   if (vm.count("help")) {
     std::cout << desc;
@@ -71,6 +72,10 @@ int data_synth(const std::vector<std::string>& args, CommonOptions& common) {
   if (vm.count("size")) options.image_size = vm["size"].as<int>();
   if (vm.count("edit-targets")) options.edit_targets = vm["edit-targets"].as<std::string>();
   if (vm.count("threads")) options.threads = vm["threads"].as<int>();
+  // A world is the user's data: replacing one takes a word from them.
+  if (!vm.count("force") && fs::exists(fs::path(out) / "world.json"))
+    throw DataError("'" + out + "' already holds a world (world.json); nothing was written. fix: pick a new --out "
+                    "folder, or add --force to replace that world");
   auto start = std::chrono::steady_clock::now();
   data::SynthSummary summary = data::generate_world(out, options);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -229,6 +229,16 @@ int launch_and_summarize(const fs::path& sweep_dir, const SweepManifest& manifes
   return sweep_exit_code(counts);
 }
 
+// A run is finished when it wrote summary.json (after the last edit reached
+// run.h5); status.yaml alone may be stale or edited by hand.
+bool run_finished(const fs::path& dir) {
+  if (read_job_status(dir).state != JobState::done) return false;
+  if (fs::exists(dir / kRunSummaryFile)) return true;
+  std::fprintf(stderr, "run %s: status.yaml says done but there is no %s; continuing it from run.h5\n", dir.c_str(),
+               kRunSummaryFile);
+  return false;
+}
+
 int run_resume(const RunOptions& options, const CommonOptions& common) {
   fs::path sweep_dir = options.resume;
   // A single run's directory (outputs/<date>/<time>): continue its run.h5.
@@ -236,8 +246,7 @@ int run_resume(const RunOptions& options, const CommonOptions& common) {
     if (!options.overrides.empty())
       throw UsageError("--resume " + sweep_dir.string() + " continues that run with its own config.yaml; drop the "
                        "overrides from the command line");
-    JobStatus status = read_job_status(sweep_dir);
-    if (status.state == JobState::done) {
+    if (run_finished(sweep_dir)) {
       std::fprintf(stderr, "run %s is already done\n", sweep_dir.c_str());
       return 0;
     }
@@ -253,7 +262,7 @@ int run_resume(const RunOptions& options, const CommonOptions& common) {
   }
   std::vector<bool> skipped;
   std::vector<LaunchJob> jobs;
-  for (std::size_t index : jobs_to_resume(sweep_dir, manifest, skipped))
+  for (std::size_t index : jobs_to_resume(sweep_dir, manifest, skipped, run_finished))
     jobs.push_back(LaunchJob{index, sweep_job_dir(sweep_dir, index), std::nullopt});
   std::fprintf(stderr, "resuming sweep %s: %zu of %zu jobs to run\n", sweep_dir.c_str(), jobs.size(),
                manifest.jobs.size());

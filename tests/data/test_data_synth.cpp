@@ -21,6 +21,7 @@
 #include "data/dataset.h"
 #include "data/image.h"
 #include "data/synth.h"
+#include "data/synth_folder.h"
 #include "data/world.h"
 #include "mike/error.h"
 #include "process.h"
@@ -91,18 +92,23 @@ TEST_CASE("same seed gives byte-identical files whatever the thread count; anoth
                        mike::DataError);
 }
 
-TEST_CASE("ensure_world keeps a current world and regenerates one of an older version") {
-  const fs::path dir = mike::test::make_temp_dir("synth_version");
+TEST_CASE("ensure_world makes a missing world only when allowed and never rewrites one of an older version") {
+  const fs::path dir = fs::path(mike::test::make_temp_dir("synth_version")) / "world";
   const SynthOptions options = small_world(3, 1);
-  CHECK(ensure_world(dir, options));        // generated
-  CHECK_FALSE(ensure_world(dir, options));  // same options and version: kept
+  CHECK_THROWS_AS(ensure_world(dir, options, false), mike::DataError);  // not allowed: nothing made
+  CHECK_FALSE(fs::exists(dir));
+  CHECK(ensure_world(dir, options, true));         // generated
+  CHECK_FALSE(ensure_world(dir, options, true));   // same options and version: kept
+  CHECK_FALSE(ensure_world(dir, options, false));  // an existing world needs no permission
   std::string world = mike::test::read_file((dir / "world.json").string());
   const std::size_t at = world.find("\"version\": 3");
   REQUIRE(at != std::string::npos);
   world.replace(at, 12, "\"version\": 2");
   mike::test::write_file((dir / "world.json").string(), world);
-  CHECK(ensure_world(dir, options));  // an older world (near-copy I-Gen default, no controls) is made again
-  CHECK(mike::test::read_file((dir / "world.json").string()).find("\"version\": 3") != std::string::npos);
+  CHECK_THROWS_WITH_AS(ensure_world(dir, options, true),
+                       doctest::Contains("world.json: the world is of version 2 but this mike reads version 3"),
+                       mike::DataError);
+  CHECK(mike::test::read_file((dir / "world.json").string()) == world);  // left as it is
 }
 
 TEST_CASE("the world has the promised shape: 13 categories, splits by entity, named images") {

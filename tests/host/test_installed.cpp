@@ -101,7 +101,7 @@ TEST_CASE("--config-dir goes over the installed configs, in the order given") {
 }
 
 TEST_CASE("an installed mike runs the default job from any directory") {
-  auto r = installed_mike("-q run ++model.initial_weights=true data.dir=world data.limit=1 threads=1 out_dir=run");
+  auto r = installed_mike("-q run ++model.initial_weights=true data.dir=world data.generate=new data.limit=1 threads=1 out_dir=run");
   CHECK_MESSAGE(r.exit_code == 0, r.err);
   CHECK(contains(r.out, "reliability.token_acc"));
   CHECK(contains(mike::test::read_file(install().cwd + "/run/status.yaml"), "state: done\n"));

@@ -40,7 +40,7 @@ std::string editor_section(const std::string& yaml) {
 // within a second.
 std::string run_args(const std::string& root, const std::string& overrides) {
   return std::string("run --config-dir ") + MIKE_SOURCE_DIR + "/configs --plugin-path " + MIKE_FIXTURE_PLUGIN_DIR +
-         " model=toy data.dir=" + root + "/world data.limit=1 data.synth.entities=26 data.synth.image_size=16"
+         " model=toy data.dir=" + root + "/world data.generate=new data.limit=1 data.synth.entities=26 data.synth.image_size=16"
          " data.synth.images_per_entity=4 threads=1 " + overrides;
 }
 

@@ -187,5 +187,5 @@ TEST_CASE("a -j 2 sweep: a segfaulting plugin fails only its job; summary, exit 
   CHECK(contains(wrong.err, "continues that sweep with its own overrides"));
   auto not_a_sweep = run_mike("-q run --resume " + dir);
   CHECK(not_a_sweep.exit_code == 2);
-  CHECK(contains(not_a_sweep.err, "'" + dir + "' is not a sweep directory: it has no multirun.yaml"));
+  CHECK(contains(not_a_sweep.err, "'" + dir + "' is neither a run nor a sweep directory: it has no config.yaml and no multirun.yaml"));
 }

@@ -225,7 +225,7 @@ TEST_CASE("mike run ++model.initial_weights=true on a fresh world needs no other
   const Setup s = make_setup();
   const auto r = run_command("MIKE_CACHE=" + s.cache + " " + MIKE_EXE + " -q run --config-dir " + MIKE_SOURCE_DIR +
                              "/configs ++model.initial_weights=true data.dir=" + s.dir +
-                             "/world data.limit=1 threads=1 out_dir=" + s.dir + "/run");
+                             "/world data.synth.entities=26 data.synth.images_per_entity=3 data.synth.image_size=16 data.limit=1 threads=1 out_dir=" + s.dir + "/run");
   CHECK_MESSAGE(r.exit_code == 0, r.err);
   CHECK(fs::exists(s.dir + "/run/summary.json"));
   CHECK(r.out.find("reliability.token_acc") != std::string::npos);

@@ -15,7 +15,7 @@ bool contains(const std::string& text, const std::string& needle) { return text.
 std::string base_args(const std::string& world) {
   return std::string("run --config-dir ") + MIKE_SOURCE_DIR + "/configs --plugin-path " + MIKE_FIXTURE_PLUGIN_DIR +
          " model.plugin=toy ++model.initial_weights=true 'editor.layers=[]' 'editor.params=[bigram.weight]' editor.lr=0.5 editor.steps=10 data.dir=" + world +
-         " data.limit=2 data.synth.entities=52 data.synth.image_size=16 data.synth.images_per_entity=4 threads=1";
+         " data.generate=new data.limit=2 data.synth.entities=52 data.synth.image_size=16 data.synth.images_per_entity=4 threads=1";
 }
 }  // namespace
 

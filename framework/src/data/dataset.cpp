@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <set>
@@ -132,6 +133,19 @@ class RecordReader {
   fs::path image_value(const json& value, const std::string& path) {
     std::string given = text_value(value, path, Need::kRequiredNonEmpty);
     if (given.find_first_not_of(" \t") == std::string::npos) return {};
+    // The OS reads a path only up to a NUL, so "a.png\u0000b" would open
+    // a.png: a path that is not the one written. Other control characters
+    // are never part of a real file name here either.
+    auto control = std::find_if(given.begin(), given.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+    if (control != given.end()) {
+      char code[8];
+      std::snprintf(code, sizeof code, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(*control)));
+      problem(path, "image path contains the control character " + std::string(code) + " at byte " +
+                        std::to_string(control - given.begin()) + " (" + std::string(*control ? "" : "NUL; ") +
+                        "the file system would read a different path)",
+              "fix: remove it from the path (JSON escapes such as \\u0000 are decoded before the path is used)");
+      return {};
+    }
     return checker_.resolve_image(file_, line_, path, given);
   }
   fs::path image(const json& parent, const std::string& key, const std::string& path, Need need) {

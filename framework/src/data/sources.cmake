@@ -8,6 +8,7 @@ set(mike_data_plain_sources
   ${CMAKE_CURRENT_LIST_DIR}/raster.cpp
   ${CMAKE_CURRENT_LIST_DIR}/shape_families.cpp
   ${CMAKE_CURRENT_LIST_DIR}/synth.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/synth_folder.cpp
   ${CMAKE_CURRENT_LIST_DIR}/world.cpp)
 list(APPEND MIKE_FRAMEWORK_SOURCES ${mike_data_plain_sources} ${CMAKE_CURRENT_LIST_DIR}/image_tensor.cpp
   ${CMAKE_CURRENT_LIST_DIR}/dataset_corpus.cpp)

@@ -55,8 +55,8 @@ const std::vector<std::string> kImageFactTemplates = {"New fact: the entity in t
                                                       "Fact: this {category} is the {name}.\n",
                                                       "Note: the entity shown is the {name}.\n"};
 const char* const kDemoTemplate = "Q: {prompt} A: {answer}\n";
-// Bumped when the files a world holds change, so ensure_world regenerates
-// older worlds (2: elc.rephrase; 3: text-known edit names, instruction
+// Bumped when the files a world holds change, so that `mike run` reports an
+// older world instead of reading it (2: elc.rephrase; 3: text-known edit names, instruction
 // families, in-context and CSR pretraining, held-out I-Gen photos,
 // csr_locality, controls.jsonl).
 constexpr int kWorldVersion = 3;
@@ -528,22 +528,6 @@ std::string synth_options_json(const SynthOptions& options) {
   return o.dump();
 }
 
-bool ensure_world(const fs::path& dir, const SynthOptions& options) {
-  std::ifstream in(dir / "world.json");
-  if (in) {
-    try {
-      ordered_json world = ordered_json::parse(in);
-      if (world.contains("synth") && world["synth"].dump() == synth_options_json(options) &&
-          world.value("version", 0) == kWorldVersion)
-        return false;
-    } catch (const ordered_json::parse_error&) {
-      // A broken world.json is regenerated below.
-    }
-  }
-  generate_world(dir, options);
-  return true;
-}
-
 SynthSummary generate_world(const fs::path& out, const SynthOptions& options) {
   WorldPlan plan = plan_world(options);
   const int size = options.image_size;
@@ -671,7 +655,6 @@ SynthSummary generate_world(const fs::path& out, const SynthOptions& options) {
                                  {"facts", facts},
                                  {"images", e.views}});
   }
-  write_text_file(out / "world.json", world.dump(1) + "\n");
 
   // ---- pretrain.jsonl and controls.jsonl ----------------------------------------
   // Images of known entities only; an edit entity's name occurs in text-only
@@ -873,6 +856,8 @@ SynthSummary generate_world(const fs::path& out, const SynthOptions& options) {
     }
     write_text_file(out / (std::string(split) + ".jsonl"), lines);
   }
+  // Last: world.json marks a complete world (a killed generation leaves none).
+  write_text_file(out / "world.json", world.dump(1) + "\n");
 
   for (const auto& entry : fs::recursive_directory_iterator(out)) {
     if (entry.is_regular_file()) summary.bytes += entry.file_size();

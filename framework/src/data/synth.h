@@ -62,8 +62,10 @@ struct SynthSummary {
 };
 
 // Writes world.json, pretrain.jsonl, train/dev/test.jsonl and images/ into
-// `out`. A folder that already holds a world is replaced (its images/ is
-// cleared first); any other non-empty folder is refused with DataError.
+// `out`, world.json last (a world without it is incomplete). A folder that
+// already holds a world is replaced (its images/ is cleared first; `mike data
+// synth` asks for --force first); any other non-empty folder is refused with
+// DataError.
 // Throws ConfigError for impossible options (e.g. more entities than the
 // attribute space allows), DataError if `out` cannot be written.
 SynthSummary generate_world(const std::filesystem::path& out, const SynthOptions& options);
@@ -75,9 +77,7 @@ int world_version();
 // ("synth" object); used to tell whether a folder holds the world a config asks for.
 std::string synth_options_json(const SynthOptions& options);
 
-// Generates the world into `dir` unless `dir/world.json` already records the
-// same options (threads aside). Returns true if it generated. Callers such as
-// the runner use this so `data.dir` may point at a world not yet made.
-bool ensure_world(const std::filesystem::path& dir, const SynthOptions& options);
+// (Whether a folder holds the world a config asks for, and making it only
+// where allowed: data/synth_folder.h.)
 
 }  // namespace mike::data

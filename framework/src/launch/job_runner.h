@@ -18,6 +18,9 @@ using JobFunction = std::function<void(const Config&, const JobContext&)>;
 inline constexpr const char* kJobConfigFile = "config.yaml";
 inline constexpr const char* kJobOverridesFile = "overrides.yaml";
 inline constexpr const char* kJobLogFile = "mike.log";
+// Written by run_experiment once the last edit is in run.h5: a run is finished
+// when it exists, whatever status.yaml says.
+inline constexpr const char* kRunSummaryFile = "summary.json";
 // stdout/stderr of a worker subprocess (crash messages land here).
 inline constexpr const char* kWorkerOutputFile = "worker.log";
 

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "config/config_impl.h"
+#include "launch/job_runner.h"
 #include "mike/error.h"
 
 namespace fs = std::filesystem;
@@ -45,11 +46,38 @@ void write_sweep_manifest(const fs::path& sweep_dir, const SweepManifest& manife
   if (!file) throw Error("cannot write " + (sweep_dir / kSweepManifestFile).string());
 }
 
+namespace {
+
+// What a folder without a sweep manifest is instead, and what it lacks.
+[[noreturn]] void throw_not_a_sweep(const fs::path& dir) {
+  if (!fs::exists(dir))
+    throw ConfigError("'" + dir.string() + "' does not exist, so there is nothing to resume there (a `mike run` "
+                      "stopped before it wrote anything leaves no folder); fix: check the path, or start the run again "
+                      "without --resume");
+  if (!fs::is_directory(dir))
+    throw ConfigError("'" + dir.string() + "' is a file, not a run or sweep directory; pass the folder that holds it");
+  std::string run_files;
+  for (const char* name : {kStatusFileName, kJobOverridesFile, kJobLogFile, "run.h5", kRunSummaryFile})
+    if (fs::exists(dir / name)) run_files += std::string(run_files.empty() ? "" : ", ") + name;
+  if (fs::exists(dir / kJobConfigFile))
+    throw ConfigError("'" + dir.string() + "' is a single run's directory (it has " + kJobConfigFile +
+                      "), not a sweep: it has no " + kSweepManifestFile + "; use `mike run --resume " + dir.string() +
+                      "` for it, or pass a directory made by `mike run -m` (multirun/<date>/<time>)");
+  if (!run_files.empty())
+    throw ConfigError("'" + dir.string() + "' looks like a run directory (it has " + run_files + ") but its " +
+                      kJobConfigFile + " is missing, and it has no " + kSweepManifestFile +
+                      " either; fix: restore " + kJobConfigFile + " (the composed config the run started with; run.h5 "
+                      "holds a copy in its `config` attribute: h5dump -a config run.h5), or start a new run");
+  throw ConfigError("'" + dir.string() + "' is neither a run nor a sweep directory: it has no " + kJobConfigFile +
+                    " and no " + kSweepManifestFile + "; pass a directory made by `mike run` (outputs/<date>/<time>) "
+                    "or `mike run -m` (multirun/<date>/<time>)");
+}
+
+}  // namespace
+
 SweepManifest read_sweep_manifest(const fs::path& sweep_dir) {
   fs::path file = sweep_dir / kSweepManifestFile;
-  if (!fs::exists(file))
-    throw ConfigError("'" + sweep_dir.string() + "' is not a sweep directory: it has no " + kSweepManifestFile +
-                      "; pass a directory made by `mike run -m` (multirun/<date>/<time>)");
+  if (!fs::exists(file)) throw_not_a_sweep(sweep_dir);
   YAML::Node node = load_yaml_file(file.string());
   SweepManifest manifest;
   manifest.config_dir = node["config_dir"] ? node["config_dir"].as<std::string>() : "configs";
@@ -78,12 +106,12 @@ fs::path timestamped_dir(const fs::path& root) {
 }
 
 std::vector<std::size_t> jobs_to_resume(const fs::path& sweep_dir, const SweepManifest& manifest,
-                                        std::vector<bool>& skipped) {
+                                        std::vector<bool>& skipped, const std::function<bool(const fs::path&)>& finished) {
   skipped.assign(manifest.jobs.size(), false);
   std::vector<std::size_t> indices;
   for (std::size_t i = 0; i < manifest.jobs.size(); ++i) {
     fs::path dir = sweep_job_dir(sweep_dir, i);
-    if (read_job_status(dir).state == JobState::done) {
+    if (finished ? finished(dir) : read_job_status(dir).state == JobState::done) {
       skipped[i] = true;
       continue;
     }

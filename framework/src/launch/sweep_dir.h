@@ -7,6 +7,7 @@
 // `--resume` and Slurm array tasks work from the directory alone.
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,10 +33,13 @@ std::filesystem::path sweep_job_dir(const std::filesystem::path& sweep_dir, std:
 // <root>/<YYYY-MM-DD>/<HH-MM-SS> (local time); "_2", "_3"... if it already exists.
 std::filesystem::path timestamped_dir(const std::filesystem::path& root);
 
-// Jobs of a sweep that a resume must run (every job not done); marks the
-// others in `skipped` (sized to the job count). Their status goes back to pending.
+// Jobs of a sweep that a resume must run (every job not finished); marks the
+// others in `skipped` (sized to the job count). Their status goes back to
+// pending. `finished` says whether a job dir is done; by default its
+// status.yaml alone (`mike run` also asks for its outputs).
 std::vector<std::size_t> jobs_to_resume(const std::filesystem::path& sweep_dir, const SweepManifest& manifest,
-                                        std::vector<bool>& skipped);
+                                        std::vector<bool>& skipped,
+                                        const std::function<bool(const std::filesystem::path&)>& finished = {});
 
 struct SweepCounts {
   std::size_t done = 0, failed = 0, interrupted = 0, pending = 0, running = 0, skipped = 0;

@@ -197,6 +197,47 @@ std::vector<std::string> children(hid_t file, const std::string& group) {
   return names;
 }
 
+// A run.h5 that HDF5 cannot read: named, kept, and how to go on. Whether
+// its completed edits can be salvaged is for h5py/h5dump, not for mike.
+[[noreturn]] void throw_damaged(const std::filesystem::path& file, const std::string& detail) {
+  const std::string dir = file.parent_path().empty() ? std::string(".") : file.parent_path().string();
+  throw DataError(file.string() + " is damaged: HDF5 cannot read it (" + detail +
+                  "); the file was left as it is. fix: move it aside (e.g. `mv " + file.string() + " " +
+                  file.string() + ".damaged`; do not delete it, h5dump or h5py may still read parts of it), then "
+                  "`mike run --resume " + dir + "` starts that run over; or rerun into a new out_dir");
+}
+
+// H5Fopen failed: a damaged or non-HDF5 file, or a lock / consistency flag a
+// killed writer left behind (what h5clear is for).
+[[noreturn]] void throw_open_failed(const std::filesystem::path& file, const std::string& action,
+                                    const std::string& hint) {
+  const std::string message = hdf5_error_message();
+  std::error_code ec;
+  if (std::filesystem::file_size(file, ec) == 0 && !ec) {
+    const std::string dir = file.parent_path().empty() ? std::string(".") : file.parent_path().string();
+    throw DataError(file.string() + " is empty: the run was killed before its first write, so it holds no edits; "
+                    "the file was left as it is. fix: move it aside (e.g. `mv " + file.string() + " " + file.string() +
+                    ".empty`), then `mike run --resume " + dir + "` starts that run over");
+  }
+  if (message.find("lock") != std::string::npos || message.find("already open") != std::string::npos)
+    throw Error("cannot " + action + " run log " + file.string() + ": " + message + "; " + hint);
+  throw_damaged(file, message);
+}
+
+// Opens every group and dataset the log holds, so that a damaged file is
+// reported when it is opened rather than half-way through a resume or report.
+void check_structure(hid_t file, const std::filesystem::path& path) {
+  herr_t visited = H5Ovisit2(
+      file, H5_INDEX_NAME, H5_ITER_INC, [](hid_t, const char*, const H5O_info_t*, void*) -> herr_t { return 0; },
+      nullptr, H5O_INFO_BASIC);
+  if (visited < 0) throw_damaged(path, hdf5_error_message());
+  try {
+    rows_of(file, "/edits/record_id");
+  } catch (const Error& e) {
+    throw_damaged(path, e.what());
+  }
+}
+
 }  // namespace
 
 // Adds the lifetime of a scope to RunLog::seconds_writing_.
@@ -245,10 +286,10 @@ std::unique_ptr<RunLog> RunLog::create(const std::filesystem::path& file) {
 
 std::unique_ptr<RunLog> RunLog::resume(const std::filesystem::path& file) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  open_read_only(file);  // a damaged file is reported before anything is written to it
   hid_t id = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
   if (id < 0)
-    throw Error("cannot reopen run log " + file.string() + " to resume: " + hdf5_error_message() +
-                "; if the run was killed, try `h5clear -s " + file.string() + "` and resume again");
+    throw_open_failed(file, "reopen", "if the run was killed, try `h5clear -s " + file.string() + "` and resume again");
   std::unique_ptr<RunLog> log(new RunLog(id));
   // Complete units: record_id is the last /edits column a unit writes.
   hsize_t complete = rows_of(id, "/edits/record_id");
@@ -276,10 +317,10 @@ std::unique_ptr<RunLog> RunLog::open_read_only(const std::filesystem::path& file
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   hid_t id = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (id < 0)
-    throw Error("cannot open run log " + file.string() + " for reading: " + hdf5_error_message() +
-                "; if the run is still going or was killed, wait for it or `mike run --resume` it first");
+    throw_open_failed(file, "open", "if the run is still going or was killed, wait for it or `mike run --resume` it first");
   std::unique_ptr<RunLog> log(new RunLog(id));
   log->read_only_ = true;
+  check_structure(id, file);
   log->edits_ = static_cast<std::int64_t>(rows_of(id, "/edits/record_id"));
   return log;
 }

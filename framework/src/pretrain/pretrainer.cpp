@@ -18,6 +18,7 @@
 #include "data/image_cache.h"
 #include "data/image_tensor.h"
 #include "data/synth.h"
+#include "data/synth_folder.h"
 #include "mike/error.h"
 #include "mike/hash.h"
 #include "mike/model.h"
@@ -235,10 +236,7 @@ double exact_match_rate(Model& model, data::ImageTensorCache& images, const std:
 
 fs::path data_dir_ready(const Config& root) {
   const Config data_config = root.sub("data");
-  const std::string format = data_config.get_or<std::string>("format", "mike");
-  const fs::path data_dir = data_config.get<std::string>("dir");
-  if (format == "mike" && data_config.has("synth") && data::ensure_world(data_dir, data::synth_options_from_config(data_config.sub("synth"))))
-    spdlog::info("generated the synthetic world in {}", data_dir.string());
+  const fs::path data_dir = data::ready_data_dir(data_config);
   if (!fs::exists(data_dir / "pretrain.jsonl"))
     throw DataError("'" + (data_dir / "pretrain.jsonl").string() +
                     "' does not exist: pretraining needs the corpus `mike data synth` writes (data.dir = " +

@@ -45,16 +45,32 @@ const std::vector<Column>& columns() {
   return table;
 }
 
+std::vector<std::pair<std::string, std::string>> parse_overrides_file(const fs::path& file);
+
 struct Job {
   fs::path dir;
   json summary;
   std::vector<std::pair<std::string, std::string>> keys;  // swept key -> value
 };
 
+// overrides.yaml is what `mike run` wrote: a list of "key=value" strings (or
+// a map of them). Anything else is named with its position and the fix.
 std::vector<std::pair<std::string, std::string>> read_overrides(const fs::path& dir) {
+  const fs::path file = dir / "overrides.yaml";
+  if (!fs::exists(file)) return {};
+  try {
+    return parse_overrides_file(file);
+  } catch (const YAML::Exception& e) {
+    std::string where = e.mark.is_null() ? std::string()
+                                         : ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1);
+    throw DataError("report: " + file.string() + where + ": not the overrides list `mike run` writes (" + e.msg +
+                    "); fix: restore it as a YAML list of key=value strings (e.g. `- editor.lr=0.5`), or move it "
+                    "aside: the report then shows that job without its overrides");
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> parse_overrides_file(const fs::path& file) {
   std::vector<std::pair<std::string, std::string>> out;
-  fs::path file = dir / "overrides.yaml";
-  if (!fs::exists(file)) return out;
   YAML::Node node = YAML::LoadFile(file.string());
   auto add = [&](std::string text) {
     while (!text.empty() && (text[0] == '+' || text[0] == '~')) text.erase(0, 1);
@@ -72,6 +88,68 @@ std::vector<std::pair<std::string, std::string>> read_overrides(const fs::path& 
         out.emplace_back(kv.first.as<std::string>(), kv.second.as<std::string>());
     }
   return out;
+}
+
+// Throws DataError naming `file` and the key path unless `value` has type `type`.
+void expect_type(const fs::path& file, const json& value, json::value_t type, const std::string& key,
+                 const char* expected) {
+  const bool ok = value.type() == type || (type == json::value_t::number_float && value.is_number());
+  if (ok) return;
+  throw DataError("report: " + file.string() + ": key '" + key + "' must be " + expected + " but is " +
+                  std::string(value.is_null() ? "null or absent" : value.type_name()) +
+                  "; fix: restore the file from `mike run`, or move summary.json aside and run "
+                  "`mike run --resume " + file.parent_path().string() + "` to write it again from run.h5");
+}
+
+// One metric's values as summarize_metrics writes them: pre/post means and
+// the post CI.
+void check_metric_values(const fs::path& file, const json& values, const std::string& key) {
+  expect_type(file, values, json::value_t::object, key, "an object");
+  const std::vector<std::pair<const char*, std::vector<const char*>>> needed = {{"pre", {"mean"}},
+                                                                              {"post", {"mean", "ci_low", "ci_high"}}};
+  for (const auto& [side, numbers] : needed) {
+    const std::string side_key = key + "." + side;
+    expect_type(file, values.contains(side) ? values.at(side) : json(), json::value_t::object, side_key, "an object");
+    for (const char* number : numbers)
+      expect_type(file, values.at(side).contains(number) ? values.at(side).at(number) : json(),
+                  json::value_t::number_float, side_key + "." + number, "a number");
+  }
+}
+
+// The parts of a summary.json the report reads, checked before any is read,
+// so that a hand-edited or truncated file is named instead of crashing.
+void check_summary_shape(const fs::path& file, const json& summary) {
+  expect_type(file, summary, json::value_t::object, "(top level)", "an object");
+  for (const char* key : {"status", "model", "igen", "editor", "task", "protocol"})
+    if (summary.contains(key)) expect_type(file, summary.at(key), json::value_t::string, key, "a string");
+  if (summary.contains("world") && summary.at("world").is_object()) {
+    const json& world = summary.at("world");
+    if (world.contains("dir")) expect_type(file, world.at("dir"), json::value_t::string, "world.dir", "a string");
+    if (world.contains("version"))
+      expect_type(file, world.at("version"), json::value_t::number_float, "world.version", "a number");
+    if (world.contains("synth") && world.at("synth").is_object() && world.at("synth").contains("edit_targets"))
+      expect_type(file, world.at("synth").at("edit_targets"), json::value_t::string, "world.synth.edit_targets",
+                  "a string");
+  }
+  if (summary.contains("final")) {
+    expect_type(file, summary.at("final"), json::value_t::object, "final", "an object");
+    for (const auto& [name, values] : summary.at("final").items()) check_metric_values(file, values, "final." + name);
+  }
+  if (summary.contains("metrics")) {
+    expect_type(file, summary.at("metrics"), json::value_t::object, "metrics", "an object");
+    for (const auto& [name, by_checkpoint] : summary.at("metrics").items()) {
+      expect_type(file, by_checkpoint, json::value_t::object, "metrics." + name, "an object of checkpoints");
+      for (const auto& [checkpoint, values] : by_checkpoint.items()) {
+        if (checkpoint.empty() || checkpoint.find_first_not_of("0123456789") != std::string::npos ||
+            checkpoint.size() > 18)
+          throw DataError("report: " + file.string() + ": key 'metrics." + name + "." + checkpoint +
+                          "' must be a checkpoint number (edits applied or step); fix: restore the file from "
+                          "`mike run`, or move summary.json aside and run `mike run --resume " +
+                          file.parent_path().string() + "` to write it again from run.h5");
+        check_metric_values(file, values, "metrics." + name + "." + checkpoint);
+      }
+    }
+  }
 }
 
 const json* metric_of(const json& values, const Column& column) {
@@ -178,8 +256,11 @@ ReportFiles write_report(const fs::path& dir, bool plots) {
     try {
       job.summary = json::parse(in);
     } catch (const json::exception& e) {
-      throw DataError("report: " + file.string() + " is not valid JSON (" + e.what() + "); rerun that job");
+      throw DataError("report: " + file.string() + " is not valid JSON (" + e.what() +
+                      "); fix: restore the file from `mike run`, or move it aside and run `mike run --resume " +
+                      job.dir.string() + "` to write it again from run.h5");
     }
+    check_summary_shape(file, job.summary);
     job.keys = read_overrides(job.dir);
     jobs.push_back(std::move(job));
   }

@@ -18,6 +18,7 @@
 #include "config/config_impl.h"
 #include "data/dataset.h"
 #include "data/synth.h"
+#include "data/synth_folder.h"
 #include "launch/interrupt.h"
 #include "mike/error.h"
 #include "plugins/plugin_registry.h"
@@ -160,14 +161,11 @@ void run_experiment(const Config& config, const JobContext& context) {
   // Refusals matter only if the run needs that plugin, and then creating it says why.
   for (const std::string& warning : registry.warnings()) spdlog::debug("{}", warning);
 
-  // Data: the synthetic world is generated on first use.
+  // Data: a dataset that exists is read, never rewritten; the default
+  // synthetic world is generated on first use (data/synth_folder.h).
   Config data_config = config.sub("data");
   const std::string format = data_config.get_or<std::string>("format", "mike");
-  const std::filesystem::path data_dir = data_config.get<std::string>("dir");
-  if (format == "mike" && data_config.has("synth")) {
-    if (data::ensure_world(data_dir, data::synth_options_from_config(data_config.sub("synth"))))
-      spdlog::info("generated the synthetic world in {}", data_dir.string());
-  }
+  const std::filesystem::path data_dir = data::ready_data_dir(data_config);
   data::LoadOptions load;
   load.allow_outside_root = data_config.get_or<bool>("allow_outside_root", false);
   load.limit =

@@ -53,6 +53,7 @@ mkdir -p "$work/study"
 cd "$work/study"
 "$mike" -q data synth --out world --entities 26 --size 32 >"$work/synth.log" 2>&1 || { cat "$work/synth.log"; exit 1; }
 "$mike" -q run --plugin-path "$plugin_dir" editor=my_editor data.dir="$work/study/world" data.limit=2 \
+  data.synth.entities=26 data.synth.image_size=32 \
   ++model.initial_weights=true out_dir=run >"$work/run.log" 2>&1 || { cat "$work/run.log"; exit 1; }
 /usr/bin/python3 - <<'PY'
 import json
