@@ -47,7 +47,7 @@ log "one edit on CUDA"
 work="$(mktemp -d)"
 /usr/bin/env "$python" "$here/tests/model/hf_llava_fixture.py" "$work/checkpoint" --layout new --dtype F16
 "$build/bin/mike" run --config-dir "$here/configs" model=llava_hf model.path="$work/checkpoint" device=cuda \
-  editor=ft_llm data.dir="$work/world" data.limit=4 data.synth.entities=52 data.synth.image_size=16 \
+  editor=ft_llm data.dir="$work/world" data.generate=new data.limit=4 data.synth.entities=52 data.synth.image_size=16 \
   data.synth.images_per_entity=4 out_dir="$work/run"
 "$python" - "$work/run/summary.json" <<'PY'
 import json, sys

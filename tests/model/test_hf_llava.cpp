@@ -264,7 +264,7 @@ TEST_CASE("every editor edits the tiny Hugging Face model through mike run, and 
   const std::string dir = write_checkpoint("editors", "--layout new --dtype F32 --seed 5");
   const std::string root = make_temp_dir("hf_editors");
   const std::string common = "run --config-dir " + std::string(MIKE_SOURCE_DIR) + "/configs " + hf_args(dir) +
-                             " data.dir=" + root + "/world data.limit=1 data.synth.entities=52 data.synth.image_size=16"
+                             " data.dir=" + root + "/world data.generate=new data.limit=1 data.synth.entities=52 data.synth.image_size=16"
                              " data.synth.images_per_entity=4 eval.max_new_tokens=4";
   for (const std::string editor : {"ft_llm", "ft_vis", "lora", "rome", "memit", "alphaedit", "ike"}) {
     CAPTURE(editor);

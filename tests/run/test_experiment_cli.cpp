@@ -12,9 +12,12 @@ using mike::test::run_mike;
 namespace {
 bool contains(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
 
-std::string base_args(const std::string& world) {
+// `lr` is its own argument: a sweep over editor.lr must not also set it (a
+// key set twice is refused).
+std::string base_args(const std::string& world, const std::string& lr = "editor.lr=0.5") {
   return std::string("run --config-dir ") + MIKE_SOURCE_DIR + "/configs --plugin-path " + MIKE_FIXTURE_PLUGIN_DIR +
-         " model.plugin=toy ++model.initial_weights=true 'editor.layers=[]' 'editor.params=[bigram.weight]' editor.lr=0.5 editor.steps=10 data.dir=" + world +
+         " model.plugin=toy ++model.initial_weights=true 'editor.layers=[]' 'editor.params=[bigram.weight]' " + lr +
+         " editor.steps=10 data.dir=" + world +
          " data.generate=new data.limit=2 data.synth.entities=52 data.synth.image_size=16 data.synth.images_per_entity=4 threads=1";
 }
 }  // namespace
@@ -38,7 +41,7 @@ TEST_CASE("a sweep over the learning rate runs in 2 workers and reports one row 
   std::string root = mike::test::make_temp_dir("sweep_cli");
   // Make the world once so the two workers do not both generate it.
   REQUIRE(run_mike(base_args(root + "/world") + " out_dir=" + root + "/warmup").exit_code == 0);
-  auto r = run_mike(base_args(root + "/world") + " -m -j 2 editor.lr=0.05,0.5 out_dir=" + root + "/sweep");
+  auto r = run_mike(base_args(root + "/world", "editor.lr=0.05,0.5") + " -m -j 2 out_dir=" + root + "/sweep");
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   fs::path sweep = root + "/sweep";
   REQUIRE(fs::exists(sweep / "0" / "summary.json"));
