@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <utility>
@@ -314,4 +315,40 @@ TEST_CASE("loading a few-hundred-MB F16 checkpoint needs its F32 parameters, not
                         << " s (tiny: " << baseline_s << " s)");
   CHECK(large_mb - baseline_mb <= 1.2 * f32_mb);
   CHECK(large_mb - baseline_mb >= 0.9 * f32_mb);  // the measurement sees the parameters at all
+}
+
+TEST_CASE("weights that are finite but overflow in the forward pass are refused, not scored") {
+  // 1e30 x weights: every tensor is a finite float32, the activations are not.
+  const std::string dir = write_checkpoint("overflow", "--dtype F32 --scale-weights 1e30 --seed 6");
+  check_refused(dir, {"hidden state of the language model overflowed", "checkpoint"});
+}
+
+TEST_CASE("mike model works on the native model too: image positions, BOS, raw prompts") {
+  const std::string dir = write_checkpoint("native_tokenizer", "--seed 7");
+  const std::string image = test_image(fs::path(dir).parent_path().string(), 16, 16, 8);
+  // The untrained llava_xs preset with the fixture's tokenizer: 32 px images, 8 px patches.
+  const std::string args = "--config-dir " + std::string(MIKE_SOURCE_DIR) +
+                           "/configs model=llava_xs ++model.initial_weights=true model.tokenizer=" + dir +
+                           "/tokenizer.model threads=1";
+  const auto score = run_mike("model score " + args + " --prompt 'What is this?' --image " + image +
+                              " --target Zorvel --json");
+  REQUIRE_MESSAGE(score.exit_code == 0, score.err);
+  const auto got = nlohmann::json::parse(score.out);
+  const auto& prompt = got["prompt_ids"];
+  CHECK(prompt[0] == 1);  // BOS
+  CHECK(std::count(prompt.begin(), prompt.end(), -200) == 16);  // one position per patch, no template
+  CHECK(prompt[1] == -200);  // the native model puts an unmarked image first
+  double sum = 0;
+  for (const auto& lp : got["target_logprobs"]) sum += lp.get<double>();
+  CHECK(sum < 0);
+  CHECK(got["target_ids"].size() == got["target_logprobs"].size());
+  const auto generate = run_mike("model generate " + args + " --prompt 'A photo <image> of' --image " + image +
+                                 " --max-new-tokens 3 --raw --json");
+  REQUIRE_MESSAGE(generate.exit_code == 0, generate.err);
+  CHECK(nlohmann::json::parse(generate.out)["generate_ids"].size() <= 3);
+  // --raw feeds the prompt as given: an image needs its marker.
+  const auto raw = run_mike("model score " + args + " --prompt 'What is this?' --image " + image +
+                            " --target Zorvel --raw");
+  CHECK(raw.exit_code == 3);
+  CHECK(contains(raw.err, "<image> markers but one image"));
 }

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "mike/error.h"
+
 namespace mike::llava {
 
 namespace {
@@ -30,8 +32,15 @@ RmsNormImpl::RmsNormImpl(int hidden, double eps) : eps_(eps) {
 torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) {
   const torch::Tensor xf = x.to(torch::kFloat32);
   const torch::Tensor variance = xf.pow(2).mean(-1, /*keepdim=*/true);
+  if (watch_overflow_) {
+    torch::NoGradGuard no_grad;
+    overflow_ = torch::isfinite(variance).all().logical_not();
+  }
   return weight_ * (xf * torch::rsqrt(variance + eps_)).to(x.scalar_type());
 }
+
+
+
 
 DecoderLayerImpl::DecoderLayerImpl(const LanguageConfig& c, int index)
     : index_(index), heads_(c.heads), kv_heads_(c.kv_heads), head_dim_(c.head_dim()) {
@@ -104,6 +113,7 @@ LanguageModelImpl::LanguageModelImpl(const LanguageConfig& c, int64_t vocab_size
     list->push_back(layers_.back());
   }
   norm_ = register_module("norm", RmsNorm(c.hidden, c.rms_norm_eps));
+  norm_->watch_overflow();
   // A tied head has no weight of its own: it reads embed_tokens' (one
   // parameter, so an edit of one is an edit of both, as in transformers).
   if (!c.tie_word_embeddings) lm_head_ = register_module("lm_head", linear(c.hidden, static_cast<int>(vocab_size)));
@@ -135,7 +145,14 @@ torch::Tensor LanguageModelImpl::forward(const torch::Tensor& embeds, const torc
                                  .masked_fill(allowed.unsqueeze(1).logical_not(), std::numeric_limits<float>::lowest());
   torch::Tensor x = embeds;
   for (auto& layer : layers_) x = layer->forward(x, cos, sin, mask, cache, taps);
+
   x = norm_(x);
+  // The residual stream carries an overflow from any layer to the final
+  // norm, so one check there (one host read per forward) sees it.
+  if (norm_->take_overflow().item<bool>())
+    throw ModelError("model 'llava': a hidden state of the language model overflowed (mean of squares not finite): "
+                     "its weights are damaged or too large for the compute dtype (e.g. 1e30); check the checkpoint, "
+                     "or use model.dtype=float32");
   return lm_head_ ? lm_head_(x) : torch::nn::functional::linear(x, embed_tokens_->weight);
 }
 

@@ -22,10 +22,18 @@ class RmsNormImpl : public torch::nn::Module {
  public:
   RmsNormImpl(int hidden, double eps);
   torch::Tensor forward(const torch::Tensor& x);
+  // After watch_overflow(), each forward records whether mean(x^2)
+  // overflowed (or was NaN): weights that load but blow up (1e30 everywhere)
+  // are otherwise normalised into finite, meaningless outputs.
+  // take_overflow() returns that flag (a 0-dim bool tensor on the device).
+  void watch_overflow() { watch_overflow_ = true; }
+  torch::Tensor take_overflow() { return overflow_; }
 
  private:
   torch::Tensor weight_;
   double eps_;
+  bool watch_overflow_ = false;
+  torch::Tensor overflow_;
 };
 TORCH_MODULE(RmsNorm);
 

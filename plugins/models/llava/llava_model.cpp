@@ -63,6 +63,15 @@ ClipImageProcessorConfig hf_image_processor(const LlavaConfig& config) {
   return processor;
 }
 
+// Weights that load but overflow (e.g. 1e38 everywhere) give NaN/Inf
+// outputs; every metric computed on them would be garbage, so refuse.
+void require_finite_outputs(const torch::Tensor& values, const char* during) {
+  if (torch::isfinite(values).all().item<bool>()) return;
+  throw ModelError(std::string("model 'llava' produced non-finite outputs (NaN or Inf) during ") + during +
+                   ": its weights overflow the compute dtype or are damaged; check the checkpoint (mike model "
+                   "score on one prompt shows it), or use model.dtype=float32");
+}
+
 std::int64_t count(const std::vector<torch::Tensor>& tensors) {
   std::int64_t n = 0;
   for (const auto& t : tensors) n += t.numel();
@@ -398,6 +407,7 @@ std::vector<ScoreResult> LlavaModel::score(const std::vector<ScoreRequest>& batc
     // Log-probabilities in float32 whatever the compute dtype, read on the host.
     const torch::Tensor log_probs =
         torch::log_softmax(target_logits(chunk, targets, &layout, &all_logits).to(torch::kFloat32), -1).cpu();
+    require_finite_outputs(log_probs, "scoring");
     const std::vector<std::vector<std::int64_t>>& prompts = layout.prompt_ids;
     int64_t row = 0;
     for (std::size_t i = 0; i < chunk.size(); ++i) {
@@ -475,6 +485,7 @@ std::vector<Generation> LlavaModel::generate_chunk(const std::vector<ModelInput>
   KvCache* cache_ptr = options.use_kv_cache ? &cache : nullptr;
   torch::Tensor embeds = seq.embeds, positions = seq.positions, key_mask = seq.key_mask;
   torch::Tensor logits = lm->forward(embeds, positions, key_mask, cache_ptr, taps_).select(1, -1);
+  require_finite_outputs(logits, "generation");
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);
   std::vector<std::vector<std::int64_t>> generated(batch.size());
   std::vector<bool> finished(batch.size(), false);
