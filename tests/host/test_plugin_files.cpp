@@ -3,6 +3,9 @@
 // byte-flipped, extended, emptied, unsealed or stripped shadows the real one;
 // `mike plugins list` reports it refused and `mike run` stops with an error
 // that names the file — never a signal, never a hang.
+// torch before doctest: glog (via torch) defines CHECK too, and doctest's must win.
+#include <torch/torch.h>
+#undef CHECK
 #include <doctest/doctest.h>
 
 #include <filesystem>
