@@ -7,6 +7,12 @@
 # plugin's default config: include "mike_plugin_default_config.h" and pass
 # kMikePluginDefaultConfig to MIKE_*_PLUGIN(...).
 #
+# After linking, mike-plugin-seal appends a seal (a 256-byte footer: ABI,
+# LibTorch version, kind, name, length and checksum of the file) that the host
+# checks before dlopen, so a damaged copy is refused by name instead of
+# crashing the host. Copy plugin files as they are: `strip` or any other
+# rewrite after the build breaks the seal.
+#
 # The same function is installed with the SDK, so an out-of-tree plugin is
 #   find_package(mike REQUIRED)
 #   mike_add_plugin(editor my_editor SOURCES my_editor.cpp)
@@ -35,6 +41,24 @@ endfunction()
 function(mike_plugin_precompile_headers target)
   _mike_plugin_pch_target(_pch)
   target_precompile_headers(${target} REUSE_FROM ${_pch})
+endfunction()
+
+# Seals `target` after every link (in-tree: the mike_plugin_seal target, built
+# first; out of tree: the installed mike::plugin_seal).
+function(_mike_plugin_seal target kind name)
+  if(TARGET mike_plugin_seal)
+    set(_seal mike_plugin_seal)
+    add_dependencies(${target} mike_plugin_seal)
+  elseif(TARGET mike::plugin_seal)
+    set(_seal mike::plugin_seal)
+  else()
+    message(FATAL_ERROR "mike_add_plugin(${kind} ${name}): mike-plugin-seal is missing; "
+      "use the mike_add_plugin of find_package(mike), which imports mike::plugin_seal")
+  endif()
+  set(_MIKE_PLUGIN_SEALER ${_seal} PARENT_SCOPE)
+  add_custom_command(TARGET ${target} POST_BUILD
+    COMMAND $<TARGET_FILE:${_seal}> $<TARGET_FILE:${target}> ${kind} ${name}
+    COMMENT "Sealing libmike_${kind}_${name}.so" VERBATIM)
 endfunction()
 
 function(mike_add_plugin kind name)
@@ -83,7 +107,18 @@ function(mike_add_plugin kind name)
   if(NOT ARG_NO_PCH)
     mike_plugin_precompile_headers(${target})
   endif()
+  _mike_plugin_seal(${target} ${kind} ${name})
   if(NOT ARG_NO_INSTALL AND DEFINED MIKE_INSTALL_PLUGIN_DIR)
     install(TARGETS ${target} LIBRARY DESTINATION "${MIKE_INSTALL_PLUGIN_DIR}")
+    # Installing rewrites the RPATH in place (and --strip drops the seal):
+    # the installed copy is sealed again.
+    if(IS_ABSOLUTE "${MIKE_INSTALL_PLUGIN_DIR}")
+      set(_installed "\$ENV{DESTDIR}${MIKE_INSTALL_PLUGIN_DIR}")
+    else()
+      set(_installed "\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${MIKE_INSTALL_PLUGIN_DIR}")
+    endif()
+    install(CODE "execute_process(COMMAND \"$<TARGET_FILE:${_MIKE_PLUGIN_SEALER}>\"
+      \"${_installed}/$<TARGET_FILE_NAME:${target}>\" ${kind} ${name}
+      COMMAND_ERROR_IS_FATAL ANY)")
   endif()
 endfunction()

@@ -43,7 +43,13 @@ ComposeRequest compose_request(const std::vector<std::filesystem::path>& config_
   request.plugin_defaults = [&registry](const std::string& group,
                                         const std::string& plugin) -> std::optional<PluginDefaults> {
     const PluginRecord* record = registry.find(group, plugin);
-    if (!record) return std::nullopt;
+    if (!record) {
+      // A refused plugin (a damaged file shadowing a good one, ...) fails here
+      // with its reason and file, not later as "key not in the config".
+      for (const PluginRecord& r : registry.records())
+        if (r.kind == group && r.name == plugin && r.status == PluginStatus::refused) registry.require(group, plugin);
+      return std::nullopt;
+    }
     return PluginDefaults{record->default_config, "plugin " + group + " '" + plugin + "' defaults (" + record->file + ")"};
   };
   request.plugin_names = [&registry](const std::string& group) { return registry.names(group); };

@@ -13,6 +13,7 @@
 #include <map>
 #include <regex>
 
+#include "plugins/plugin_seal.h"
 #include "system/install_layout.h"
 
 namespace fs = std::filesystem;
@@ -44,9 +45,12 @@ std::vector<std::string> split_colon_list(const std::string& text) {
 }
 
 // Why the file cannot be a plugin before we dlopen it, or "" if it may be.
-std::string precheck_file(const std::string& file) {
+// dlopen runs the file's code (and maps it: a truncated file faults on first
+// touch), so a damaged file must be caught here, reading it as bytes only.
+std::string precheck_file(const std::string& file, const std::string& kind, const std::string& name) {
   std::ifstream in(file, std::ios::binary);
   if (!in) return std::string("cannot read the file (") + std::strerror(errno) + "); check that it exists and is readable";
+  if (std::string why = check_plugin_seal(file, kind, name); !why.empty()) return why;
   char magic[4] = {};
   in.read(magic, 4);
   if (in.gcount() != 4 || std::memcmp(magic, "\x7f" "ELF", 4) != 0)
@@ -123,7 +127,7 @@ void PluginRegistry::consider(const std::string& file, const std::string& kind, 
     warnings_.push_back("refused " + file + ": " + why);
     records_.push_back(std::move(record));
   };
-  if (std::string why = precheck_file(file); !why.empty()) return refuse(why);
+  if (std::string why = precheck_file(file, kind, name); !why.empty()) return refuse(why);
 
   auto library = std::make_shared<boost::dll::shared_library>();
   try {

@@ -3,9 +3,11 @@
 //
 // discover() scans directories for libmike_<kind>_<name>.so. The first file
 // that claims a (kind, name) wins; later ones are recorded as shadowed and not
-// loaded. Each claimed file is checked (readable, ELF, info symbol, SDK ABI,
-// LibTorch version, name/kind) before its factory can ever be called; a
-// failing file is recorded as refused with the reason and the rest load.
+// loaded. Each claimed file is checked as bytes before dlopen (readable, its
+// seal intact and for this host: plugin_seal.h; ELF), then after dlopen (info
+// symbol, SDK ABI, LibTorch version, name/kind) before its factory can ever be
+// called; a failing file is recorded as refused with the reason and the rest
+// load.
 #include <boost/dll/shared_library.hpp>
 
 #include <cstdint>
