@@ -39,9 +39,6 @@ torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) {
   return weight_ * (xf * torch::rsqrt(variance + eps_)).to(x.scalar_type());
 }
 
-
-
-
 DecoderLayerImpl::DecoderLayerImpl(const LanguageConfig& c, int index)
     : index_(index), heads_(c.heads), kv_heads_(c.kv_heads), head_dim_(c.head_dim()) {
   input_layernorm_ = register_module("input_layernorm", RmsNorm(c.hidden, c.rms_norm_eps));
