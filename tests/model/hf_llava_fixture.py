@@ -12,12 +12,13 @@ usage: hf_llava_fixture.py OUT_DIR [--layout old|new] [--shards N] [--dtype F32|
 import argparse
 import json
 import os
-import struct
 import tempfile
 
 import numpy as np
 import sentencepiece as spm
 import torch
+
+from safetensors_file import write_safetensors_bytes
 
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
@@ -62,19 +63,13 @@ def tensor_bytes(t, dtype):
 
 
 def write_safetensors(path, tensors, dtype):
-    header, chunks, offset = {"__metadata__": {"format": "pt"}}, [], 0
-    for name in sorted(tensors):
-        t = tensors[name]
-        stored = "I64" if t.dtype == torch.int64 else dtype
-        raw = t.numpy().tobytes() if stored == "I64" else tensor_bytes(t, dtype)
-        header[name] = {"dtype": stored, "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
-        chunks.append(raw)
-        offset += len(raw)
-    text = json.dumps(header).encode()
-    text += b" " * ((8 - (len(text) + 8) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(chunks))
-    return offset
+    entries = {}
+    for name, t in tensors.items():
+        if t.dtype == torch.int64:  # buffers such as position_ids stay integers
+            entries[name] = ("I64", t.shape, t.numpy().tobytes())
+        else:
+            entries[name] = (dtype, t.shape, tensor_bytes(t, dtype))
+    return write_safetensors_bytes(path, entries, {"format": "pt"})
 
 
 def main():

@@ -17,6 +17,8 @@ import sys
 import numpy as np
 import torch
 
+from safetensors_file import write_safetensors_bytes
+
 DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32, "U8": np.uint8}
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
@@ -40,17 +42,8 @@ def read_safetensors(path):
 
 
 def write_safetensors(path, tensors):
-    header, chunks, offset = {}, [], 0
-    for name in sorted(tensors):
-        arr = tensors[name].detach().contiguous().numpy().astype(np.float32)
-        raw = arr.tobytes()
-        header[name] = {"dtype": "F32", "shape": list(arr.shape), "data_offsets": [offset, offset + len(raw)]}
-        chunks.append(raw)
-        offset += len(raw)
-    text = json.dumps(header).encode()
-    text += b" " * ((8 - (len(text) + 8) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(chunks))
+    arrays = {name: t.detach().contiguous().numpy().astype(np.float32) for name, t in tensors.items()}
+    write_safetensors_bytes(path, {name: ("F32", a.shape, a.tobytes()) for name, a in arrays.items()})
 
 
 def linear(w, x, name, bias=True):
