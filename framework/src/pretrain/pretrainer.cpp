@@ -38,7 +38,8 @@ namespace {
 // Bump when the loop changes in a way that changes the weights it produces.
 constexpr const char* kPretrainVersion = "mike-pretrain-1";
 // Keys of the model config that do not change the pretrained weights.
-const std::set<std::string> kKeysOutsideHash = {"checkpoint", "tokenizer", "eval_batch_size", "initial_weights"};
+const std::set<std::string> kKeysOutsideHash = {"checkpoint", "tokenizer", "eval_batch_size", "initial_weights",
+                                                   "image_feature_cache_mb"};
 
 
 std::string read_bytes(const fs::path& path) {

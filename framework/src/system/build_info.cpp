@@ -1,6 +1,7 @@
 #include "system/build_info.h"
 
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 #include <link.h>
 #include <ATen/Context.h>
 #include <torch/cuda.h>
@@ -65,6 +66,24 @@ BlasInfo detect_blas() {
 
 int max_threads() { return static_cast<int>(std::min(1024u, 4 * std::max(1u, std::thread::hardware_concurrency()))); }
 
+namespace {
+// OpenBLAS keeps its own thread pool beside LibTorch's: at threads=1 its
+// helper threads still spin (sched_yield) on every small GEMM, which cost
+// ~1.1x wall and doubled CPU time on the default job (bench/run). The
+// symbols are looked up at run time because the BLAS is chosen by Debian's
+// alternatives, not at link time; another BLAS simply lacks them.
+using SetBlasThreads = void (*)(int);
+using GetBlasThreads = int (*)();
+SetBlasThreads blas_thread_setter() {
+  return reinterpret_cast<SetBlasThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+}
+}  // namespace
+
+int blas_threads() {
+  auto get = reinterpret_cast<GetBlasThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  return get ? get() : 0;
+}
+
 int configure_threads(int threads) {
   if (threads < 0 || threads > max_threads())
     throw ConfigError("threads = " + std::to_string(threads) +
@@ -72,6 +91,7 @@ int configure_threads(int threads) {
                       " (4 per core)");
   if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads);
+  if (SetBlasThreads set = blas_thread_setter()) set(threads);
   return threads;
 }
 

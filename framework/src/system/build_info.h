@@ -25,9 +25,12 @@ BlasInfo detect_blas();
 // The most LibTorch threads mike sets: 4 per core, at most 1024 (more only
 // thrashes, and a huge count makes LibTorch spin up threads for minutes).
 int max_threads();
-// Sets LibTorch intra-op threads; 0 means all cores. Returns the count set.
+// Sets LibTorch intra-op threads and, when the BLAS is OpenBLAS, its own
+// pool to the same count; 0 means all cores. Returns the count set.
 // Throws ConfigError for a count outside 0..max_threads().
 int configure_threads(int threads);
+// OpenBLAS's thread count now in force, or 0 when the BLAS is not OpenBLAS.
+int blas_threads();
 // As configure_threads, from the config's `threads` key (0 when absent); the
 // error names the key and where it was set.
 int configure_threads(const Config& root);

@@ -129,6 +129,10 @@ LlavaConfig LlavaConfig::from_config(const Config& config) {
                              "on the CPU, or device=cuda");
   out.seed = static_cast<std::uint64_t>(config.get_or<std::int64_t>("seed", 0));
   out.eval_batch_size = positive(config, "eval_batch_size", out.eval_batch_size);
+  out.image_feature_cache_mb = config.get_or<int>("image_feature_cache_mb", out.image_feature_cache_mb);
+  if (out.image_feature_cache_mb < 0 || out.image_feature_cache_mb > 1048576)
+    invalid(config, "image_feature_cache_mb", "is " + std::to_string(out.image_feature_cache_mb) +
+                                                  "; give the cache's budget in MiB, 0 (off) .. 1048576");
   return out;
 }
 

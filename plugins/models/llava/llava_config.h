@@ -70,6 +70,8 @@ struct LlavaConfig {
   std::string checkpoint;       // directory with model.safetensors, tokenizer.model, config.json
   std::uint64_t seed = 0;       // weight initialisation
   int eval_batch_size = 32;     // score/generate process inputs in chunks of this size
+  // Budget of the image feature cache (image_feature_cache.h); 0 turns it off.
+  int image_feature_cache_mb = 256;
 
   // `path`: a Hugging Face LLaVA-1.5 checkpoint directory as published
   // (config.json, model.safetensors or its index, tokenizer.model and the

@@ -129,6 +129,11 @@ LlavaModel::LlavaModel(const Config& config) : config_(LlavaConfig::from_config(
     parameters_.clear();  // to() replaced the tensors
     for (const auto& item : network_->named_parameters(/*recurse=*/true)) parameters_.emplace(item.key(), item.value());
   }
+  for (const auto& [name, tensor] : parameters_)
+    if (name.rfind("vision.", 0) == 0 || name.rfind("projector", 0) == 0) vision_parameters_.push_back(tensor);
+  for (const std::string& tap : tap_names_)
+    if (tap.rfind("vision.", 0) == 0 || tap.rfind("projector", 0) == 0) vision_taps_.push_back(tap);
+  image_feature_cache_ = ImageFeatureCache(static_cast<std::int64_t>(config_.image_feature_cache_mb) << 20);
 }
 
 std::string LlavaModel::describe() const {
@@ -267,26 +272,61 @@ std::vector<EditSite> LlavaModel::edit_sites() const {
   return sites;
 }
 
+bool LlavaModel::image_features_cacheable() const {
+  if (!image_feature_cache_.enabled()) return false;
+  for (const std::string& tap : vision_taps_)
+    if (taps_.active(tap)) return false;
+  if (torch::GradMode::is_enabled())
+    for (const torch::Tensor& p : vision_parameters_)
+      if (p.requires_grad()) return false;
+  return true;
+}
+
+std::uint64_t LlavaModel::vision_state_stamp() const {
+  std::uint64_t stamp = 0;
+  for (const torch::Tensor& p : vision_parameters_) stamp += p._version();
+  return stamp;
+}
+
+std::vector<torch::Tensor> LlavaModel::image_features(const std::vector<const ModelInput*>& inputs) {
+  std::vector<torch::Tensor> out(inputs.size());
+  const bool cacheable = image_features_cacheable();
+  const std::uint64_t stamp = cacheable ? vision_state_stamp() : 0;
+  // Rows to encode, one per distinct image tensor (probes often share an image).
+  std::vector<std::size_t> to_encode;
+  std::vector<std::size_t> source(inputs.size(), 0);  // row -> index into to_encode
+  std::map<const void*, std::size_t> encoded_slot;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const torch::Tensor& image = inputs[i]->image;
+    if (!image.defined()) continue;
+    if (cacheable) out[i] = image_feature_cache_.find(image, stamp);
+    if (out[i].defined()) continue;
+    auto [slot, fresh] = encoded_slot.emplace(image.unsafeGetTensorImpl(), to_encode.size());
+    if (fresh) to_encode.push_back(i);
+    source[i] = slot->second;
+  }
+  if (to_encode.empty()) return out;
+  std::vector<torch::Tensor> pixels;
+  for (std::size_t i : to_encode) pixels.push_back(preprocess_image(inputs[i]->image, i));
+  const torch::Tensor features = network_->encode_images(torch::cat(pixels, 0), taps_);
+  // row_layouts() counts one feature per patch for each image.
+  if (features.size(1) != config_.vision.image_tokens())
+    throw ModelError("model 'llava': the vision tower gave " + std::to_string(features.size(1)) +
+                     " features per image, not " + std::to_string(config_.vision.image_tokens()) +
+                     "; this is a bug in the llava plugin");
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i]->image.defined() && !out[i].defined()) out[i] = features[static_cast<int64_t>(source[i])];
+  if (cacheable)
+    for (std::size_t j = 0; j < to_encode.size(); ++j)
+      image_feature_cache_.insert(inputs[to_encode[j]]->image, stamp, features[static_cast<int64_t>(j)]);
+  return out;
+}
+
 LlavaModel::Sequences LlavaModel::layout(const std::vector<const ModelInput*>& inputs,
                                          const std::vector<std::vector<std::int64_t>>& targets) {
   const std::size_t batch = inputs.size();
   const std::vector<std::vector<std::int64_t>> ids = prompt_ids(inputs);
-  std::vector<torch::Tensor> pixels;
-  std::vector<int> image_row(batch, -1);
-  for (std::size_t i = 0; i < batch; ++i) {
-    if (inputs[i]->image.defined()) {
-      image_row[i] = static_cast<int>(pixels.size());
-      pixels.push_back(preprocess_image(inputs[i]->image, i));
-    }
-  }
-  torch::Tensor features;
-  if (!pixels.empty()) features = network_->encode_images(torch::cat(pixels, 0), taps_);
-  // row_layouts() counts one feature per patch for each image.
-  if (features.defined() && features.size(1) != config_.vision.image_tokens())
-    throw ModelError("model 'llava': the vision tower gave " + std::to_string(features.size(1)) +
-                     " features per image, not " + std::to_string(config_.vision.image_tokens()) +
-                     "; this is a bug in the llava plugin");
-
+  const std::vector<torch::Tensor> features = image_features(inputs);
   auto& lm = network_->lm;
   std::vector<torch::Tensor> rows;
   std::vector<int64_t> lengths;
@@ -302,7 +342,7 @@ LlavaModel::Sequences LlavaModel::layout(const std::vector<const ModelInput*>& i
     for (std::int64_t id : ids[i]) {
       if (id == kImageTokenId) {
         flush();
-        pieces.push_back(features[image_row[i]]);
+        pieces.push_back(features[i]);
       } else {
         text.push_back(id);
       }

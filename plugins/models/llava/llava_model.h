@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "image_feature_cache.h"
 #include "llava_config.h"
 #include "llava_network.h"
 #include "mike/image_preprocessing.h"
@@ -72,6 +73,15 @@ class LlavaModel : public Model {
   // Row i's ids as fed, image features as image_token_id repeated (ScoreResult::prompt_tokens).
   std::vector<std::int64_t> fed_ids(const std::vector<std::int64_t>& ids) const;
   void load_checkpoint(const std::string& dir);
+  // Image features [P, H] per input with an image (undefined for text-only
+  // rows), from the cache when allowed, the rest encoded as one batch.
+  std::vector<torch::Tensor> image_features(const std::vector<const ModelInput*>& inputs);
+  // Whether this forward may use cached image features: no tap on the vision
+  // side (its callbacks must see every pass and may change values) and no
+  // vision/projector parameter being trained.
+  bool image_features_cacheable() const;
+  // Sum of the vision/projector parameters' version counters (image_feature_cache.h).
+  std::uint64_t vision_state_stamp() const;
   // The tokenizer, or ConfigError when the model was built without one.
   const Tokenizer& tokenizer() const;
 
@@ -85,6 +95,9 @@ class LlavaModel : public Model {
   std::map<std::string, torch::Tensor> parameters_;
   std::vector<std::string> tap_names_;
   TapRegistry taps_;
+  std::vector<torch::Tensor> vision_parameters_;  // vision tower + projector
+  std::vector<std::string> vision_taps_;          // vision.layers.<i>.out, projector.out
+  ImageFeatureCache image_feature_cache_;
 };
 
 }  // namespace mike::llava
