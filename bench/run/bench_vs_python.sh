@@ -16,7 +16,8 @@
 # round's mike run.h5 with both Python outputs, record by record.
 # Env: PY (default /usr/bin/python3), DATA (default data/synth/test.jsonl),
 #      ELC_LIMIT (records of the Python ELC loop, default 0 = all),
-#      PICK_LIMIT (records of the thread pick runs, default 10).
+#      PICK_LIMIT (records of the thread pick runs, default 5: --threads 2 on a loaded
+#      2-core machine took 42-50 s for 10 records in our first run).
 set -euo pipefail
 build_dir="${1:-build}"
 runs="${2:-5}"
@@ -25,7 +26,7 @@ loop="$(cd "$(dirname "${BASH_SOURCE[0]}")/../python" && pwd)"
 py="${PY:-/usr/bin/python3}"
 data="${DATA:-data/synth/test.jsonl}"
 elc_limit="${ELC_LIMIT:-0}"
-pick_limit="${PICK_LIMIT:-10}"
+pick_limit="${PICK_LIMIT:-5}"
 out="$(mktemp -d /tmp/mike_bench_vs_python.XXXXXX)"
 mike_sum_before="$(md5sum "$mike" | cut -d' ' -f1)"
 started=$EPOCHREALTIME
