@@ -10,6 +10,7 @@
 #include "log/logging.h"
 #include "mike/error.h"
 #include "mike/plugin.h"
+#include "system/allocator_tuning.h"
 #include "system/build_info.h"
 
 namespace po = boost::program_options;
@@ -113,6 +114,7 @@ int main_impl(int argc, char** argv) {
 }  // namespace mike::cli
 
 int main(int argc, char** argv) {
+  mike::tune_allocator();
   try {
     return mike::cli::main_impl(argc, argv);
   } catch (const mike::Error& e) {

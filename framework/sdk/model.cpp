@@ -21,6 +21,19 @@ std::string shape_string(const torch::Tensor& t) {
   return s + "]";
 }
 
+std::vector<std::int64_t> greedy_prefix(const ScoreResult& score) {
+  std::vector<std::int64_t> known;
+  const std::size_t n = std::min(score.predicted_tokens.size(), score.target_tokens.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    // Greedy decoding emits the prediction at i; it is fed the target's token
+    // only while the two agree, so the prefix ends at the first disagreement.
+    known.push_back(score.predicted_tokens[i]);
+    if (score.predicted_tokens[i] != score.target_tokens[i]) return known;
+  }
+  if (n == score.target_tokens.size() && n > 0 && score.next_token >= 0) known.push_back(score.next_token);
+  return known;
+}
+
 EditSite edit_site(const Model& model, int block, const std::string& key) {
   const std::vector<EditSite> sites = model.edit_sites();
   if (sites.empty())

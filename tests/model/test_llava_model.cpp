@@ -308,3 +308,121 @@ TEST_CASE("the size presets build from one code path and span more than 30x in p
   }
   CHECK(counts.back() >= 30 * counts.front());
 }
+
+TEST_CASE("image features are encoded once per image and again only after a vision weight changes") {
+  auto model = make_tiny_model();
+  auto uncached = make_tiny_model(tiny_model_yaml("image_feature_cache_mb: 0\n"));
+  auto batch = sample_requests();
+  const auto first = model->score(batch);
+  const auto reference = uncached->score(batch);
+  for (std::size_t i = 0; i < batch.size(); ++i) CHECK(first[i].loss == reference[i].loss);
+  // Writing pixels through the data pointer bypasses the tensor's version
+  // counter: the caching model keeps answering for the pixels it encoded,
+  // which shows that it did not encode the image again; the other one did.
+  {
+    torch::NoGradGuard no_grad;
+    torch::Tensor pixels = batch[0].input.image;
+    std::fill_n(pixels.data_ptr<float>(), pixels.numel(), 0.5f);
+  }
+  CHECK(model->score(batch)[0].loss == first[0].loss);
+  CHECK(uncached->score(batch)[0].loss != reference[0].loss);
+  // A write the version counter sees (in place under no_grad) is a new image.
+  // Only it is encoded (a batch of one, the others come from the cache), so
+  // its GEMMs run with other shapes than the uncached model's batch of three:
+  // equal up to float reassociation, not bitwise.
+  batch[0].input.image.mul_(1.0);
+  CHECK(model->score(batch)[0].loss == doctest::Approx(uncached->score(batch)[0].loss).epsilon(1e-5));
+  CHECK(model->score(batch)[0].loss != first[0].loss);
+
+  // An in-place change of a vision weight drops every cached feature.
+  const auto before = model->score(batch);
+  for (auto* m : {model.get(), uncached.get()}) {
+    torch::NoGradGuard no_grad;
+    m->parameter("vision.layers.0.fc1.weight").add_(0.05);
+  }
+  const auto after = model->score(batch);
+  const auto after_reference = uncached->score(batch);
+  CHECK(after[2].loss != before[2].loss);
+  for (std::size_t i = 0; i < batch.size(); ++i) CHECK(after[i].loss == after_reference[i].loss);
+
+  // A tap on the vision side sees every forward, cached features or not.
+  {
+    Recorder projector(*model, "projector.out");
+    model->score(batch);
+    CHECK(projector.seen.size() == 1);
+  }
+  // Training a vision weight: the loss reaches it through fresh features.
+  torch::Tensor weight = model->parameter("vision.layers.0.fc1.weight");
+  for (const auto& name : model->parameter_names()) model->parameter(name).set_requires_grad(false);
+  weight.set_requires_grad(true);
+  model->loss(batch).backward();
+  REQUIRE(weight.grad().defined());
+  CHECK(weight.grad().abs().sum().item<double>() > 0.0);
+  weight.mutable_grad() = torch::Tensor();
+}
+
+TEST_CASE("greedy_prefix: the predicted target up to the first miss, and the next token after a full match") {
+  ScoreResult score;
+  score.target_tokens = {5, 6, 7};
+  score.predicted_tokens = {5, 9, 7};
+  CHECK(greedy_prefix(score) == std::vector<std::int64_t>{5, 9});
+  score.predicted_tokens = {5, 6, 7};
+  CHECK(greedy_prefix(score) == std::vector<std::int64_t>{5, 6, 7});  // next token not reported
+  score.next_token = 2;
+  CHECK(greedy_prefix(score) == std::vector<std::int64_t>{5, 6, 7, 2});
+  score.predicted_tokens = {};
+  CHECK(greedy_prefix(score).empty());
+}
+
+TEST_CASE("greedy decoding seeded with the teacher-forced prefix gives the tokens full decoding gives") {
+  auto model = make_tiny_model();
+  // Teach two answers so that some targets are predicted through EOS (rows
+  // that then need no decoding) while others miss at once.
+  std::vector<ScoreRequest> lessons = sample_requests();
+  lessons.resize(2);
+  for (auto& r : lessons) r.end_with_eos = true;
+  {
+    std::vector<torch::Tensor> params;
+    for (const auto& name : model->parameter_names()) params.push_back(model->parameter(name));
+    torch::optim::Adam optimizer(params, torch::optim::AdamOptions(1e-2));
+    for (int step = 0; step < 60; ++step) {
+      optimizer.zero_grad();
+      model->loss(lessons).backward();
+      optimizer.step();
+    }
+  }
+  torch::NoGradGuard no_grad;
+  std::vector<ScoreRequest> probes = sample_requests();
+  for (const auto& r : sample_requests()) {  // the same inputs with other targets: misses at several depths
+    ScoreRequest other = r;
+    other.target = "It is Belmuth on a plain background.";
+    probes.push_back(other);
+  }
+  std::vector<ModelInput> inputs;
+  for (const auto& r : probes) inputs.push_back(r.input);
+  for (int budget : {1, 3, 12}) {
+    GenerateOptions full;
+    full.max_new_tokens = budget;
+    const auto expected = model->generate_tokens(inputs, full);
+    GenerateOptions seeded = full;
+    int predicted_through_eos = 0;
+    const std::int64_t eos = Tokenizer::load(mike::test::tiny_tokenizer_path()).eos_id();
+    for (const ScoreResult& score : model->score(probes)) {
+      seeded.known_tokens.push_back(greedy_prefix(score));
+      CHECK(score.next_token >= 0);
+      if (score.token_accuracy == 1.0 && score.next_token == eos) ++predicted_through_eos;
+    }
+    const auto got = model->generate_tokens(inputs, seeded);
+    REQUIRE(got.size() == expected.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      CHECK_MESSAGE(got[i].tokens == expected[i].tokens, "input ", i, ", max_new_tokens ", budget);
+      CHECK(got[i].text == expected[i].text);
+      CHECK(got[i].prompt_tokens == expected[i].prompt_tokens);
+    }
+    CHECK(predicted_through_eos >= 2);  // the taught answers are the shortcut's case
+  }
+  GenerateOptions wrong;
+  wrong.known_tokens = {{1}};
+  CHECK_THROWS_WITH_AS(model->generate_tokens(inputs, wrong), doctest::Contains("known_tokens has 1 lists for 8 inputs"),
+                       Error);
+}

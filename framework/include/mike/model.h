@@ -55,7 +55,24 @@ struct GenerateOptions {
   // false recomputes the whole sequence at every step: the reference the
   // KV-cached path is tested against; never faster.
   bool use_kv_cache = true;
+  // Per input (empty, or one list per input): tokens greedy decoding is known
+  // to emit first, e.g. the argmaxes a teacher-forced score() of the same
+  // input reported (greedy_prefix() below). A model may feed them in one
+  // prefill forward instead of decoding them one by one, and need not run a
+  // row whose known tokens end in EOS or fill max_new_tokens; it may also
+  // ignore them, as the output is the same. Greedy decoding only (sampling
+  // ignores them). The prefill computes the same logits in another order, so
+  // a near tie can in principle flip: tests/run pins that every probe of the
+  // default runs decodes identically with and without.
+  std::vector<std::vector<std::int64_t>> known_tokens;
 };
+
+// The tokens greedy decoding of a scored input is known to emit, from its
+// teacher-forced score: the target's tokens up to the first one the model
+// would not have predicted, that prediction included; after a fully
+// predicted target, the next token (ScoreResult::next_token) when reported.
+// Empty when the score has no predictions.
+MIKE_API std::vector<std::int64_t> greedy_prefix(const ScoreResult& score);
 
 // One decoded continuation with the ids that produced it.
 struct Generation {

@@ -31,6 +31,11 @@ struct ScoreResult {
   // model's image token id once per image feature position.
   std::vector<std::int64_t> prompt_tokens;
   std::vector<std::int64_t> predicted_tokens;         // argmax at each target position
+  // Argmax at the position after the last scored token: what greedy decoding
+  // emits after the target (EOS when the target ends the answer); -1 when the
+  // model does not report it. With predicted_tokens it gives the tokens
+  // greedy decoding is known to produce (GenerateOptions::known_tokens).
+  std::int64_t next_token = -1;
   std::vector<std::vector<std::int64_t>> topk_tokens; // top-k ids at each target position
   // Top-k ids (best first) at every position 0..layout.length-1 of the row,
   // predicting the token after it; filled when ScoreRequest::position_top_k > 0.

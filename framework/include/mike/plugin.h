@@ -28,7 +28,9 @@ namespace mike {
 // 4: ScoreRequest::position_top_k, ScoreResult::position_topk_tokens (EasyEdit locality).
 // 5: ModelInput::raw, ScoreResult::prompt_tokens/target_token_log_probs,
 //    Model::generate_tokens/device, Tokenizer added tokens (Hugging Face checkpoints).
-inline constexpr std::uint32_t kSdkAbiVersion = 5;
+// 6: ScoreResult::next_token, GenerateOptions::known_tokens (greedy decoding
+//    seeded from teacher forcing).
+inline constexpr std::uint32_t kSdkAbiVersion = 6;
 
 // Layout is frozen: `abi_version` stays the first member so that any host
 // can read it from any plugin before trusting the rest.

@@ -103,8 +103,9 @@ void create_growing(hid_t file, const std::string& path, hid_t type, const std::
   // Compressed datasets therefore get one row per chunk (written once, never
   // rewritten); uncompressed 1-D columns share chunks, which are rewritten in
   // place with identical bytes for the committed rows.
-  (void)row_elements;
-  hsize_t rows_per_chunk = compress ? 1 : 1024;
+  // Uncompressed chunks hold up to 1024 rows and about 1 MiB.
+  const hsize_t row_bytes = row_elements * H5Tget_size(type);
+  hsize_t rows_per_chunk = compress ? 1 : std::clamp<hsize_t>((hsize_t{1} << 20) / std::max<hsize_t>(1, row_bytes), 1, 1024);
   chunk.push_back(rows_per_chunk);
   for (hsize_t d : row_shape) chunk.push_back(std::max<hsize_t>(1, d));
   Handle space(check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), max_dims.data()), "dataspace"),
@@ -372,7 +373,9 @@ void RunLog::append_weight_delta(const std::string& param, std::int64_t edit, co
   std::vector<hsize_t> row_shape(shape.begin(), shape.end());
   if (!exists(file_, group)) {
     ensure_group(file_, group);
-    create_growing(file_, group + "/delta", H5T_NATIVE_FLOAT, row_shape, true);
+    // Not compressed: a weight delta is dense float noise that deflate shrank
+    // by ~5% for ~0.15 s per 26 FT-LLM edits, half the run's logging time.
+    create_growing(file_, group + "/delta", H5T_NATIVE_FLOAT, row_shape, false);
     create_growing(file_, group + "/edit", H5T_NATIVE_INT64, {}, false);
   }
   append_rows(file_, group + "/delta", H5T_NATIVE_FLOAT, 1, data);

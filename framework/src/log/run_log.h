@@ -5,7 +5,7 @@
 //   /edits/<column>        one row per completed edit (record_id, entity, step, target, wall_time_s,
 //                          and stats/<name> for each editor statistic)
 //   /metrics/<name>/<col>  one row per evaluated sample: edit, checkpoint, record_id, pre, post
-//   /weights/<param>/      delta [n, ...shape] (float32, shuffle+deflate) and edit [n]
+//   /weights/<param>/      delta [n, ...shape] (float32, uncompressed: dense deltas do not shrink) and edit [n]
 //   /activations/<tap>/    values [rows, width] (float32, shuffle+deflate) and edit, sample, position [rows]
 //
 // A run is a sequence of units, one per edit. Everything a unit produces is

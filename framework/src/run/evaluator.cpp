@@ -53,6 +53,8 @@ std::vector<SampleOutput> Evaluator::evaluate(Model& model, const std::string& m
     handles.clear();
     GenerateOptions generate_options;
     generate_options.max_new_tokens = options_.max_new_tokens;
+    if (options_.seed_generation_from_scores)
+      for (const ScoreResult& score : scores) generate_options.known_tokens.push_back(greedy_prefix(score));
     std::vector<std::string> generated =
         call_plugin(model_label, [&] { return model.generate(generate_batch, generate_options); });
     for (std::size_t i = start; i < end; ++i) {

@@ -32,6 +32,11 @@ struct EvaluatorOptions {
   // locality probes need it, and it costs k ids per position.
   int position_top_k = 10;
   std::vector<std::string> position_top_k_probes = {"t_locality", "m_locality"};
+  // Start greedy decoding from what the teacher-forced score of the same
+  // sample already predicted (GenerateOptions::known_tokens): a post-edit
+  // probe whose target is predicted through EOS needs no decoding at all.
+  // The generated text is the same; off recomputes it token by token.
+  bool seed_generation_from_scores = true;
 };
 
 // Called for every activation seen at a logged tap while scoring: the tensor

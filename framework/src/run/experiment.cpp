@@ -121,6 +121,7 @@ EvaluatorOptions evaluator_options(const Config& config, Task task) {
       in_range("eval.max_new_tokens", task == Task::kElc ? 40 : 16, 1, kMaxEvalCount, "tokens generated per answer");
   eval.position_top_k =
       in_range("eval.position_top_k", eval.position_top_k, 0, kMaxTopK, "0 = off; 10 for EasyEdit's M-Loc");
+  eval.seed_generation_from_scores = config.get_or<bool>("eval.reuse_teacher_forcing", true);
   return eval;
 }
 

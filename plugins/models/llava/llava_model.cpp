@@ -465,6 +465,8 @@ std::vector<ScoreResult> LlavaModel::score(const std::vector<ScoreRequest>& batc
       r.prompt_tokens = fed_ids(prompts[i]);
       r.layout = layout.rows[i];
       r.predicted_tokens.assign(predicted.data_ptr<int64_t>(), predicted.data_ptr<int64_t>() + n);
+      // The last column predicts the token after the target (every row ends there).
+      r.next_token = all_logits[static_cast<int64_t>(i)][all_logits.size(1) - 1].argmax().item<std::int64_t>();
       const int k = std::max(1, std::min<int>(chunk[i].top_k, static_cast<int>(lp.size(1))));
       for (const auto& ids : rows_of(std::get<1>(lp.topk(k, -1)))) r.topk_tokens.push_back(ids);
       if (chunk[i].position_top_k > 0) {
@@ -505,21 +507,55 @@ std::vector<std::string> LlavaModel::generate(const std::vector<ModelInput>& bat
 
 std::vector<Generation> LlavaModel::generate_tokens(const std::vector<ModelInput>& batch, const GenerateOptions& options) {
   torch::NoGradGuard no_grad;
-  std::vector<Generation> out;
-  for (std::size_t start = 0; start < batch.size(); start += config_.eval_batch_size) {
-    const std::vector<ModelInput> chunk(batch.begin() + start,
-                                        batch.begin() + std::min(batch.size(), start + config_.eval_batch_size));
-    for (auto& generation : generate_chunk(chunk, options)) out.push_back(std::move(generation));
+  const bool seeded = options.greedy && !options.known_tokens.empty();
+  if (seeded && options.known_tokens.size() != batch.size())
+    throw Error("generate(): GenerateOptions::known_tokens has " + std::to_string(options.known_tokens.size()) +
+                " lists for " + std::to_string(batch.size()) + " inputs; give one per input or none");
+  const auto budget = static_cast<std::size_t>(std::max(0, options.max_new_tokens));
+  std::vector<Generation> out(batch.size());
+  // Rows still to decode, with the tokens known so far (cut at EOS and at the budget).
+  std::vector<std::size_t> open;
+  std::vector<std::vector<std::int64_t>> known(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    bool done = false;
+    if (seeded) {
+      for (std::int64_t id : options.known_tokens[i]) {
+        if (id == tokenizer().eos_id() || known[i].size() == budget) {
+          done = true;
+          break;
+        }
+        known[i].push_back(id);
+      }
+      done = done || known[i].size() == budget;
+    }
+    if (done) {
+      std::vector<const ModelInput*> one = {&batch[i]};
+      out[i] = {fed_ids(prompt_ids(one)[0]), known[i], tokenizer().decode(known[i])};
+    } else {
+      open.push_back(i);
+    }
+  }
+  const auto chunk_size = static_cast<std::size_t>(config_.eval_batch_size);
+  for (std::size_t start = 0; start < open.size(); start += chunk_size) {
+    std::vector<const ModelInput*> chunk;
+    std::vector<std::vector<std::int64_t>> chunk_known;
+    for (std::size_t j = start; j < std::min(open.size(), start + chunk_size); ++j) {
+      chunk.push_back(&batch[open[j]]);
+      chunk_known.push_back(known[open[j]]);
+    }
+    std::vector<Generation> generated = generate_chunk(chunk, chunk_known, options);
+    for (std::size_t j = 0; j < generated.size(); ++j) out[open[start + j]] = std::move(generated[j]);
   }
   return out;
 }
 
-std::vector<Generation> LlavaModel::generate_chunk(const std::vector<ModelInput>& batch,
+std::vector<Generation> LlavaModel::generate_chunk(const std::vector<const ModelInput*>& inputs,
+                                                   const std::vector<std::vector<std::int64_t>>& known,
                                                    const GenerateOptions& options) {
-  std::vector<const ModelInput*> inputs;
-  for (const auto& in : batch) inputs.push_back(&in);
-  Sequences seq = layout(inputs, {});
-  const int64_t rows = static_cast<int64_t>(batch.size());
+  // Known tokens go in with the prompt, as teacher-forced targets do.
+  const bool any_known = std::any_of(known.begin(), known.end(), [](const auto& k) { return !k.empty(); });
+  Sequences seq = layout(inputs, any_known ? known : std::vector<std::vector<std::int64_t>>{});
+  const int64_t rows = static_cast<int64_t>(inputs.size());
   auto& lm = network_->lm;
   KvCache cache;
   KvCache* cache_ptr = options.use_kv_cache ? &cache : nullptr;
@@ -527,8 +563,9 @@ std::vector<Generation> LlavaModel::generate_chunk(const std::vector<ModelInput>
   torch::Tensor logits = lm->forward(embeds, positions, key_mask, cache_ptr, taps_).select(1, -1);
   require_finite_outputs(logits, "generation");
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);
-  std::vector<std::vector<std::int64_t>> generated(batch.size());
-  std::vector<bool> finished(batch.size(), false);
+  std::vector<std::vector<std::int64_t>> generated = known;
+  const auto budget = static_cast<std::size_t>(std::max(0, options.max_new_tokens));
+  std::vector<bool> finished(inputs.size(), false);
   const auto long_opts = torch::TensorOptions().dtype(torch::kInt64).device(device_);
   for (int step = 0; step < options.max_new_tokens; ++step) {
     torch::Tensor next;
@@ -546,9 +583,11 @@ std::vector<Generation> LlavaModel::generate_chunk(const std::vector<ModelInput>
       const std::int64_t id = next[b].item<std::int64_t>();
       if (id == tokenizer().eos_id()) finished[b] = true;
       else generated[b].push_back(id);
+      // A row stops at max_new_tokens tokens, known ones included.
+      if (generated[b].size() >= budget) finished[b] = true;
       all_done = all_done && finished[b];
     }
-    if (all_done || step + 1 == options.max_new_tokens) break;
+    if (all_done) break;
     const torch::Tensor new_embeds = lm->embed(next.to(device_).unsqueeze(1));
     const torch::Tensor new_positions = positions.select(1, -1).unsqueeze(1) + 1;
     key_mask = torch::cat({key_mask, torch::ones({rows, 1}, long_opts)}, 1);
@@ -562,7 +601,7 @@ std::vector<Generation> LlavaModel::generate_chunk(const std::vector<ModelInput>
     }
   }
   std::vector<Generation> out;
-  for (std::size_t b = 0; b < batch.size(); ++b)
+  for (std::size_t b = 0; b < inputs.size(); ++b)
     out.push_back({fed_ids(seq.prompt_ids[b]), generated[b], tokenizer().decode(generated[b])});
   return out;
 }

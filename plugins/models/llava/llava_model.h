@@ -69,7 +69,10 @@ class LlavaModel : public Model {
   // [B, T, V] (rows left-padded; layout_out->rows[i].offset locates row i).
   torch::Tensor target_logits(const std::vector<ScoreRequest>& batch, std::vector<std::vector<std::int64_t>>& targets,
                               Sequences* layout_out = nullptr, torch::Tensor* all_logits = nullptr);
-  std::vector<Generation> generate_chunk(const std::vector<ModelInput>& batch, const GenerateOptions& options);
+  // Greedy/sampled decoding of `inputs`, each continuing after its `known` tokens.
+  std::vector<Generation> generate_chunk(const std::vector<const ModelInput*>& inputs,
+                                         const std::vector<std::vector<std::int64_t>>& known,
+                                         const GenerateOptions& options);
   // Row i's ids as fed, image features as image_token_id repeated (ScoreResult::prompt_tokens).
   std::vector<std::int64_t> fed_ids(const std::vector<std::int64_t>& ids) const;
   void load_checkpoint(const std::string& dir);
