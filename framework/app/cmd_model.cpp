@@ -87,12 +87,13 @@ int cmd_model(const std::vector<std::string>& args, CommonOptions& common) {
   std::vector<std::string> overrides;
   if (vm.count("overrides")) overrides = vm["overrides"].as<std::vector<std::string>>();
   const Config config = compose_config(compose_request(config_search_path(config_dirs), config_name, overrides, registry)).config;
-  configure_threads(config.get_or<int>("threads", 0));
+  configure_threads(config);
   const std::string model_name = config.sub("model").get<std::string>("plugin");
   registry.require("model", model_name);
   const Config model_config = model_config_for_run(config, common.plugin_paths);
   const std::string label = "model '" + model_name + "'";
   auto model = registry.create_model(model_name, model_config);
+  settle_threads(config, parameter_count(*model));
 
   if (action == "describe") {
     const std::string text = call_plugin(label, [&] { return model->describe(); });

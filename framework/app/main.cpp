@@ -59,7 +59,10 @@ void print_version() {
   std::printf("LibTorch %s\n", torch_version());
   std::printf("CUDA %s\n", cuda_summary().c_str());
   std::printf("BLAS %s%s%s\n", blas.vendor.c_str(), blas.library.empty() ? "" : " at ", blas.library.c_str());
-  std::printf("threads %d\n", configure_threads(0));
+  const int cores = configure_threads(0);
+  std::printf("threads auto (the default): 1 for a model under %lld parameters, else %d (one per core); "
+              "OpenBLAS's pool follows LibTorch's (%d now)\n",
+              static_cast<long long>(kOneThreadBelowParameters), cores, blas_threads());
   if (blas.is_reference) {
     std::fflush(stdout);
     spdlog::warn(

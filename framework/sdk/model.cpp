@@ -21,6 +21,12 @@ std::string shape_string(const torch::Tensor& t) {
   return s + "]";
 }
 
+std::int64_t parameter_count(Model& model) {
+  std::int64_t n = 0;
+  for (const std::string& name : model.parameter_names()) n += model.parameter(name).numel();
+  return n;
+}
+
 std::vector<std::int64_t> greedy_prefix(const ScoreResult& score) {
   std::vector<std::int64_t> known;
   const std::size_t n = std::min(score.predicted_tokens.size(), score.target_tokens.size());

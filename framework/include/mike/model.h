@@ -161,6 +161,8 @@ class MIKE_API Model : public Component {
 }  // namespace mike
 
 namespace mike {
+// Elements in all of the model's parameters.
+MIKE_API std::int64_t parameter_count(Model& model);
 // "[2, 3]": a tensor's shape for messages.
 MIKE_API std::string shape_string(const torch::Tensor& tensor);
 // The site of LM block `block` (edit_sites()[block]); ConfigError naming

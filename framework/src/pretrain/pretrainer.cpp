@@ -316,7 +316,7 @@ void train_corpus_tokenizer(const std::vector<data::PretrainRecord>& records, co
 }
 
 PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& options) {
-  const int threads = configure_threads(root);
+  int threads = configure_threads(root);
   const fs::path data_dir = data_dir_ready(root);
   const Settings s = settings_of(root);
   const fs::path final_dir = pretrained_checkpoint_dir(root);
@@ -353,6 +353,7 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
   registry.discover(PluginRegistry::default_search_path(options.plugin_paths));
   torch::manual_seed(s.seed);
   auto model = registry.create_model(plugin, model_config);
+  threads = settle_threads(root, parameter_count(*model));
   const Tokenizer tokenizer = Tokenizer::load((partial / "tokenizer.model").string());
 
   std::vector<std::string> names = model->parameter_names();

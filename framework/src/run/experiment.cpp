@@ -183,6 +183,7 @@ void run_experiment(const Config& config, const JobContext& context) {
   const std::string model_name = model_config.get<std::string>("plugin");
   const std::string editor_name = editor_config.get<std::string>("plugin");
   auto model = registry.create_model(model_name, model_config);
+  threads = settle_threads(config, parameter_count(*model));
   auto editor = registry.create_editor(editor_name, editor_config);
   Plugins plugins;
   plugins.model = model.get();

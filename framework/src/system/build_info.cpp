@@ -95,9 +95,26 @@ int configure_threads(int threads) {
   return threads;
 }
 
+int configured_threads(const Config& root) {
+  if (root.has("threads") && root.get_or<std::string>("threads", "") == "auto") return kAutoThreads;
+  return static_cast<int>(get_int_in_range(root, "threads", 0, 0, max_threads(),
+                                           "LibTorch threads: auto, 0 = one per core, at most 4 per core"));
+}
+
 int configure_threads(const Config& root) {
-  return configure_threads(static_cast<int>(get_int_in_range(
-      root, "threads", 0, 0, max_threads(), "LibTorch threads: 0 = one per core, at most 4 per core")));
+  const int threads = configured_threads(root);
+  // auto starts at one thread: the parameter count decides once the model exists.
+  return configure_threads(threads == kAutoThreads ? 1 : threads);
+}
+
+int auto_threads(std::int64_t parameters) {
+  if (parameters < kOneThreadBelowParameters) return 1;
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+int settle_threads(const Config& root, std::int64_t parameters) {
+  const int threads = configured_threads(root);
+  return configure_threads(threads == kAutoThreads ? auto_threads(parameters) : threads);
 }
 
 }  // namespace mike
