@@ -426,3 +426,60 @@ TEST_CASE("greedy decoding seeded with the teacher-forced prefix gives the token
   CHECK_THROWS_WITH_AS(model->generate_tokens(inputs, wrong), doctest::Contains("known_tokens has 1 lists for 8 inputs"),
                        Error);
 }
+
+TEST_CASE("edit steps that resume above the cached lower layers compute the losses of full forwards") {
+  auto cached = make_tiny_model();
+  auto full = make_tiny_model(tiny_model_yaml("cache_below_edit: false\n"));
+  std::vector<ScoreRequest> batch = sample_requests();
+  for (auto& r : batch) r.end_with_eos = true;
+  // Train one down_proj (resumes at its input), then one whole block (resumes
+  // at the block input), then through a tap (a ROME-style value shift).
+  for (const char* weight : {"lm.layers.1.down_proj.weight", "lm.layers.1.q_proj.weight"}) {
+    std::vector<double> losses[2];
+    int m = 0;
+    for (auto* model : {cached.get(), full.get()}) {
+      for (const auto& name : model->parameter_names()) model->parameter(name).set_requires_grad(false);
+      const auto before = model->snapshot({weight});
+      torch::Tensor w = model->parameter(weight);
+      w.set_requires_grad(true);
+      torch::optim::Adam optimizer(std::vector<torch::Tensor>{w}, torch::optim::AdamOptions(1e-2));
+      for (int step = 0; step < 4; ++step) {
+        optimizer.zero_grad();
+        torch::Tensor loss = model->loss(batch);
+        losses[m].push_back(loss.item<double>());
+        loss.backward();
+        optimizer.step();
+        if (step == 1) {  // a lower weight changes: the cached activations must not be used again
+          torch::NoGradGuard no_grad;
+          model->parameter("lm.layers.0.down_proj.weight").mul_(1.01);
+        }
+      }
+      w.set_requires_grad(false);
+      w.mutable_grad() = torch::Tensor();
+      model->restore(before);
+      ++m;
+    }
+    CHECK_MESSAGE(losses[0] == losses[1], weight);
+    CHECK(losses[0].back() < losses[0].front());  // the steps train
+  }
+  {
+    std::vector<double> losses[2];
+    int m = 0;
+    for (auto* model : {cached.get(), full.get()}) {
+      torch::Tensor delta = torch::zeros({48}, torch::requires_grad());
+      TapHandle shift = model->add_tap("lm.layers.0.mlp.down_proj.out",
+                                       [&](const std::string&, const torch::Tensor& x) { return x + delta; });
+      torch::optim::Adam optimizer(std::vector<torch::Tensor>{delta}, torch::optim::AdamOptions(5e-2));
+      for (int step = 0; step < 4; ++step) {
+        optimizer.zero_grad();
+        torch::Tensor loss = model->loss(batch);
+        losses[m].push_back(loss.item<double>());
+        loss.backward();
+        optimizer.step();
+      }
+      ++m;
+    }
+    CHECK(losses[0] == losses[1]);
+    CHECK(losses[0].back() < losses[0].front());
+  }
+}

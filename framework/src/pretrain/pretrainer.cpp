@@ -39,7 +39,7 @@ namespace {
 constexpr const char* kPretrainVersion = "mike-pretrain-1";
 // Keys of the model config that do not change the pretrained weights.
 const std::set<std::string> kKeysOutsideHash = {"checkpoint", "tokenizer", "eval_batch_size", "initial_weights",
-                                                   "image_feature_cache_mb"};
+                                                   "image_feature_cache_mb", "cache_below_edit"};
 
 
 std::string read_bytes(const fs::path& path) {

@@ -61,6 +61,17 @@ DecoderLayerImpl::DecoderLayerImpl(const LanguageConfig& c, int index)
 
 torch::Tensor DecoderLayerImpl::forward(torch::Tensor x, const torch::Tensor& cos, const torch::Tensor& sin,
                                         const torch::Tensor& mask, KvCache* cache, const TapRegistry& taps) {
+  return forward_from_down_input(forward_to_down_input(std::move(x), cos, sin, mask, cache, taps), taps);
+}
+
+torch::Tensor DecoderLayerImpl::forward_from_down_input(const DownProjInput& state, const TapRegistry& taps) {
+  torch::Tensor down_out = taps.apply(tap_down_out_, down_proj_(state.down_in));
+  return taps.apply(tap_out_, state.residual + down_out);
+}
+
+DownProjInput DecoderLayerImpl::forward_to_down_input(torch::Tensor x, const torch::Tensor& cos,
+                                                      const torch::Tensor& sin, const torch::Tensor& mask,
+                                                      KvCache* cache, const TapRegistry& taps) {
   x = taps.apply(tap_in_, std::move(x));
   const int64_t batch = x.size(0), tokens = x.size(1);
   const torch::Tensor h = input_layernorm_(x);
@@ -94,8 +105,7 @@ torch::Tensor DecoderLayerImpl::forward(torch::Tensor x, const torch::Tensor& co
   torch::Tensor mlp_in = taps.apply(tap_mlp_in_, post_attention_layernorm_(x));
   // SwiGLU (Shazeer 2020, eq. 6): down(silu(gate(x)) * up(x)).
   torch::Tensor down_in = taps.apply(tap_down_in_, torch::silu(gate_proj_(mlp_in)) * up_proj_(mlp_in));
-  torch::Tensor down_out = taps.apply(tap_down_out_, down_proj_(down_in));
-  return taps.apply(tap_out_, x + down_out);
+  return {x, down_in};
 }
 
 LanguageModelImpl::LanguageModelImpl(const LanguageConfig& c, int64_t vocab_size) : config_(c) {
@@ -116,33 +126,30 @@ LanguageModelImpl::LanguageModelImpl(const LanguageConfig& c, int64_t vocab_size
   if (!c.tie_word_embeddings) lm_head_ = register_module("lm_head", linear(c.hidden, static_cast<int>(vocab_size)));
 }
 
-torch::Tensor LanguageModelImpl::forward(const torch::Tensor& embeds, const torch::Tensor& positions,
-                                         const torch::Tensor& key_mask, KvCache* cache, const TapRegistry& taps) {
-  const int64_t batch = embeds.size(0), tokens = embeds.size(1);
-  const int64_t past = cache ? cache->length() : 0;
-  if (cache && cache->keys.empty()) {
-    cache->keys.resize(layers_.size());
-    cache->values.resize(layers_.size());
-  }
+LanguageModelImpl::Frame LanguageModelImpl::frame(const torch::Tensor& positions, const torch::Tensor& key_mask,
+                                                 int64_t past, int64_t batch, int64_t tokens, torch::ScalarType dtype) {
   // RoPE angles for each position: theta_i * pos, duplicated over both halves.
   // Not a buffer, so Module::to(dtype) leaves it float32; it follows the device on first use.
   if (inv_freq_.device() != positions.device()) inv_freq_ = inv_freq_.to(positions.device());
   // Angles in float32 (as transformers computes them), then the compute dtype.
   const torch::Tensor freqs = positions.to(torch::kFloat32).unsqueeze(-1) * inv_freq_;  // [B, T, d/2]
   const torch::Tensor emb = torch::cat({freqs, freqs}, -1);
-  const torch::Tensor cos = emb.cos().to(embeds.scalar_type()), sin = emb.sin().to(embeds.scalar_type());
+  Frame f;
+  f.cos = emb.cos().to(dtype);
+  f.sin = emb.sin().to(dtype);
   // Query t (absolute index past + t) sees key j when j <= past + t and key j is not padding.
-  const auto opts = torch::TensorOptions().dtype(torch::kInt64).device(embeds.device());
+  const auto opts = torch::TensorOptions().dtype(torch::kInt64).device(positions.device());
   const torch::Tensor query_index = torch::arange(past, past + tokens, opts).view({tokens, 1});
   const torch::Tensor key_index = torch::arange(0, past + tokens, opts).view({1, past + tokens});
   const torch::Tensor allowed =
       (key_index <= query_index).unsqueeze(0) & key_mask.to(torch::kBool).view({batch, 1, past + tokens});
   // A large finite negative (not -inf) keeps fully masked rows (padding queries) finite.
-  const torch::Tensor mask = torch::zeros({batch, 1, tokens, past + tokens}, embeds.options().dtype(torch::kFloat32))
-                                 .masked_fill(allowed.unsqueeze(1).logical_not(), std::numeric_limits<float>::lowest());
-  torch::Tensor x = embeds;
-  for (auto& layer : layers_) x = layer->forward(x, cos, sin, mask, cache, taps);
+  f.mask = torch::zeros({batch, 1, tokens, past + tokens}, torch::TensorOptions().dtype(torch::kFloat32).device(positions.device()))
+               .masked_fill(allowed.unsqueeze(1).logical_not(), std::numeric_limits<float>::lowest());
+  return f;
+}
 
+torch::Tensor LanguageModelImpl::head(torch::Tensor x) {
   x = norm_(x);
   // The residual stream carries an overflow from any layer to the final
   // norm, so one check there (one host read per forward) sees it.
@@ -151,6 +158,52 @@ torch::Tensor LanguageModelImpl::forward(const torch::Tensor& embeds, const torc
                      "its weights are damaged or too large for the compute dtype (e.g. 1e30); check the checkpoint, "
                      "or use model.dtype=float32");
   return lm_head_ ? lm_head_(x) : torch::nn::functional::linear(x, embed_tokens_->weight);
+}
+
+torch::Tensor LanguageModelImpl::forward(const torch::Tensor& embeds, const torch::Tensor& positions,
+                                         const torch::Tensor& key_mask, KvCache* cache, const TapRegistry& taps) {
+  const int64_t batch = embeds.size(0), tokens = embeds.size(1);
+  const int64_t past = cache ? cache->length() : 0;
+  if (cache && cache->keys.empty()) {
+    cache->keys.resize(layers_.size());
+    cache->values.resize(layers_.size());
+  }
+  const Frame f = frame(positions, key_mask, past, batch, tokens, embeds.scalar_type());
+  torch::Tensor x = embeds;
+  for (auto& layer : layers_) x = layer->forward(x, f.cos, f.sin, f.mask, cache, taps);
+  return head(std::move(x));
+}
+
+ResumeState LanguageModelImpl::run_until(const ResumePoint& point, const torch::Tensor& embeds,
+                                         const torch::Tensor& positions, const torch::Tensor& key_mask,
+                                         const TapRegistry& taps) {
+  const Frame f = frame(positions, key_mask, 0, embeds.size(0), embeds.size(1), embeds.scalar_type());
+  ResumeState state;
+  torch::Tensor x = embeds;
+  for (int i = 0; i < point.layer; ++i) x = layers_[static_cast<std::size_t>(i)]->forward(x, f.cos, f.sin, f.mask, nullptr, taps);
+  if (point.at_down_input)
+    state.mlp = layers_[static_cast<std::size_t>(point.layer)]->forward_to_down_input(x, f.cos, f.sin, f.mask, nullptr, taps);
+  else
+    state.hidden = x;
+  return state;
+}
+
+torch::Tensor LanguageModelImpl::run_from(const ResumePoint& point, const ResumeState& state,
+                                          const torch::Tensor& positions, const torch::Tensor& key_mask,
+                                          const TapRegistry& taps) {
+  const torch::Tensor& sample = point.at_down_input ? state.mlp.residual : state.hidden;
+  const Frame f = frame(positions, key_mask, 0, sample.size(0), sample.size(1), sample.scalar_type());
+  int first = point.layer;
+  torch::Tensor x;
+  if (point.at_down_input) {
+    x = layers_[static_cast<std::size_t>(first)]->forward_from_down_input(state.mlp, taps);
+    ++first;
+  } else {
+    x = state.hidden;
+  }
+  for (std::size_t i = static_cast<std::size_t>(first); i < layers_.size(); ++i)
+    x = layers_[i]->forward(x, f.cos, f.sin, f.mask, nullptr, taps);
+  return head(std::move(x));
 }
 
 }  // namespace mike::llava

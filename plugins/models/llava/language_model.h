@@ -37,12 +37,23 @@ class RmsNormImpl : public torch::nn::Module {
 };
 TORCH_MODULE(RmsNorm);
 
+// A block's state just before its MLP output projection: the residual
+// stream after attention and the projection's input (the down_proj.in tap).
+struct DownProjInput {
+  torch::Tensor residual;  // [B, T, H]
+  torch::Tensor down_in;   // [B, T, intermediate]
+};
+
 class DecoderLayerImpl : public torch::nn::Module {
  public:
   DecoderLayerImpl(const LanguageConfig& config, int index);
   // x: [B, T, H]; cos/sin: [B, T, head_dim]; mask: additive [B, 1, T, T_past + T].
   torch::Tensor forward(torch::Tensor x, const torch::Tensor& cos, const torch::Tensor& sin,
                         const torch::Tensor& mask, KvCache* cache, const TapRegistry& taps);
+  // forward() in two halves, split before down_proj (forward is their composition, op for op).
+  DownProjInput forward_to_down_input(torch::Tensor x, const torch::Tensor& cos, const torch::Tensor& sin,
+                                      const torch::Tensor& mask, KvCache* cache, const TapRegistry& taps);
+  torch::Tensor forward_from_down_input(const DownProjInput& state, const TapRegistry& taps);
 
  private:
   int index_, heads_, kv_heads_, head_dim_;
@@ -53,6 +64,20 @@ class DecoderLayerImpl : public torch::nn::Module {
 };
 TORCH_MODULE(DecoderLayer);
 
+// Where a forward resumes from activations computed earlier: the input of
+// block `layer` (layer == layers: the final norm's input), or, with
+// `at_down_input`, the input of that block's down_proj.
+struct ResumePoint {
+  int layer = 0;
+  bool at_down_input = false;
+};
+
+// The activations at a resume point (one of the two is set).
+struct ResumeState {
+  torch::Tensor hidden;  // block input [B, T, H]
+  DownProjInput mlp;     // at_down_input
+};
+
 class LanguageModelImpl : public torch::nn::Module {
  public:
   LanguageModelImpl(const LanguageConfig& config, int64_t vocab_size);
@@ -62,9 +87,26 @@ class LanguageModelImpl : public torch::nn::Module {
   // values to it. Returns logits [B, T, vocab].
   torch::Tensor forward(const torch::Tensor& embeds, const torch::Tensor& positions, const torch::Tensor& key_mask,
                         KvCache* cache, const TapRegistry& taps);
+  // forward() split at `point` (no KV cache): run_until() computes the
+  // activations there, run_from() the logits from them; together they are
+  // forward() op for op, so an editor whose trained weights all sit above the
+  // point can reuse run_until()'s result at every step.
+  ResumeState run_until(const ResumePoint& point, const torch::Tensor& embeds, const torch::Tensor& positions,
+                        const torch::Tensor& key_mask, const TapRegistry& taps);
+  torch::Tensor run_from(const ResumePoint& point, const ResumeState& state, const torch::Tensor& positions,
+                         const torch::Tensor& key_mask, const TapRegistry& taps);
   const LanguageConfig& config() const { return config_; }
 
  private:
+  // RoPE angles and the additive attention mask of one forward.
+  struct Frame {
+    torch::Tensor cos, sin, mask;
+  };
+  Frame frame(const torch::Tensor& positions, const torch::Tensor& key_mask, int64_t past, int64_t batch,
+              int64_t tokens, torch::ScalarType dtype);
+  // Final norm (with the overflow check) and lm_head.
+  torch::Tensor head(torch::Tensor x);
+
   LanguageConfig config_;
   torch::Tensor inv_freq_;  // RoPE frequencies, float32 whatever the compute dtype
   torch::nn::Embedding embed_tokens_{nullptr};

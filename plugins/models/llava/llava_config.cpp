@@ -133,6 +133,7 @@ LlavaConfig LlavaConfig::from_config(const Config& config) {
   if (out.image_feature_cache_mb < 0 || out.image_feature_cache_mb > 1048576)
     invalid(config, "image_feature_cache_mb", "is " + std::to_string(out.image_feature_cache_mb) +
                                                   "; give the cache's budget in MiB, 0 (off) .. 1048576");
+  out.cache_below_edit = config.get_or<bool>("cache_below_edit", out.cache_below_edit);
   return out;
 }
 

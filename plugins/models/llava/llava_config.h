@@ -72,6 +72,8 @@ struct LlavaConfig {
   int eval_batch_size = 32;     // score/generate process inputs in chunks of this size
   // Budget of the image feature cache (image_feature_cache.h); 0 turns it off.
   int image_feature_cache_mb = 256;
+  // Reuse the activations below the trained weights across an edit's steps.
+  bool cache_below_edit = true;
 
   // `path`: a Hugging Face LLaVA-1.5 checkpoint directory as published
   // (config.json, model.safetensors or its index, tokenizer.model and the

@@ -134,6 +134,32 @@ LlavaModel::LlavaModel(const Config& config) : config_(LlavaConfig::from_config(
   for (const std::string& tap : tap_names_)
     if (tap.rfind("vision.", 0) == 0 || tap.rfind("projector", 0) == 0) vision_taps_.push_back(tap);
   image_feature_cache_ = ImageFeatureCache(static_cast<std::int64_t>(config_.image_feature_cache_mb) << 20);
+  // Depths for resume_point(): names are "lm.layers.<i>.<module>...".
+  const int head_depth = 2 * config_.lm.layers + 1;
+  auto block_of = [](const std::string& name) {
+    const std::string prefix = "lm.layers.";
+    return std::stoi(name.substr(prefix.size(), name.find('.', prefix.size()) - prefix.size()));
+  };
+  for (const auto& [name, tensor] : parameters_) {
+    int depth = 0;
+    if (name.rfind("lm.layers.", 0) == 0) {
+      const int block = block_of(name);
+      depth = name.find(".down_proj.") != std::string::npos ? 2 * block + 2 : 2 * block + 1;
+    } else if (name.rfind("lm.norm", 0) == 0 || name.rfind("lm.lm_head", 0) == 0) {
+      depth = head_depth;
+    }
+    parameter_depth_.emplace_back(tensor, depth);
+  }
+  for (const std::string& tap : tap_names_) {
+    int depth = 0;
+    if (tap.rfind("lm.layers.", 0) == 0) {
+      // lm.layers.<i>.mlp.down_proj.out and lm.layers.<i>.out come after down_proj.
+      const std::string point = tap.substr(tap.find('.', std::string("lm.layers.").size()) + 1);
+      const bool after_down = point == "mlp.down_proj.out" || point == "out";
+      depth = 2 * block_of(tap) + (after_down ? 2 : 1);
+    }
+    tap_depth_.emplace_back(tap, depth);
+  }
 }
 
 std::string LlavaModel::describe() const {
@@ -387,6 +413,72 @@ std::vector<std::int64_t> LlavaModel::target_ids(const ScoreRequest& request) co
   return ids;
 }
 
+std::optional<ResumePoint> LlavaModel::resume_point() const {
+  if (!config_.cache_below_edit || !torch::GradMode::is_enabled()) return std::nullopt;
+  // Live: a parameter that trains, or a tap (ROME's value shift and LoRA
+  // train tensors of their own, reached through taps).
+  int live = 2 * config_.lm.layers + 2;  // deeper than anything
+  for (const auto& [tensor, depth] : parameter_depth_)
+    if (depth < live && tensor.requires_grad()) live = depth;
+  if (taps_.any())
+    for (const auto& [tap, depth] : tap_depth_)
+      if (depth < live && taps_.active(tap)) live = depth;
+  if (live == 0 || live > 2 * config_.lm.layers + 1) return std::nullopt;  // nothing to split off, or nothing trains
+  // Depth 2i+1: block i's input; 2i+2: its down_proj input.
+  return ResumePoint{(live - 1) / 2, live % 2 == 0};
+}
+
+std::uint64_t LlavaModel::stamp_below(const ResumePoint& point) const {
+  const int depth = 2 * point.layer + (point.at_down_input ? 2 : 1);
+  std::uint64_t stamp = 0;
+  for (const auto& [tensor, d] : parameter_depth_)
+    if (d < depth) stamp += tensor._version();
+  return stamp;
+}
+
+torch::Tensor LlavaModel::resumed_logits(const std::vector<ScoreRequest>& batch,
+                                         const std::vector<const ModelInput*>& inputs,
+                                         const std::vector<std::vector<std::int64_t>>& targets,
+                                         const ResumePoint& point, Sequences& seq) {
+  const int depth = 2 * point.layer + (point.at_down_input ? 2 : 1);
+  const std::uint64_t stamp = stamp_below(point);
+  std::vector<std::string> texts;
+  std::vector<std::pair<const void*, std::int64_t>> images;
+  for (const ScoreRequest& r : batch) {
+    texts.push_back(r.input.prompt + '\0' + r.target + '\0' + (r.input.raw ? "r" : "") + (r.end_with_eos ? "e" : ""));
+    const torch::Tensor& image = r.input.image;
+    images.emplace_back(image.defined() ? image.unsafeGetTensorImpl() : nullptr,
+                        image.defined() ? static_cast<std::int64_t>(image._version()) : 0);
+  }
+  auto hit = std::find_if(resume_cache_.begin(), resume_cache_.end(), [&](const ResumeEntry& e) {
+    return e.point_depth == depth && e.stamp == stamp && e.texts == texts && e.images == images;
+  });
+  if (hit == resume_cache_.end()) {
+    ResumeEntry entry;
+    entry.texts = std::move(texts);
+    entry.images = std::move(images);
+    for (const ScoreRequest& r : batch) entry.image_refs.push_back(r.input.image);
+    entry.point_depth = depth;
+    entry.stamp = stamp;
+    entry.seq = layout(inputs, targets);
+    {
+      // Nothing below the point trains, so there is no graph to keep.
+      torch::NoGradGuard no_grad;
+      entry.state = network_->lm->run_until(point, entry.seq.embeds, entry.seq.positions, entry.seq.key_mask, taps_);
+    }
+    entry.seq.embeds = torch::Tensor();
+    constexpr std::size_t kEntries = 4;  // an edit's batches (e.g. ROME's rewrite and KL prompts)
+    if (resume_cache_.size() == kEntries) resume_cache_.erase(resume_cache_.begin());
+    resume_cache_.push_back(std::move(entry));
+    hit = resume_cache_.end() - 1;
+  } else if (hit != resume_cache_.end() - 1) {
+    std::rotate(hit, hit + 1, resume_cache_.end());
+    hit = resume_cache_.end() - 1;
+  }
+  seq = hit->seq;
+  return network_->lm->run_from(point, hit->state, seq.positions, seq.key_mask, taps_);
+}
+
 torch::Tensor LlavaModel::target_logits(const std::vector<ScoreRequest>& batch,
                                         std::vector<std::vector<std::int64_t>>& targets, Sequences* layout_out,
                                         torch::Tensor* all_logits) {
@@ -398,8 +490,14 @@ torch::Tensor LlavaModel::target_logits(const std::vector<ScoreRequest>& batch,
     if (targets.back().empty())
       throw DataError("score request " + std::to_string(i) + " has an empty target; give the text to score");
   }
-  Sequences seq = layout(inputs, targets);
-  const torch::Tensor logits = network_->lm->forward(seq.embeds, seq.positions, seq.key_mask, nullptr, taps_);
+  Sequences seq;
+  torch::Tensor logits;
+  if (const std::optional<ResumePoint> point = resume_point()) {
+    logits = resumed_logits(batch, inputs, targets, *point, seq);
+  } else {
+    seq = layout(inputs, targets);
+    logits = network_->lm->forward(seq.embeds, seq.positions, seq.key_mask, nullptr, taps_);
+  }
   const int64_t length = logits.size(1);
   std::vector<torch::Tensor> rows;
   for (std::size_t i = 0; i < batch.size(); ++i) {

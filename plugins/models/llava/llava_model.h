@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,18 @@ class LlavaModel : public Model {
   // Row i's ids as fed, image features as image_token_id repeated (ScoreResult::prompt_tokens).
   std::vector<std::int64_t> fed_ids(const std::vector<std::int64_t>& ids) const;
   void load_checkpoint(const std::string& dir);
+  // Training forwards (grad on): where the forward may resume from cached
+  // activations, i.e. just below the lowest trained parameter or registered
+  // tap of the language model; nullopt when the embeddings or the vision
+  // side are trained or tapped, or nothing is trained.
+  std::optional<ResumePoint> resume_point() const;
+  // Sum of the version counters of every parameter below `point`.
+  std::uint64_t stamp_below(const ResumePoint& point) const;
+  // The logits of `batch` from activations at `point`, computed once per
+  // batch and parameter state and reused at every later step.
+  torch::Tensor resumed_logits(const std::vector<ScoreRequest>& batch, const std::vector<const ModelInput*>& inputs,
+                               const std::vector<std::vector<std::int64_t>>& targets, const ResumePoint& point,
+                               Sequences& seq);
   // Image features [P, H] per input with an image (undefined for text-only
   // rows), from the cache when allowed, the rest encoded as one batch.
   std::vector<torch::Tensor> image_features(const std::vector<const ModelInput*>& inputs);
@@ -101,6 +114,23 @@ class LlavaModel : public Model {
   std::vector<torch::Tensor> vision_parameters_;  // vision tower + projector
   std::vector<std::string> vision_taps_;          // vision.layers.<i>.out, projector.out
   ImageFeatureCache image_feature_cache_;
+  // Depth of each parameter and tap in the forward, for resume_point():
+  // 0 = embeddings and vision side, 2i+1 = block i up to its down_proj,
+  // 2i+2 = block i's down_proj and after, 2*layers+1 = final norm and head.
+  std::vector<std::pair<torch::Tensor, int>> parameter_depth_;
+  std::vector<std::pair<std::string, int>> tap_depth_;
+  // Activations at a resume point per training batch (model.cache_below_edit),
+  // most recently used last; an edit's steps reuse one entry.
+  struct ResumeEntry {
+    std::vector<std::string> texts;  // prompt, target, flags per row
+    std::vector<std::pair<const void*, std::int64_t>> images;  // image tensor and its version per row
+    std::vector<torch::Tensor> image_refs;  // held so the addresses stay theirs
+    int point_depth = 0;
+    std::uint64_t stamp = 0;
+    Sequences seq;  // the layout, without embeds
+    ResumeState state;
+  };
+  std::vector<ResumeEntry> resume_cache_;
 };
 
 }  // namespace mike::llava
