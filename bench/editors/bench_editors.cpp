@@ -2,7 +2,7 @@
 // random weights (timing does not depend on what the weights know).
 //   bench_editors --world data/synth --model configs/model/llava_xs.yaml --edits 5
 // Prints, per editor, seconds per edit (mean over --edits single edits, each
-// restored), the LM forward passes one edit costs (a tap on the first LM layer;
+// restored), the LM forward passes one edit costs (a tap on the top LM block;
 // generation counts one per decoded token) and how many of them were
 // differentiable loss passes followed by a backward pass, and the time to build the
 // layer statistics C of one layer from the world's pretrain.jsonl (cold, no cache).
@@ -25,6 +25,7 @@
 #include "mike/tokenizer.h"
 #include "plugins/plugin_registry.h"
 #include "pretrain/pretrainer.h"
+#include "system/build_info.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -56,13 +57,15 @@ std::string read_file(const fs::path& path) {
 int main(int argc, char** argv) {
   std::string world, model_file, editors_list, scratch;
   int edits = 5;
+  int threads = 1;
   po::options_description desc("bench_editors");
   desc.add_options()("help", "usage")
       ("world", po::value(&world)->default_value("data/synth"), "synthetic world folder (mike data synth)")
       ("model", po::value(&model_file)->default_value("configs/model/llava_xs.yaml"), "model preset")
       ("editors", po::value(&editors_list)->default_value("ft,lora,ike,rome,memit,alphaedit"), "comma-separated")
       ("edits", po::value(&edits)->default_value(5), "edits timed per editor")
-      ("scratch", po::value(&scratch)->default_value("bench_scratch"), "folder for the tokenizer and caches");
+      ("scratch", po::value(&scratch)->default_value("bench_scratch"), "folder for the tokenizer and caches")
+      ("threads", po::value(&threads)->default_value(1), "LibTorch and OpenBLAS threads (0 = one per core)");
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, desc), vm);
   po::notify(vm);
@@ -71,6 +74,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
+    std::printf("threads %d\n", mike::configure_threads(threads));
     const auto corpus = mike::data::load_pretrain_corpus(world);
     std::vector<const mike::data::PretrainRecord*> named;
     for (const auto& r : corpus)
@@ -122,7 +126,10 @@ int main(int argc, char** argv) {
       editor->edit(*model, {requests[0]})->restore_original();  // warm-up: statistics, allocations
 
       std::int64_t forwards = 0;  // LM forward passes of any kind (score, loss, generate steps)
-      mike::TapHandle count = model->add_tap("lm.layers.0.in", [&](const std::string&, const torch::Tensor& x) {
+      // Counted at the top block's output, which every forward reaches: a tap
+      // lower down would keep the model from resuming edit steps above it.
+      const std::string top = "lm.layers." + std::to_string(model->edit_sites().size() - 1) + ".out";
+      mike::TapHandle count = model->add_tap(top, [&](const std::string&, const torch::Tensor& x) {
         ++forwards;
         return x;
       });

@@ -5,6 +5,8 @@
 #include <torch/torch.h>
 #include <yaml-cpp/yaml.h>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -382,6 +384,8 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
   auto last_print = t0;
   double tokens = 0;
   PretrainReport report;
+  const bool progress_on_terminal = isatty(fileno(stderr)) != 0;
+  int last_line_bucket = start * 20 / std::max(1, s.steps);
   for (int step = start; step < s.steps; ++step) {
     // Batches are a function of (seed, step), so --resume continues the same sequence.
     std::mt19937_64 rng(s.seed * 1000003ULL + static_cast<std::uint64_t>(step));
@@ -404,14 +408,24 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
     loss_avg = step == 0 ? value : 0.95 * loss_avg + 0.05 * value;
     const auto now = std::chrono::steady_clock::now();
     const double elapsed = std::chrono::duration<double>(now - t0).count();
-    if (options.progress && (std::chrono::duration<double>(now - last_print).count() > 0.5 || step + 1 == s.steps)) {
+    const int done = step + 1;
+    // A terminal gets a bar redrawn twice a second; a log file (Slurm,
+    // nohup, CI) one line per 5% instead of thousands of redraws.
+    const bool redraw = progress_on_terminal && std::chrono::duration<double>(now - last_print).count() > 0.5;
+    const bool next_line = !progress_on_terminal && done * 20 / s.steps > last_line_bucket;
+    if (options.progress && (redraw || next_line || done == s.steps)) {
       last_print = now;
-      const int done = step + 1;
+      last_line_bucket = done * 20 / s.steps;
       const double rate = (done - start) / std::max(elapsed, 1e-9);
       const int width = 30, filled = width * done / s.steps;
-      std::fprintf(stderr, "\rpretrain [%s%s] %d/%d loss %.4f  %.0f target tok/s  ETA %s   ",
-                   std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), done, s.steps, loss_avg,
-                   tokens / std::max(elapsed, 1e-9), duration((s.steps - done) / std::max(rate, 1e-9)).c_str());
+      const std::string eta = duration((s.steps - done) / std::max(rate, 1e-9));
+      if (progress_on_terminal)
+        std::fprintf(stderr, "\rpretrain [%s%s] %d/%d loss %.4f  %.0f target tok/s  ETA %s   ",
+                     std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), done, s.steps,
+                     loss_avg, tokens / std::max(elapsed, 1e-9), eta.c_str());
+      else
+        std::fprintf(stderr, "pretrain %d/%d (%d%%) loss %.4f  %.0f target tok/s  ETA %s\n", done, s.steps,
+                     100 * done / s.steps, loss_avg, tokens / std::max(elapsed, 1e-9), eta.c_str());
       std::fflush(stderr);
     }
     if (s.checkpoint_every > 0 && (step + 1) % s.checkpoint_every == 0 && step + 1 < s.steps) {
@@ -421,7 +435,7 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
       model->save_checkpoint(partial.string());  // a loadable snapshot; --resume reads only the state file
     }
   }
-  if (options.progress) std::fprintf(stderr, "\n");
+  if (options.progress && progress_on_terminal) std::fprintf(stderr, "\n");
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   report.steps = s.steps;
   report.final_loss = loss_avg;
