@@ -41,7 +41,7 @@ for i in $(seq 1 "$runs"); do
     t0=$EPOCHREALTIME
     if [ "$name" = before ]; then
       # The old build's default was threads: 1 (its OpenBLAS pool left at all cores).
-      "$before_mike" -q run threads=1 out_dir="$dir" >/dev/null
+      "$before_mike" -q run --config-dir "$before_dir/../configs" threads=1 out_dir="$dir" >/dev/null
     else
       # shellcheck disable=SC2086
       "$mike" -q run out_dir="$dir" ${settings[$name]} >/dev/null

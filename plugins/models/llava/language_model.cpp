@@ -137,23 +137,34 @@ LanguageModelImpl::Frame LanguageModelImpl::frame(const torch::Tensor& positions
   Frame f;
   f.cos = emb.cos().to(dtype);
   f.sin = emb.sin().to(dtype);
+  const auto mask_options = torch::TensorOptions().dtype(torch::kFloat32).device(positions.device());
+  // A large finite negative (not -inf) keeps fully masked rows (padding queries) finite.
+  constexpr float kMasked = std::numeric_limits<float>::lowest();
+  if (tokens == 1 && past > 0) {
+    // One decoding step: its query comes after every key, so only padding is
+    // masked (the same values as the general mask below, with fewer ops on
+    // the path every generated token takes).
+    f.mask = torch::zeros({batch, 1, 1, past + 1}, mask_options)
+                 .masked_fill(key_mask.eq(0).view({batch, 1, 1, past + 1}), kMasked);
+    return f;
+  }
   // Query t (absolute index past + t) sees key j when j <= past + t and key j is not padding.
   const auto opts = torch::TensorOptions().dtype(torch::kInt64).device(positions.device());
   const torch::Tensor query_index = torch::arange(past, past + tokens, opts).view({tokens, 1});
   const torch::Tensor key_index = torch::arange(0, past + tokens, opts).view({1, past + tokens});
   const torch::Tensor allowed =
       (key_index <= query_index).unsqueeze(0) & key_mask.to(torch::kBool).view({batch, 1, past + tokens});
-  // A large finite negative (not -inf) keeps fully masked rows (padding queries) finite.
-  f.mask = torch::zeros({batch, 1, tokens, past + tokens}, torch::TensorOptions().dtype(torch::kFloat32).device(positions.device()))
-               .masked_fill(allowed.unsqueeze(1).logical_not(), std::numeric_limits<float>::lowest());
+  f.mask = torch::zeros({batch, 1, tokens, past + tokens}, mask_options)
+               .masked_fill(allowed.unsqueeze(1).logical_not(), kMasked);
   return f;
 }
 
-torch::Tensor LanguageModelImpl::head(torch::Tensor x) {
+torch::Tensor LanguageModelImpl::head(torch::Tensor x, bool check_overflow) {
+  norm_->watch_overflow(check_overflow);
   x = norm_(x);
   // The residual stream carries an overflow from any layer to the final
   // norm, so one check there (one host read per forward) sees it.
-  if (norm_->take_overflow().item<bool>())
+  if (check_overflow && norm_->take_overflow().item<bool>())
     throw ModelError("model 'llava': a hidden state of the language model overflowed (mean of squares not finite): "
                      "its weights are damaged or too large for the compute dtype (e.g. 1e30); check the checkpoint, "
                      "or use model.dtype=float32");
@@ -171,7 +182,9 @@ torch::Tensor LanguageModelImpl::forward(const torch::Tensor& embeds, const torc
   const Frame f = frame(positions, key_mask, past, batch, tokens, embeds.scalar_type());
   torch::Tensor x = embeds;
   for (auto& layer : layers_) x = layer->forward(x, f.cos, f.sin, f.mask, cache, taps);
-  return head(std::move(x));
+  // Decoding steps after a checked prefill skip the host read: the same
+  // weights did not overflow on the whole prompt.
+  return head(std::move(x), past == 0);
 }
 
 ResumeState LanguageModelImpl::run_until(const ResumePoint& point, const torch::Tensor& embeds,
@@ -203,7 +216,7 @@ torch::Tensor LanguageModelImpl::run_from(const ResumePoint& point, const Resume
   }
   for (std::size_t i = static_cast<std::size_t>(first); i < layers_.size(); ++i)
     x = layers_[i]->forward(x, f.cos, f.sin, f.mask, nullptr, taps);
-  return head(std::move(x));
+  return head(std::move(x), true);
 }
 
 }  // namespace mike::llava

@@ -26,7 +26,7 @@ class RmsNormImpl : public torch::nn::Module {
   // overflowed (or was NaN): weights that load but blow up (1e30 everywhere)
   // are otherwise normalised into finite, meaningless outputs.
   // take_overflow() returns that flag (a 0-dim bool tensor on the device).
-  void watch_overflow() { watch_overflow_ = true; }
+  void watch_overflow(bool on = true) { watch_overflow_ = on; }
   torch::Tensor take_overflow() { return overflow_; }
 
  private:
@@ -104,8 +104,8 @@ class LanguageModelImpl : public torch::nn::Module {
   };
   Frame frame(const torch::Tensor& positions, const torch::Tensor& key_mask, int64_t past, int64_t batch,
               int64_t tokens, torch::ScalarType dtype);
-  // Final norm (with the overflow check) and lm_head.
-  torch::Tensor head(torch::Tensor x);
+  // Final norm (with the overflow check when asked) and lm_head.
+  torch::Tensor head(torch::Tensor x, bool check_overflow);
 
   LanguageConfig config_;
   torch::Tensor inv_freq_;  // RoPE frequencies, float32 whatever the compute dtype

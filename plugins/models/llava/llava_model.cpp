@@ -674,11 +674,12 @@ std::vector<Generation> LlavaModel::generate_chunk(const std::vector<const Model
       const torch::Tensor probs = torch::softmax(logits.to(torch::kFloat32).cpu() / std::max(options.temperature, 1e-6), -1);
       next = torch::multinomial(probs, 1, /*replacement=*/false, generator).squeeze(1);
     }
-    next = next.contiguous();
+    next = next.to(torch::kInt64).contiguous();
+    const std::int64_t* next_ids = next.data_ptr<std::int64_t>();
     bool all_done = true;
     for (int64_t b = 0; b < rows; ++b) {
       if (finished[b]) continue;
-      const std::int64_t id = next[b].item<std::int64_t>();
+      const std::int64_t id = next_ids[b];
       if (id == tokenizer().eos_id()) finished[b] = true;
       else generated[b].push_back(id);
       // A row stops at max_new_tokens tokens, known ones included.
