@@ -19,9 +19,12 @@
 // Targets match when the target strings are equal (the reference compares
 // label tokens).
 //
-// Replacement is EasyEdit's replace_last: only the last prompt token's output
-// is replaced, in training and at inference, so a scored target and greedy
-// decoding see the same edited prefix. The routing runs only inside calls of
+// Which outputs a routed row gets the value at (`replacement`), the same in
+// training and at inference so a scored target and greedy decoding agree:
+// `last` is EasyEdit's replace_last (only the last prompt token); `all` is the
+// reference's replace_all (every position of the row, prompt, target and
+// generated tokens, decided once by the query at the last prompt token). The
+// routing runs only inside calls of
 // the edited model (score, loss, target_log_probs, generate); the base model
 // called directly is unedited. No weights change.
 //
@@ -67,7 +70,8 @@ enum class Mode { off, capture, train, infer };
 // The codebook of one chain and the taps that route through it.
 class Codebook {
  public:
-  Codebook(mike::Model& base, mike::EditSite site) : base_(base), site_(std::move(site)) {
+  Codebook(mike::Model& base, mike::EditSite site, bool replace_all)
+      : base_(base), site_(std::move(site)), replace_all_(replace_all) {
     handles_.push_back(base_.add_tap(site_.input_tap, [this](const std::string&, const torch::Tensor& x) {
       if (mode_ != Mode::off) input_ = x;
       return x;
@@ -81,6 +85,7 @@ class Codebook {
 
   mike::Model& base() const { return base_; }
   const mike::EditSite& site() const { return site_; }
+  bool replace_all() const { return replace_all_; }
   std::vector<Entry>& entries() { return entries_; }
   std::vector<Undo>& undo() { return undo_; }
   void changed() { stacked_ = false; }
@@ -97,7 +102,7 @@ class Codebook {
     std::int64_t single_prompt = 0;      // > 0: one unpadded row, prompt of this many tokens (generate)
     std::size_t next = 0;                // rows consumed so far
     std::vector<std::int64_t> columns;   // per row consumed: the column its query was read at
-    std::vector<std::int64_t> widths;    // per row consumed: the forward's column count
+    std::int64_t decided = -1;           // single_prompt: the key the prompt routed to (-1: none)
     std::vector<torch::Tensor> captured; // capture: the queries, [input_dim] each
   };
 
@@ -145,6 +150,15 @@ class Codebook {
     stacked_ = true;
   }
 
+  // `values` [n, output_dim] into rows `rows` of y: at `columns` (replace
+  // last) or at every column of the row (replace all).
+  torch::Tensor replaced(const torch::Tensor& y, const torch::Tensor& rows, const torch::Tensor& columns,
+                         const torch::Tensor& values) const {
+    const torch::Tensor v = values.to(y.dtype());
+    if (replace_all_) return y.index_put({rows}, v.unsqueeze(1).expand({v.size(0), y.size(1), v.size(1)}));
+    return y.index_put({rows, columns}, v);
+  }
+
   torch::Tensor on_output(const torch::Tensor& y) {
     if (mode_ == Mode::off) return y;
     if (!input_.defined() || input_.dim() != 3 || y.dim() != 3 || input_.size(0) != y.size(0) ||
@@ -152,10 +166,17 @@ class Codebook {
       throw mike::ModelError("editor grace: the taps '" + site_.input_tap + "' and '" + site_.output_tap +
                              "' must give [batch, tokens, dim] activations of one forward");
     const std::int64_t rows = y.size(0), width = y.size(1);
+    const auto long_options = torch::TensorOptions().dtype(torch::kInt64).device(y.device());
     std::vector<std::int64_t> columns, row_index;
     if (route_.single_prompt > 0) {
       if (rows != 1) throw mike::ModelError("editor grace: a one-row generate ran a forward of several rows");
-      if (width < route_.single_prompt) return y;  // a decoding step after the prompt
+      if (width < route_.single_prompt) {
+        // A decoding step after the prompt: replace all keeps the prompt's
+        // routing for every generated token; replace last leaves it.
+        if (!replace_all_ || route_.decided < 0) return y;
+        const torch::Tensor zero = torch::zeros({1}, long_options);
+        return replaced(y, zero, zero, values_.index_select(0, torch::full({1}, route_.decided, long_options)));
+      }
       columns.push_back(route_.single_prompt - 1);
       row_index.push_back(0);
     } else {
@@ -169,10 +190,8 @@ class Codebook {
         columns.push_back(column);
         row_index.push_back(r);
         route_.columns.push_back(column);
-        route_.widths.push_back(width);
       }
     }
-    const auto long_options = torch::TensorOptions().dtype(torch::kInt64).device(y.device());
     const torch::Tensor row_t = torch::tensor(row_index, long_options), col_t = torch::tensor(columns, long_options);
     const torch::Tensor queries = input_.index({row_t, col_t}).detach().to(torch::kFloat32);  // [rows, input_dim]
     if (mode_ == Mode::capture) {
@@ -183,23 +202,25 @@ class Codebook {
       const std::size_t first = route_.next - static_cast<std::size_t>(rows);
       std::vector<std::int64_t> slots(route_.slot.begin() + static_cast<std::ptrdiff_t>(first),
                                       route_.slot.begin() + static_cast<std::ptrdiff_t>(route_.next));
-      const torch::Tensor values = route_.trained.index_select(0, torch::tensor(slots, long_options));
-      return y.index_put({row_t, col_t}, values.to(y.dtype()));
+      return replaced(y, row_t, col_t, route_.trained.index_select(0, torch::tensor(slots, long_options)));
     }
     // Inference: the nearest key's value where the query is within its radius.
+    route_.decided = -1;
     if (entries_.empty()) return y;
     stack();
     const torch::Tensor d = torch::cdist(queries, keys_);  // [rows, keys]
     const auto [smallest, index] = d.min(1);
     const torch::Tensor hit = smallest.to(torch::kFloat64) <= eps_.index_select(0, index);
     if (!hit.any().item<bool>()) return y;
+    if (route_.single_prompt > 0) route_.decided = index[0].item<std::int64_t>();
     const torch::Tensor hit_rows = hit.nonzero().view({-1});
-    const torch::Tensor values = values_.index_select(0, index.index_select(0, hit_rows)).to(y.dtype());
-    return y.index_put({row_t.index_select(0, hit_rows), col_t.index_select(0, hit_rows)}, values);
+    return replaced(y, row_t.index_select(0, hit_rows), col_t.index_select(0, hit_rows),
+                    values_.index_select(0, index.index_select(0, hit_rows)));
   }
 
   mike::Model& base_;
   mike::EditSite site_;
+  bool replace_all_;  // replacement: all (every column of a routed row) or last (its last prompt token)
   std::vector<Entry> entries_;
   std::vector<Undo> undo_;  // one per live edit, oldest first
   bool stacked_ = false;
@@ -331,7 +352,13 @@ class GraceModel : public mike::ForwardingModel {
 class GraceEditor : public mike::Editor {
  public:
   explicit GraceEditor(const mike::Config& config)
-      : layer_(config.get<int>("layer")), eps_init_(config.get<double>("eps_init")), seed_(config.get<int>("seed")) {
+      : layer_(config.get<int>("layer")),
+        eps_init_(config.get<double>("eps_init")),
+        replacement_(config.get<std::string>("replacement")),
+        seed_(config.get<int>("seed")) {
+    if (replacement_ != "last" && replacement_ != "all")
+      throw mike::ConfigError("editor grace: `replacement` is '" + replacement_ + "'; use last or all");
+    replace_all_ = replacement_ == "all";
     training_.lr = config.get<double>("lr");
     training_.steps = config.get<int>("steps");
     training_.early_stop_loss = config.get<double>("early_stop_loss");
@@ -351,11 +378,13 @@ class GraceEditor : public mike::Editor {
     if (earlier != nullptr && !earlier->restored()) {
       book = earlier->codebook();
       const mike::EditSite site = mike::edit_site(book->base(), layer_, "editor grace: layer");
-      if (site.output_tap != book->site().output_tap)
-        throw mike::ConfigError("editor grace: this model was edited by GRACE at another layer; one chain keeps one codebook");
+      if (site.output_tap != book->site().output_tap || book->replace_all() != replace_all_)
+        throw mike::ConfigError(
+            "editor grace: this model was edited by GRACE at another layer or replacement; one chain keeps one codebook");
       if (book->undo().empty()) book.reset();
     }
-    if (!book) book = std::make_shared<Codebook>(model, mike::edit_site(model, layer_, "editor grace: layer"));
+    if (!book)
+      book = std::make_shared<Codebook>(model, mike::edit_site(model, layer_, "editor grace: layer"), replace_all_);
     const std::size_t depth = book->undo().size();
     // The keys: the projection's input at each edit's last prompt token.
     const std::vector<mike::ScoreRequest> batch = mike::edit_training_batch(requests);
@@ -483,6 +512,8 @@ class GraceEditor : public mike::Editor {
 
   int layer_;
   double eps_init_;
+  std::string replacement_;
+  bool replace_all_ = false;
   int seed_;
   mike::EditTrainingOptions training_;
 };

@@ -1,0 +1,253 @@
+// grace (plugins/editors/grace) on the tiny llava model: an edit becomes the
+// greedy answer on its input; inputs whose key lies outside every radius run
+// bitwise unedited; restore is bitwise; a second edit within reach with the
+// same target expands the nearest key's radius to their distance, with
+// another target splits (radii d/2 - 1e-5 and d/2); a sequential chain keeps
+// one codebook and one pair of taps.
+#include "edit_fixture.h"
+#include "mike/editor.h"
+#include "mike/error.h"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <memory>
+
+namespace mike::test {
+namespace {
+
+// `yaml` with top-level `key`'s value replaced.
+std::string with_value(std::string yaml, const std::string& key, const std::string& value) {
+  const std::size_t at = yaml.find("\n" + key + ":");
+  REQUIRE(at != std::string::npos);
+  const std::size_t begin = at + key.size() + 2, end = yaml.find_first_of("#\n", begin);
+  yaml.replace(begin, end - begin, " " + value + " ");
+  return yaml;
+}
+
+std::shared_ptr<Editor> make_grace(double eps_init, const std::vector<std::pair<std::string, std::string>>& set = {}) {
+  std::string yaml = with_value(build_registry().find("editor", "grace")->default_config, "eps_init",
+                                std::to_string(eps_init));
+  for (const auto& [key, value] : set) yaml = with_value(yaml, key, value);
+  if (const char* extra = std::getenv("GRACE_TEST_SET")) {  // key=value (experiments)
+    const std::string kv = extra;
+    yaml = with_value(yaml, kv.substr(0, kv.find('=')), kv.substr(kv.find('=') + 1));
+  }
+  return build_registry().create_editor("grace", Config::from_yaml(yaml, "grace.yaml"));
+}
+
+// The input of LM block `layer`'s MLP down-projection (grace.yaml's layer) at the input's last
+// prompt token, read directly with a tap (what GRACE keys on).
+torch::Tensor key_of(Model& model, const ModelInput& input, int layer = 0) {
+  const EditSite site = edit_site(model, layer, "test");
+  torch::Tensor x;
+  TapHandle handle = model.add_tap(site.input_tap, [&](const std::string&, const torch::Tensor& a) {
+    x = a.detach().clone();
+    return a;
+  });
+  const ScoreResult r = model.score({{input, "It is", 1}}).at(0);
+  REQUIRE(x.defined());
+  return x[0][r.layout.column(r.layout.target_begin - 1)].to(torch::kFloat32);
+}
+
+double distance(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).norm().item<double>(); }
+
+EditRequest request(const std::string& prompt, int image, const std::string& target) {
+  EditRequest r;
+  r.id = "r" + std::to_string(image);
+  r.input.prompt = prompt;
+  r.input.image = image < 0 ? torch::Tensor() : test_image(image);
+  r.target = target;
+  return r;
+}
+
+std::string greedy(Model& model, const ModelInput& input) {
+  GenerateOptions options;
+  options.max_new_tokens = 8;
+  return model.generate({input}, options).at(0);
+}
+
+// Counts the taps alive on the model it wraps.
+class TapCountingModel : public ForwardingModel {
+ public:
+  explicit TapCountingModel(std::shared_ptr<Model> inner) : ForwardingModel(*inner), owned_(std::move(inner)) {}
+  TapHandle add_tap(const std::string& t, TapCallback c) override {
+    auto inner_handle = std::make_shared<TapHandle>(inner_.add_tap(t, std::move(c)));
+    ++*live_;
+    return TapHandle([live = live_, inner_handle] {
+      inner_handle->reset();
+      --*live;
+    });
+  }
+  int live() const { return *live_; }
+
+ private:
+  std::shared_ptr<Model> owned_;
+  std::shared_ptr<int> live_ = std::make_shared<int>(0);
+};
+
+void check_same(const std::vector<ScoreResult>& a, const std::vector<ScoreResult>& b) {
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CAPTURE(i);
+    CHECK(a[i].loss == b[i].loss);
+    CHECK(a[i].target_token_log_probs == b[i].target_token_log_probs);
+    CHECK(a[i].topk_tokens == b[i].topk_tokens);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("grace: the edit is the greedy answer, far inputs are bitwise unedited, restore is bitwise") {
+  auto model = make_tiny_model();
+  const EditRequest edit = request("What is the name of this bird?", 1, "It is Quintara.");
+  const ModelInput text_only{"Describe the image: a tree called Zorvel", {}};
+  const ModelInput other_image{"What is the name of this car?", test_image(2)};
+  const torch::Tensor key = key_of(*model, edit.input);
+  const double far = std::min(distance(key, key_of(*model, text_only)), distance(key, key_of(*model, other_image)));
+  MESSAGE("key norm " << key.norm().item<double>() << ", nearest far input at " << far);
+  REQUIRE(far > 0);
+  const double eps = far / 2;  // both far inputs lie outside the new key's radius
+  auto probe = [&](Model& m) {
+    return m.score({{edit.input, edit.target, 3}, {text_only, " on a plain background.", 3},
+                    {other_image, "It is Morrow.", 3}});
+  };
+  const auto before = probe(*model);
+  const std::string far_answer_before = greedy(*model, other_image);
+  REQUIRE(greedy(*model, edit.input) != edit.target);
+
+  auto editor = make_grace(eps);
+  std::unique_ptr<EditedModel> edited = editor->edit(*model, {edit});
+  const auto stats = edited->stats();
+  MESSAGE("loss " << stats.at("loss_first") << " -> " << stats.at("loss_last") << " in " << stats.at("steps"));
+  CHECK(stats.at("codebook_size") == 1);
+  CHECK(stats.at("added") == 1);
+  CHECK(stats.at("radius") == doctest::Approx(eps));
+  CHECK(stats.at("loss_last") < stats.at("loss_first"));
+  const auto after = probe(*edited);
+  MESSAGE("edit loss before " << before[0].loss << " after " << after[0].loss);
+  CHECK(after[0].token_accuracy == 1.0);
+  CHECK(greedy(*edited, edit.input) == edit.target);
+  // Outside the radius the layer runs untouched: bitwise the same outputs.
+  check_same({after[1], after[2]}, {before[1], before[2]});
+  CHECK(greedy(*edited, other_image) == far_answer_before);
+  // The base model called directly is unedited; restore removes the codebook.
+  check_same(probe(*model), before);
+  edited->restore_original();
+  check_same(probe(*model), before);
+  CHECK(greedy(*model, other_image) == far_answer_before);
+}
+
+TEST_CASE("grace: same target within reach expands, another target splits, restore undoes each") {
+  const EditRequest a = request("What is the name of this bird?", 1, "It is Quintara.");
+  const EditRequest b_same = request("What is the name of this bird?", 3, "It is Quintara.");
+  const EditRequest b_other = request("What is the name of this bird?", 3, "It is Morrow.");
+  auto probe_model = make_tiny_model();
+  const double d = distance(key_of(*probe_model, a.input), key_of(*probe_model, b_same.input));
+  MESSAGE("key distance " << d);
+  REQUIRE(d > 0);
+  const double eps = 0.75 * d;  // d > eps (b is outside a's radius) but d <= eps + eps (within reach)
+
+  SUBCASE("expand") {
+    auto model = make_tiny_model();
+    auto editor = make_grace(eps);
+    auto one = editor->edit(*model, {a});
+    auto two = editor->edit(*one, {b_same});
+    const auto stats = two->stats();
+    CHECK(stats.at("codebook_size") == 1);
+    CHECK(stats.at("added") == 0);
+    CHECK(stats.at("expanded") == 1);
+    CHECK(stats.at("split") == 0);
+    CHECK(stats.at("distance") == doctest::Approx(d).epsilon(1e-4));
+    CHECK(stats.at("radius") == doctest::Approx(d).epsilon(1e-4));  // "coverage": eps = d
+    CHECK(greedy(*two, b_same.input) == b_same.target);
+    CHECK(greedy(*two, a.input) == a.target);
+    two->restore_original();
+    one->restore_original();
+  }
+  SUBCASE("split") {
+    auto model = make_tiny_model();
+    const auto b_before = model->score({{b_other.input, b_other.target, 1}});
+    auto editor = make_grace(eps);
+    auto one = editor->edit(*model, {a});
+    // b lies outside a's radius: not yet edited.
+    check_same(one->score({{b_other.input, b_other.target, 1}}), b_before);
+    const auto a_after_one = one->score({{a.input, a.target, 1}});
+    auto two = editor->edit(*one, {b_other});
+    const auto stats = two->stats();
+    CHECK(stats.at("codebook_size") == 2);
+    CHECK(stats.at("added") == 1);
+    CHECK(stats.at("split") == 1);
+    CHECK(stats.at("expanded") == 0);
+    CHECK(stats.at("radius") == doctest::Approx(d / 2).epsilon(1e-4));
+    CHECK(stats.at("radius_nearest") == doctest::Approx(d / 2 - 1e-5).epsilon(1e-4));
+    // Each input gets its own answer.
+    CHECK(greedy(*two, a.input) == a.target);
+    CHECK(greedy(*two, b_other.input) == b_other.target);
+    two->restore_original();
+    check_same(one->score({{a.input, a.target, 1}}), a_after_one);
+    check_same(one->score({{b_other.input, b_other.target, 1}}), b_before);
+    // Restores run newest first; the older one is refused while the newer is live.
+    auto again = editor->edit(*one, {b_other});
+    CHECK_THROWS_AS(one->restore_original(), Error);
+    again->restore_original();
+    one->restore_original();
+    check_same(model->score({{b_other.input, b_other.target, 1}}), b_before);
+  }
+  SUBCASE("far: a new key") {
+    auto model = make_tiny_model();
+    auto editor = make_grace(d / 4);  // d > eps + eps: out of reach
+    auto one = editor->edit(*model, {a});
+    auto two = editor->edit(*one, {b_same});
+    CHECK(two->stats().at("added") == 1);
+    CHECK(two->stats().at("codebook_size") == 2);
+    CHECK(two->stats().at("radius") == doctest::Approx(d / 4));
+    two->restore_original();
+    one->restore_original();
+  }
+}
+
+TEST_CASE("grace: a sequential chain of 20 edits keeps one codebook and one pair of taps") {
+  auto counting = std::make_shared<TapCountingModel>(make_tiny_model());
+  const EditRequest first = edit_request(0);
+  const std::vector<ScoreRequest> probe{{first.input, first.target, 3},
+                                        {{"Describe the image: a tree called Zorvel", {}}, " on a plain background.", 3}};
+  const auto before = counting->score(probe);
+  auto editor = make_grace(1.0);
+  std::vector<std::unique_ptr<EditedModel>> chain;
+  Model* current = counting.get();
+  double keys_added = 0;
+  for (int i = 0; i < 20; ++i) {
+    EditRequest r = edit_request(i);
+    r.input.image = test_image(100 + i);
+    if (i == 0) r = first;
+    chain.push_back(editor->edit(*current, {r}));
+    current = chain.back().get();
+    CAPTURE(i);
+    CHECK(counting->live() == 2);  // one input tap, one output tap, however long the chain
+    keys_added += chain.back()->stats().at("added");
+    CHECK(chain.back()->stats().at("codebook_size") == keys_added);
+  }
+  MESSAGE("codebook after 20 edits: " << keys_added << " keys");
+  CHECK(keys_added >= 2);
+  // The earliest edit still holds at the end of the chain.
+  CHECK(current->score({probe[0]}).at(0).token_accuracy == 1.0);
+  CHECK(greedy(*current, first.input) == first.target);
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) (*it)->restore_original();
+  CHECK(counting->live() == 0);
+  check_same(counting->score(probe), before);
+}
+
+TEST_CASE("grace: bad config names the problem") {
+  auto load = [](const std::string& from, const std::string& to) {
+    std::string yaml = build_registry().find("editor", "grace")->default_config;
+    yaml.replace(yaml.find(from), from.size(), to);
+    return build_registry().create_editor("grace", Config::from_yaml(yaml, "grace.yaml"));
+  };
+  CHECK_THROWS_WITH_AS(load("eps_init: 1.0", "eps_init: 0"), doctest::Contains("`eps_init` must be > 0"), ConfigError);
+  auto model = make_tiny_model();
+  CHECK_THROWS_WITH_AS(load("layer: 0", "layer: 9")->edit(*model, {edit_request(0)}),
+                       doctest::Contains("editor grace: layer: the model has no LM block 9"), ConfigError);
+}
+
+}  // namespace mike::test
