@@ -11,7 +11,6 @@
 
 #include <doctest/doctest.h>
 
-#include <cstdlib>
 #include <memory>
 
 namespace mike::test {
@@ -30,10 +29,6 @@ std::shared_ptr<Editor> make_grace(double eps_init, const std::vector<std::pair<
   std::string yaml = with_value(build_registry().find("editor", "grace")->default_config, "eps_init",
                                 std::to_string(eps_init));
   for (const auto& [key, value] : set) yaml = with_value(yaml, key, value);
-  if (const char* extra = std::getenv("GRACE_TEST_SET")) {  // key=value (experiments)
-    const std::string kv = extra;
-    yaml = with_value(yaml, kv.substr(0, kv.find('=')), kv.substr(kv.find('=') + 1));
-  }
   return build_registry().create_editor("grace", Config::from_yaml(yaml, "grace.yaml"));
 }
 
