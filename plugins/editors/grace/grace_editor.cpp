@@ -1,32 +1,35 @@
 // grace: GRACE (Hartvigsen et al. 2023, "Aging with GRACE: Lifelong Model
 // Editing with Discrete Key-Value Adaptors") as an editor. One LM block's MLP
 // output projection (the model's edit site) gets a codebook of keys, values
-// and deferral radii (§3). A key is the projection's input at the edit's last
-// prompt token; its value, trained with Adam on the edit's NLL (the
-// reference's n_iter steps at edit_lr, cold uniform initialisation), replaces
-// the projection's output at that token. At inference each row's query (the
-// same input at its own last prompt token) goes to the nearest key (Euclidean,
-// in float32 as EasyEdit's cdist_float32); within that key's radius the
-// output there is the key's value, otherwise the block runs untouched.
+// and deferral radii: the paper's GRACE layer. Equation numbers are not cited;
+// the rules follow the reference code (Thartvigsen/GRACE,
+// grace/editors/grace.py, GRACEAdapter; EasyEdit's easyeditor/models/grace/
+// GRACE.py is the same adaptor). A key is the projection's input at the
+// edit's last prompt token (the reference's key_id = prompt length - 1); its
+// value, cold-initialised uniform [0, 1) and trained with Adam on the edit's
+// NLL (n_iter steps at edit_lr), replaces the projection's output. At
+// inference each row's query (the same input at its own last prompt token)
+// goes to the nearest key (Euclidean, in float32 as EasyEdit's
+// cdist_float32); within that key's radius the output is the key's value,
+// otherwise the block runs untouched.
 //
-// Codebook maintenance (§3.2, reference grace/editors/grace.py forward()):
-// with d the distance from the new key to the nearest key k,
-//   d > eps_init + eps[k]                  -> add a key with radius eps_init;
-//   else, a different target               -> add a key and split: eps[k] =
-//                                             d/2 - 1e-5, the new key's d/2;
-//   else (same target) and d > eps[k]      -> expand: eps[k] = d ("coverage");
-//   else (same target, already covered)    -> nothing new; k's value retrains.
+// Codebook maintenance (GRACEAdapter.forward at an edit's first iteration),
+// with d the distance from the new key to the nearest key k:
+//   d > eps_init + eps[k]              -> add a key with radius eps_init;
+//   else, a different target           -> add a key and split:
+//                                         eps[k] = d/2 - 1e-5, new key d/2;
+//   else (same target) and d > eps[k]  -> expand: eps[k] = d ("coverage");
+//   else (same target, covered)        -> no new key; k's value retrains.
 // Targets match when the target strings are equal (the reference compares
-// label tokens).
+// label tokens). In every case but add, k's value is the one trained.
 //
-// Which outputs a routed row gets the value at (`replacement`), the same in
-// training and at inference so a scored target and greedy decoding agree:
-// `last` is EasyEdit's replace_last (only the last prompt token); `all` is the
-// reference's replace_all (every position of the row, prompt, target and
-// generated tokens, decided once by the query at the last prompt token). The
-// routing runs only inside calls of
-// the edited model (score, loss, target_log_probs, generate); the base model
-// called directly is unedited. No weights change.
+// Where a routed row gets the value (`replacement`), the same in training
+// and at inference so a scored target and greedy decoding agree: `all` is
+// the reference's replace_all (every position of the row: prompt, target and
+// generated tokens, decided once by the query at the last prompt token);
+// `last` is EasyEdit's replace_last (the last prompt token only). Routing
+// runs only inside calls of the edited model (score, loss, target_log_probs,
+// generate); the base model called directly is unedited. No weights change.
 //
 // Sequential editing: an edit of a GRACE-edited model extends the same
 // codebook on the same base model (one codebook, one pair of taps, however
@@ -38,7 +41,6 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <limits>
 #include <optional>
 
 #include "mike/edit_training.h"
