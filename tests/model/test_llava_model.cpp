@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <functional>
 #include <filesystem>
 
 #include "mike/error.h"
@@ -427,6 +428,25 @@ TEST_CASE("greedy decoding seeded with the teacher-forced prefix gives the token
                        Error);
 }
 
+namespace {
+// The loss before each of four Adam steps on `trained`; `after_step(step)`
+// runs after each step.
+std::vector<double> adam_losses(Model& model, const std::vector<ScoreRequest>& batch, const torch::Tensor& trained,
+                                double lr, const std::function<void(int)>& after_step = {}) {
+  torch::optim::Adam optimizer(std::vector<torch::Tensor>{trained}, torch::optim::AdamOptions(lr));
+  std::vector<double> losses;
+  for (int step = 0; step < 4; ++step) {
+    optimizer.zero_grad();
+    torch::Tensor loss = model.loss(batch);
+    losses.push_back(loss.item<double>());
+    loss.backward();
+    optimizer.step();
+    if (after_step) after_step(step);
+  }
+  return losses;
+}
+}  // namespace
+
 TEST_CASE("edit steps that resume above the cached lower layers compute the losses of full forwards") {
   auto cached = make_tiny_model();
   auto full = make_tiny_model(tiny_model_yaml("cache_below_edit: false\n"));
@@ -434,52 +454,36 @@ TEST_CASE("edit steps that resume above the cached lower layers compute the loss
   for (auto& r : batch) r.end_with_eos = true;
   // Train one down_proj (resumes at its input), then one whole block (resumes
   // at the block input), then through a tap (a ROME-style value shift).
+  const std::string lower = "lm.layers.0.down_proj.weight";
   for (const char* weight : {"lm.layers.1.down_proj.weight", "lm.layers.1.q_proj.weight"}) {
     std::vector<double> losses[2];
-    int m = 0;
-    for (auto* model : {cached.get(), full.get()}) {
-      for (const auto& name : model->parameter_names()) model->parameter(name).set_requires_grad(false);
-      const auto before = model->snapshot({weight});
-      torch::Tensor w = model->parameter(weight);
+    for (int m = 0; m < 2; ++m) {
+      Model& model = m == 0 ? *cached : *full;
+      for (const auto& name : model.parameter_names()) model.parameter(name).set_requires_grad(false);
+      const auto before = model.snapshot({weight, lower});
+      torch::Tensor w = model.parameter(weight);
       w.set_requires_grad(true);
-      torch::optim::Adam optimizer(std::vector<torch::Tensor>{w}, torch::optim::AdamOptions(1e-2));
-      for (int step = 0; step < 4; ++step) {
-        optimizer.zero_grad();
-        torch::Tensor loss = model->loss(batch);
-        losses[m].push_back(loss.item<double>());
-        loss.backward();
-        optimizer.step();
-        if (step == 1) {  // a lower weight changes: the cached activations must not be used again
-          torch::NoGradGuard no_grad;
-          model->parameter("lm.layers.0.down_proj.weight").mul_(1.01);
-        }
-      }
+      losses[m] = adam_losses(model, batch, w, 1e-2, [&](int step) {
+        if (step != 1) return;
+        // A lower weight changes: the cached activations must not be used again.
+        torch::NoGradGuard no_grad;
+        model.parameter(lower).mul_(1.01);
+      });
       w.set_requires_grad(false);
       w.mutable_grad() = torch::Tensor();
-      model->restore(before);
-      ++m;
+      model.restore(before);
     }
     CHECK_MESSAGE(losses[0] == losses[1], weight);
     CHECK(losses[0].back() < losses[0].front());  // the steps train
   }
-  {
-    std::vector<double> losses[2];
-    int m = 0;
-    for (auto* model : {cached.get(), full.get()}) {
-      torch::Tensor delta = torch::zeros({48}, torch::requires_grad());
-      TapHandle shift = model->add_tap("lm.layers.0.mlp.down_proj.out",
-                                       [&](const std::string&, const torch::Tensor& x) { return x + delta; });
-      torch::optim::Adam optimizer(std::vector<torch::Tensor>{delta}, torch::optim::AdamOptions(5e-2));
-      for (int step = 0; step < 4; ++step) {
-        optimizer.zero_grad();
-        torch::Tensor loss = model->loss(batch);
-        losses[m].push_back(loss.item<double>());
-        loss.backward();
-        optimizer.step();
-      }
-      ++m;
-    }
-    CHECK(losses[0] == losses[1]);
-    CHECK(losses[0].back() < losses[0].front());
+  std::vector<double> losses[2];
+  for (int m = 0; m < 2; ++m) {
+    Model& model = m == 0 ? *cached : *full;
+    torch::Tensor delta = torch::zeros({48}, torch::requires_grad());
+    TapHandle shift = model.add_tap("lm.layers.0.mlp.down_proj.out",
+                                    [&](const std::string&, const torch::Tensor& x) { return x + delta; });
+    losses[m] = adam_losses(model, batch, delta, 5e-2);
   }
+  CHECK(losses[0] == losses[1]);
+  CHECK(losses[0].back() < losses[0].front());
 }
