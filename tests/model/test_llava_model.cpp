@@ -256,6 +256,33 @@ TEST_CASE("a saved checkpoint loads into identical outputs; a mismatched one is 
   other.replace(other.find("intermediate: 96"), 16, "intermediate: 64");
   CHECK_THROWS_WITH_AS(make_tiny_model(other), doctest::Contains("was saved by a different architecture"), Error);
 
+  // config.json is checked too: damaged, or another architecture than the weights say.
+  const std::string config_json = mike::test::read_file(dir + "/config.json");
+  mike::test::write_file(dir + "/config.json", "{\"architecture\": ");
+  CHECK_THROWS_WITH_AS(make_tiny_model(ckpt_yaml), doctest::Contains("config.json' is not valid JSON"), ModelError);
+  std::string edited_json = config_json;
+  edited_json.replace(edited_json.find("\"intermediate\": 96"), 18, "\"intermediate\": 64");
+  mike::test::write_file(dir + "/config.json", edited_json);
+  CHECK_THROWS_WITH_AS(make_tiny_model(ckpt_yaml), doctest::Contains("describes another architecture"), ModelError);
+  std::filesystem::remove(dir + "/config.json");
+  CHECK(make_tiny_model(ckpt_yaml)->score(batch)[0].loss == a[0].loss);  // the weights' metadata says what they are
+  mike::test::write_file(dir + "/config.json", config_json);
+  {
+    // A weight relabelled as integers (same bytes, another dtype) is refused.
+    SafetensorsFile saved = load_safetensors(dir + "/model.safetensors");
+    TensorMap tensors(saved.tensors.begin(), saved.tensors.end());
+    tensors["lm.norm.weight"] = tensors["lm.norm.weight"].view(torch::kInt32);
+    const std::string relabelled = mike::test::make_temp_dir("llava_relabelled") + "/ckpt";
+    std::filesystem::create_directories(relabelled);
+    save_safetensors(relabelled + "/model.safetensors", tensors, saved.metadata);
+    std::filesystem::copy_file(dir + "/tokenizer.model", relabelled + "/tokenizer.model");
+    std::filesystem::copy_file(dir + "/config.json", relabelled + "/config.json");
+    std::string relabelled_yaml = ckpt_yaml;
+    relabelled_yaml.replace(relabelled_yaml.find(dir), dir.size(), relabelled);
+    CHECK_THROWS_WITH_AS(make_tiny_model(relabelled_yaml),
+                         doctest::Contains("'lm.norm.weight' is stored as Int, not as floating-point weights"), ModelError);
+  }
+
   // A damaged weights file is a checkpoint error naming the model (exit 5), not a crash.
   const std::string bytes = mike::test::read_file(dir + "/model.safetensors");
   mike::test::write_file(dir + "/model.safetensors", bytes.substr(0, bytes.size() / 2));

@@ -88,6 +88,13 @@ TEST_CASE("pretraining learns, caches by config hash, and reuses only a matching
   CHECK(other.find("(cached)") == std::string::npos);
   CHECK(other.find(checkpoint + "\n") == std::string::npos);
 
+  // An explicit tokenizer would be dropped for the checkpoint's own: refused instead.
+  const auto own_tokenizer = run_command("MIKE_CACHE=" + s.cache + " " + MIKE_EXE + " model describe --config-dir " +
+                                         s.configs + " model.tokenizer=/etc/passwd");
+  CHECK(own_tokenizer.exit_code == 2);
+  CHECK(own_tokenizer.err.find("model.tokenizer is '/etc/passwd' (from override 'model.tokenizer=/etc/passwd'), but "
+                               "this run uses the pretrained model") != std::string::npos);
+
   // The cached checkpoint loads as a model config's `checkpoint`.
   const auto info = run_command("MIKE_CACHE=" + s.cache + " " + MIKE_EXE + " plugins info llava");
   CHECK(info.exit_code == 0);

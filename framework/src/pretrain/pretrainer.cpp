@@ -516,6 +516,14 @@ Config with_pretrained_checkpoint(const Config& root, const std::vector<std::str
                       "` with the same model/data/seed overrides first (it caches the result), or add "
                       "++model.initial_weights=true to edit the untrained model on purpose");
   }
+  // The pretrained model reads text with its own tokenizer.model; another
+  // one would feed it ids it never learned, so an explicit one is refused
+  // rather than silently replaced.
+  if (const std::string tokenizer = model.get_or<std::string>("tokenizer", ""); !tokenizer.empty())
+    throw ConfigError("model.tokenizer is '" + tokenizer + "' (from " + model.origin("tokenizer") +
+                      "), but this run uses the pretrained model " + dir.string() +
+                      ", which has its own tokenizer.model; fix: drop the model.tokenizer override, or point "
+                      "model.checkpoint at a checkpoint trained with that tokenizer");
   spdlog::info("using the pretrained model {}", dir.string());
   return model_config_with(model, {{"checkpoint", dir.string()}, {"tokenizer", ""}});
 }

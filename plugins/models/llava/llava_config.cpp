@@ -1,7 +1,11 @@
 // Reading and validating the llava config group.
 #include "llava_config.h"
 
+#include <filesystem>
+#include <fstream>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "hf_llava_config.h"
 #include "mike/error.h"
@@ -167,6 +171,34 @@ std::string LlavaConfig::architecture_json() const {
   if (!extra.str().empty()) s << ",\n  \"extra\": {" << extra.str().substr(2) << "}";
   s << "\n}\n";
   return s.str();
+}
+
+void check_checkpoint_architecture(const std::string& dir, const std::string& expected,
+                                   const std::string& metadata_architecture) {
+  const std::filesystem::path file = std::filesystem::path(dir) / "config.json";
+  const auto fix = std::string("; use the model preset the checkpoint was trained with, or a checkpoint written by `mike "
+                               "pretrain` (model.checkpoint=<its dir>)");
+  if (!std::filesystem::exists(file)) {
+    if (metadata_architecture.empty())
+      throw ModelError("checkpoint '" + dir + "' has no config.json and its model.safetensors does not say which "
+                       "architecture it holds, so its weights cannot be checked against the config" + fix);
+    return;
+  }
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in && !in.eof()) throw ModelError("cannot read '" + file.string() + "'; check its permissions");
+  nlohmann::json found, wanted;
+  try {
+    found = nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::exception& e) {
+    throw ModelError("'" + file.string() + "' is not valid JSON (" + std::string(e.what()) +
+                     "); the checkpoint is damaged" + fix);
+  }
+  wanted = nlohmann::json::parse(expected);
+  if (found != wanted)
+    throw ModelError("'" + file.string() + "' describes another architecture than the config asks for.\ncheckpoint:\n" +
+                     found.dump(2) + "\nconfig:\n" + wanted.dump(2) + "\n" + fix.substr(2));
 }
 
 }  // namespace mike::llava

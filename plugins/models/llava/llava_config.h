@@ -97,4 +97,12 @@ struct LlavaConfig {
   std::string architecture_json() const;
 };
 
+// A native checkpoint directory's config.json against the architecture the
+// config asks for (`expected`: architecture_json()). ModelError when it is
+// unreadable, not JSON, or another architecture; `metadata_architecture` is
+// the architecture stored in model.safetensors ("" when absent): with
+// neither, nothing says what the weights are, which is refused too.
+void check_checkpoint_architecture(const std::string& dir, const std::string& expected,
+                                   const std::string& metadata_architecture);
+
 }  // namespace mike::llava

@@ -752,6 +752,8 @@ void LlavaModel::load_checkpoint(const std::string& dir) {
     throw ModelError("checkpoint '" + path + "' was saved by a different architecture than the config asks for.\n"
                      "checkpoint:\n" + arch->second + "config:\n" + config_.architecture_json() +
                      "use the model preset it was trained with, or retrain with `mike pretrain`");
+  check_checkpoint_architecture(dir, config_.architecture_json(),
+                                arch == file.metadata.end() ? std::string() : arch->second);
   for (const auto& [name, tensor] : file.tensors)
     if (!parameters_.count(name))
       throw ModelError("checkpoint '" + path + "' holds tensor '" + name + "' which model 'llava' does not have; "
@@ -767,6 +769,10 @@ void LlavaModel::load_checkpoint(const std::string& dir) {
     if (!torch::isfinite(it->second).all().item<bool>())
       throw ModelError("checkpoint '" + path + "': parameter '" + name + "' holds non-finite values (NaN or Inf); "
                        "the checkpoint is damaged or training diverged — retrain with `mike pretrain --force`");
+    if (!it->second.is_floating_point())
+      throw ModelError("checkpoint '" + path + "': parameter '" + name + "' is stored as " +
+                       std::string(c10::toString(it->second.scalar_type())) +
+                       ", not as floating-point weights; its header was altered or the file is not a model");
     param.copy_(it->second.to(param.scalar_type()));
   }
 }
