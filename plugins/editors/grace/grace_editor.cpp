@@ -269,18 +269,10 @@ class GraceModel : public mike::ForwardingModel {
     return results;
   }
   torch::Tensor loss(const std::vector<mike::ScoreRequest>& batch) override {
-    if (restored_) return inner_.loss(batch);
-    Codebook::Scope scope(*book_, route_for(batch, Mode::infer));
-    torch::Tensor out = inner_.loss(batch);
-    check_layout(scope.route(), inner_.token_layout(batch));
-    return out;
+    return routed_tensor(batch, [&] { return inner_.loss(batch); });
   }
   torch::Tensor target_log_probs(const std::vector<mike::ScoreRequest>& batch) override {
-    if (restored_) return inner_.target_log_probs(batch);
-    Codebook::Scope scope(*book_, route_for(batch, Mode::infer));
-    torch::Tensor out = inner_.target_log_probs(batch);
-    check_layout(scope.route(), inner_.token_layout(batch));
-    return out;
+    return routed_tensor(batch, [&] { return inner_.target_log_probs(batch); });
   }
   // One row at a time, so the last prompt token is a known column of every
   // forward (the prefill, or each full recompute without a KV cache); known
@@ -329,6 +321,16 @@ class GraceModel : public mike::ForwardingModel {
  private:
   // loss() and target_log_probs() run one forward laid out as token_layout()
   // says: the columns read must be the rows' last prompt tokens there.
+  // `call` (a differentiable forward of the inner model over `batch`) with
+  // the codebook routing, its query columns checked against the layout.
+  template <class Call>
+  torch::Tensor routed_tensor(const std::vector<mike::ScoreRequest>& batch, Call&& call) {
+    if (restored_) return call();
+    Codebook::Scope scope(*book_, route_for(batch, Mode::infer));
+    torch::Tensor out = call();
+    check_layout(scope.route(), inner_.token_layout(batch));
+    return out;
+  }
   static void check_layout(const Codebook::Route& route, const std::vector<mike::TokenLayout>& layouts) {
     check_rows(route, layouts.size());
     for (std::size_t i = 0; i < layouts.size(); ++i) {
