@@ -77,6 +77,7 @@ KeyCapture capture_keys(Model& model, const std::string& tap, const std::vector<
     std::vector<std::int64_t> positions = key_positions(requests[i], results[i], position, i);
     for (std::int64_t p : positions) at_key.push_back(rows[i][results[i].layout.column(p)]);
     out.positions.push_back(std::move(positions));
+    out.target_tokens.push_back(results[i].target_tokens);
   }
   out.at_key = torch::stack(at_key);
   return out;

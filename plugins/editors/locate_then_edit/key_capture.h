@@ -34,6 +34,9 @@ using KeyPositions = std::vector<std::vector<std::int64_t>>;
 struct KeyCapture {
   torch::Tensor at_key;    // [sum of keys per request, d], request-major
   KeyPositions positions;  // per request: the row position of each key, in order
+  // Per request: the token ids scoring covered (the target's, then EOS if
+  // requested), as the model tokenised them.
+  std::vector<std::vector<std::int64_t>> target_tokens;
 };
 
 // Scores `requests` and reads the activation at `tap` at their key positions.

@@ -34,7 +34,7 @@ struct ValueResult {
   int steps = 0;
   bool preserved = false;  // whether the preservation term was used
   bool preserved_by_kl = false;  // KL (true) or the NLL fallback (false)
-  double preserve_last = 0.0;    // the preservation term at the last step
+  double preserve_last = 0.0;    // the preservation term at the returned shift
 };
 
 // ROME eq. 4: the shift δ of the activation at `tap` (at the key position of

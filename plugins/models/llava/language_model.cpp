@@ -159,11 +159,14 @@ LanguageModelImpl::Frame LanguageModelImpl::frame(const torch::Tensor& positions
   return f;
 }
 
-torch::Tensor LanguageModelImpl::head(torch::Tensor x, bool check_overflow) {
+torch::Tensor LanguageModelImpl::head(torch::Tensor x, bool check_overflow, int64_t columns) {
+  if (columns > 0 && columns < x.size(1)) x = x.slice(1, x.size(1) - columns);
   norm_->watch_overflow(check_overflow);
   x = norm_(x);
   // The residual stream carries an overflow from any layer to the final
-  // norm, so one check there (one host read per forward) sees it.
+  // norm, so one check there (one host read per forward) sees it: attention
+  // carries it into every later column, so the kept columns see it too, and
+  // a column that is not kept cannot spoil a number anyone reads.
   if (check_overflow && norm_->take_overflow().item<bool>())
     throw ModelError("model 'llava': a hidden state of the language model overflowed (mean of squares not finite): "
                      "its weights are damaged or too large for the compute dtype (e.g. 1e30); check the checkpoint, "
@@ -172,7 +175,8 @@ torch::Tensor LanguageModelImpl::head(torch::Tensor x, bool check_overflow) {
 }
 
 torch::Tensor LanguageModelImpl::forward(const torch::Tensor& embeds, const torch::Tensor& positions,
-                                         const torch::Tensor& key_mask, KvCache* cache, const TapRegistry& taps) {
+                                         const torch::Tensor& key_mask, KvCache* cache, const TapRegistry& taps,
+                                         int64_t head_columns) {
   const int64_t batch = embeds.size(0), tokens = embeds.size(1);
   const int64_t past = cache ? cache->length() : 0;
   if (cache && cache->keys.empty()) {
@@ -184,7 +188,7 @@ torch::Tensor LanguageModelImpl::forward(const torch::Tensor& embeds, const torc
   for (auto& layer : layers_) x = layer->forward(x, f.cos, f.sin, f.mask, cache, taps);
   // Decoding steps after a checked prefill skip the host read: the same
   // weights did not overflow on the whole prompt.
-  return head(std::move(x), past == 0);
+  return head(std::move(x), past == 0, head_columns);
 }
 
 ResumeState LanguageModelImpl::run_until(const ResumePoint& point, const torch::Tensor& embeds,
@@ -203,7 +207,7 @@ ResumeState LanguageModelImpl::run_until(const ResumePoint& point, const torch::
 
 torch::Tensor LanguageModelImpl::run_from(const ResumePoint& point, const ResumeState& state,
                                           const torch::Tensor& positions, const torch::Tensor& key_mask,
-                                          const TapRegistry& taps) {
+                                          const TapRegistry& taps, int64_t head_columns) {
   const torch::Tensor& sample = point.at_down_input ? state.mlp.residual : state.hidden;
   const Frame f = frame(positions, key_mask, 0, sample.size(0), sample.size(1), sample.scalar_type());
   int first = point.layer;
@@ -216,7 +220,7 @@ torch::Tensor LanguageModelImpl::run_from(const ResumePoint& point, const Resume
   }
   for (std::size_t i = static_cast<std::size_t>(first); i < layers_.size(); ++i)
     x = layers_[i]->forward(x, f.cos, f.sin, f.mask, nullptr, taps);
-  return head(std::move(x), true);
+  return head(std::move(x), true, head_columns);
 }
 
 }  // namespace mike::llava

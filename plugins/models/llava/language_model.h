@@ -84,9 +84,12 @@ class LanguageModelImpl : public torch::nn::Module {
   torch::Tensor embed(const torch::Tensor& ids) { return embed_tokens_(ids); }
   // embeds: [B, T, H]; positions: [B, T] (int64); key_mask: [B, T_past + T],
   // 1 = real token, 0 = padding. With a cache, appends this step's keys and
-  // values to it. Returns logits [B, T, vocab].
+  // values to it. Returns logits [B, T, vocab], or of the last `head_columns`
+  // columns only [B, head_columns, vocab] when 0 < head_columns < T: rows are
+  // left-padded, so a caller that reads only the last few columns of every
+  // row (scored targets, the next token) skips the head on the rest.
   torch::Tensor forward(const torch::Tensor& embeds, const torch::Tensor& positions, const torch::Tensor& key_mask,
-                        KvCache* cache, const TapRegistry& taps);
+                        KvCache* cache, const TapRegistry& taps, int64_t head_columns = 0);
   // forward() split at `point` (no KV cache): run_until() computes the
   // activations there, run_from() the logits from them; together they are
   // forward() op for op, so an editor whose trained weights all sit above the
@@ -94,7 +97,7 @@ class LanguageModelImpl : public torch::nn::Module {
   ResumeState run_until(const ResumePoint& point, const torch::Tensor& embeds, const torch::Tensor& positions,
                         const torch::Tensor& key_mask, const TapRegistry& taps);
   torch::Tensor run_from(const ResumePoint& point, const ResumeState& state, const torch::Tensor& positions,
-                         const torch::Tensor& key_mask, const TapRegistry& taps);
+                         const torch::Tensor& key_mask, const TapRegistry& taps, int64_t head_columns = 0);
   const LanguageConfig& config() const { return config_; }
 
  private:
@@ -104,8 +107,10 @@ class LanguageModelImpl : public torch::nn::Module {
   };
   Frame frame(const torch::Tensor& positions, const torch::Tensor& key_mask, int64_t past, int64_t batch,
               int64_t tokens, torch::ScalarType dtype);
-  // Final norm (with the overflow check when asked) and lm_head.
-  torch::Tensor head(torch::Tensor x, bool check_overflow);
+  // Final norm (with the overflow check when asked) and lm_head, on the
+  // last `columns` columns of x (all when 0 or >= its width). The norm is
+  // per position, so the kept columns' logits are those of the full head.
+  torch::Tensor head(torch::Tensor x, bool check_overflow, int64_t columns);
 
   LanguageConfig config_;
   torch::Tensor inv_freq_;  // RoPE frequencies, float32 whatever the compute dtype

@@ -439,7 +439,7 @@ std::uint64_t LlavaModel::stamp_below(const ResumePoint& point) const {
 torch::Tensor LlavaModel::resumed_logits(const std::vector<ScoreRequest>& batch,
                                          const std::vector<const ModelInput*>& inputs,
                                          const std::vector<std::vector<std::int64_t>>& targets,
-                                         const ResumePoint& point, Sequences& seq) {
+                                         const ResumePoint& point, Sequences& seq, int64_t head_columns) {
   const int depth = 2 * point.layer + (point.at_down_input ? 2 : 1);
   const std::uint64_t stamp = stamp_below(point);
   std::vector<std::string> texts;
@@ -476,27 +476,30 @@ torch::Tensor LlavaModel::resumed_logits(const std::vector<ScoreRequest>& batch,
     hit = resume_cache_.end() - 1;
   }
   seq = hit->seq;
-  return network_->lm->run_from(point, hit->state, seq.positions, seq.key_mask, taps_);
+  return network_->lm->run_from(point, hit->state, seq.positions, seq.key_mask, taps_, head_columns);
 }
 
 torch::Tensor LlavaModel::target_logits(const std::vector<ScoreRequest>& batch,
                                         std::vector<std::vector<std::int64_t>>& targets, Sequences* layout_out,
-                                        torch::Tensor* all_logits) {
+                                        torch::Tensor* all_logits, bool every_position) {
   std::vector<const ModelInput*> inputs;
   targets.clear();
+  int64_t longest_target = 0;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     inputs.push_back(&batch[i].input);
     targets.push_back(target_ids(batch[i]));
     if (targets.back().empty())
       throw DataError("score request " + std::to_string(i) + " has an empty target; give the text to score");
+    longest_target = std::max<int64_t>(longest_target, static_cast<int64_t>(targets.back().size()));
   }
+  const int64_t head_columns = every_position ? 0 : longest_target + 1;
   Sequences seq;
   torch::Tensor logits;
   if (const std::optional<ResumePoint> point = resume_point()) {
-    logits = resumed_logits(batch, inputs, targets, *point, seq);
+    logits = resumed_logits(batch, inputs, targets, *point, seq, head_columns);
   } else {
     seq = layout(inputs, targets);
-    logits = network_->lm->forward(seq.embeds, seq.positions, seq.key_mask, nullptr, taps_);
+    logits = network_->lm->forward(seq.embeds, seq.positions, seq.key_mask, nullptr, taps_, head_columns);
   }
   const int64_t length = logits.size(1);
   std::vector<torch::Tensor> rows;
@@ -542,9 +545,13 @@ std::vector<ScoreResult> LlavaModel::score(const std::vector<ScoreRequest>& batc
     std::vector<std::vector<std::int64_t>> targets;
     Sequences layout;
     torch::Tensor all_logits;
+    // Locality's per-position top-k reads every column; other probes only the targets'.
+    const bool every_position =
+        std::any_of(chunk.begin(), chunk.end(), [](const ScoreRequest& r) { return r.position_top_k > 0; });
     // Log-probabilities in float32 whatever the compute dtype, read on the host.
     const torch::Tensor log_probs =
-        torch::log_softmax(target_logits(chunk, targets, &layout, &all_logits).to(torch::kFloat32), -1).cpu();
+        torch::log_softmax(target_logits(chunk, targets, &layout, &all_logits, every_position).to(torch::kFloat32), -1)
+            .cpu();
     require_finite_outputs(log_probs, "scoring");
     const std::vector<std::vector<std::int64_t>>& prompts = layout.prompt_ids;
     int64_t row = 0;
@@ -658,7 +665,8 @@ std::vector<Generation> LlavaModel::generate_chunk(const std::vector<const Model
   KvCache cache;
   KvCache* cache_ptr = options.use_kv_cache ? &cache : nullptr;
   torch::Tensor embeds = seq.embeds, positions = seq.positions, key_mask = seq.key_mask;
-  torch::Tensor logits = lm->forward(embeds, positions, key_mask, cache_ptr, taps_).select(1, -1);
+  // Decoding reads only the last column's logits.
+  torch::Tensor logits = lm->forward(embeds, positions, key_mask, cache_ptr, taps_, 1).select(1, -1);
   require_finite_outputs(logits, "generation");
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(options.seed);
   std::vector<std::vector<std::int64_t>> generated = known;
@@ -696,7 +704,7 @@ std::vector<Generation> LlavaModel::generate_chunk(const std::vector<const Model
     } else {  // reference path: recompute the whole sequence
       embeds = torch::cat({embeds, new_embeds}, 1);
       positions = torch::cat({positions, new_positions}, 1);
-      logits = lm->forward(embeds, positions, key_mask, nullptr, taps_).select(1, -1);
+      logits = lm->forward(embeds, positions, key_mask, nullptr, taps_, 1).select(1, -1);
     }
   }
   std::vector<Generation> out;

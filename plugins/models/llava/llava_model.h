@@ -66,10 +66,15 @@ class LlavaModel : public Model {
   // rows that predict them [sum, V].
   // `layout_out`, when given, receives the batch's layout (lengths, image spans).
   // Logits at the target positions of every row, concatenated [sum of target
-  // lengths, V]. `all_logits` (optional) receives the whole forward's logits
-  // [B, T, V] (rows left-padded; layout_out->rows[i].offset locates row i).
+  // lengths, V]. `all_logits` (optional) receives the forward's logits: with
+  // `every_position` all of them [B, T, V] (rows left-padded;
+  // layout_out->rows[i].offset locates row i), else only the last columns
+  // [B, longest target + 1, V], which hold every target position and the
+  // position after the target (rows end together), the head being skipped on
+  // the prompt and image columns no caller reads.
   torch::Tensor target_logits(const std::vector<ScoreRequest>& batch, std::vector<std::vector<std::int64_t>>& targets,
-                              Sequences* layout_out = nullptr, torch::Tensor* all_logits = nullptr);
+                              Sequences* layout_out = nullptr, torch::Tensor* all_logits = nullptr,
+                              bool every_position = false);
   // Greedy/sampled decoding of `inputs`, each continuing after its `known` tokens.
   std::vector<Generation> generate_chunk(const std::vector<const ModelInput*>& inputs,
                                          const std::vector<std::vector<std::int64_t>>& known,
@@ -88,7 +93,7 @@ class LlavaModel : public Model {
   // batch and parameter state and reused at every later step.
   torch::Tensor resumed_logits(const std::vector<ScoreRequest>& batch, const std::vector<const ModelInput*>& inputs,
                                const std::vector<std::vector<std::int64_t>>& targets, const ResumePoint& point,
-                               Sequences& seq);
+                               Sequences& seq, int64_t head_columns);
   // Image features [P, H] per input with an image (undefined for text-only
   // rows), from the cache when allowed, the rest encoded as one batch.
   std::vector<torch::Tensor> image_features(const std::vector<const ModelInput*>& inputs);
