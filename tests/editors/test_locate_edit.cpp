@@ -9,9 +9,12 @@
 #include "data/dataset_corpus.h"
 #include "key_capture.h"
 #include "layer_stats.h"
+#include "value_shift.h"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -369,6 +372,93 @@ TEST_CASE("rome, memit, alphaedit plugins: the edit lands, restore is bitwise") 
     check_identical(probe(*model), before);
   }
 }
+
+TEST_CASE("value shifts of independent edits optimised together equal each edit's own, and prepared edits use them") {
+  auto model = make_tiny_model();
+  const std::string tap = edit_site(*model, 0, "test layer").block_output_tap;
+  ValueOptimisation options;
+  options.steps = 15;
+  options.stop_loss = 1.0e-6;  // random weights: no edit gets there, all take every step
+  const std::vector<EditRequest> edits{edit_request(0), edit_request(1), edit_request(2)};
+  const std::vector<ValueResult> together =
+      optimise_value_shifts(*model, tap, edits, {"{}"}, KeyPosition::kLastPromptToken, options);
+  REQUIRE(together.size() == edits.size());
+  for (std::size_t k = 0; k < edits.size(); ++k) {
+    CAPTURE(k);
+    const ValueResult alone = optimise_value_shift(*model, tap, edits[k], {"{}"}, KeyPosition::kLastPromptToken, options);
+    CHECK(together[k].preserved == alone.preserved);
+    CHECK(together[k].preserved_by_kl == alone.preserved_by_kl);
+    CHECK(together[k].steps == alone.steps);
+    CHECK(together[k].loss_first == doctest::Approx(alone.loss_first).epsilon(1e-5));
+    CHECK(together[k].loss_last == doctest::Approx(alone.loss_last).epsilon(1e-4));
+    CHECK(together[k].preserve_last == doctest::Approx(alone.preserve_last).epsilon(1e-3));
+    CHECK(together[k].loss_last < together[k].loss_first);
+    CHECK(rel(together[k].shift, alone.shift) < 1e-4);
+  }
+  // Edit 0's neutral prompt has a continuation on these weights: the KL term
+  // of the joint forward is exercised.
+  CHECK(together[0].preserved_by_kl);
+  // Different edits get different shifts: nothing is shared across the batch.
+  CHECK(rel(together[0].shift, together[1].shift) > 0.1);
+
+  // One edit that stops early while the others go on: it stops where it
+  // would alone, its shift frozen from then on.
+  ValueOptimisation stopping = options;
+  // Between the edits' final losses: the lower ones stop early, the others go on.
+  double lowest = together[0].loss_last, highest = together[0].loss_last;
+  for (const ValueResult& v : together) {
+    lowest = std::min(lowest, v.loss_last);
+    highest = std::max(highest, v.loss_last);
+  }
+  stopping.stop_loss = std::sqrt(lowest * highest);
+  const std::vector<ValueResult> mixed =
+      optimise_value_shifts(*model, tap, edits, {"{}"}, KeyPosition::kLastPromptToken, stopping);
+  std::vector<int> steps;
+  for (std::size_t k = 0; k < edits.size(); ++k) {
+    CAPTURE(k);
+    const ValueResult alone =
+        optimise_value_shift(*model, tap, edits[k], {"{}"}, KeyPosition::kLastPromptToken, stopping);
+    CHECK(mixed[k].steps == alone.steps);
+    if (alone.steps > 0) CHECK(rel(mixed[k].shift, alone.shift) < 1e-4);
+    steps.push_back(alone.steps);
+  }
+  // Some edit stopped early while another went on to the last step.
+  CHECK(*std::min_element(steps.begin(), steps.end()) < stopping.steps);
+  CHECK(*std::max_element(steps.begin(), steps.end()) == stopping.steps);
+
+  // The rome plugin: edits prepared ahead are not optimised again in edit()
+  // (a handful of forwards instead of one per step), and land the same.
+  const std::string cache = make_temp_dir("locate_edit_prepared");
+  const Config yaml = Config::from_yaml(editor_yaml("rome", cache), "rome.yaml");
+  auto count_forwards = [&](Editor& editor, const EditRequest& edit, std::map<std::string, double>& stats) {
+    int forwards = 0;
+    TapHandle counter = model->add_tap(edit_site(*model, 1, "test layer").output_tap,
+                                       [&](const std::string&, const torch::Tensor& x) {
+                                         ++forwards;
+                                         return x;
+                                       });
+    auto edited = editor.edit(*model, {edit});
+    stats = edited->stats();
+    edited->restore_original();
+    return forwards;
+  };
+  auto prepared = build_registry().create_editor("rome", yaml);
+  auto plain = build_registry().create_editor("rome", yaml);
+  CHECK(prepared->independent_edit_window() == 8);
+  prepared->prepare_independent_edits(*model, edits);
+  std::map<std::string, double> prepared_stats, plain_stats;
+  // The plain editor first: it computes C (cached on disk), which the other reads.
+  const int plain_forwards = count_forwards(*plain, edits[2], plain_stats);
+  const int prepared_forwards = count_forwards(*prepared, edits[2], prepared_stats);
+  CHECK(prepared_forwards < 6);
+  CHECK(plain_forwards > 12);
+  CHECK(prepared_stats.at("value_steps") == plain_stats.at("value_steps"));
+  CHECK(prepared_stats.at("loss_last") == doctest::Approx(plain_stats.at("loss_last")).epsilon(1e-4));
+  CHECK(prepared_stats.at("key_value_error") < 1e-4);
+  // A prepared value is handed out once: editing the same request again optimises anew.
+  CHECK(count_forwards(*prepared, edits[2], prepared_stats) > 12);
+}
+
 
 // The host rethrows a plugin's error with the plugin named; a ConfigError keeps exit 2.
 template <class F>

@@ -6,6 +6,7 @@
 // editor trains the same way (EOS included, flags and gradients cleaned up).
 #include <torch/types.h>
 
+#include <cstdint>
 #include <functional>
 #include <utility>
 #include <vector>
@@ -68,6 +69,31 @@ struct AdamObjective {
 MIKE_API EditTrainingResult minimise_with_adam(const std::vector<torch::Tensor>& tuned, const AdamObjective& objective,
                                                const EditTrainingOptions& options,
                                                const std::function<void()>& after_step = {});
+
+// Several independent problems of the same shape minimised together, one
+// batched evaluation per step (e.g. the value shifts of several edits that
+// each run alone on the same model). Group g owns rows [first, first + count)
+// of dim 0 of every tuned tensor, and only its own loss depends on them.
+// Each group follows minimise_with_adam's rules on its own: it stops once its
+// loss is below options.early_stop_loss, its rows frozen from then on (after
+// `after_step` too), and when it took every step its loss is measured once
+// more. Adam is elementwise and the groups start together, so each group's
+// result is what minimise_with_adam gives it alone, up to the float rounding
+// of the batched evaluation.
+struct GroupedAdamObjective {
+  std::vector<std::pair<std::int64_t, std::int64_t>> rows;  // per group: first row, row count
+  // Every group's loss, from one evaluation (inactive groups' are ignored).
+  std::function<std::vector<torch::Tensor>()> losses;
+  // What group g minimises given its loss (loss + regularisers); asked only
+  // for groups still active on a step that is taken. Unset: the loss itself.
+  std::function<torch::Tensor(std::size_t group, const torch::Tensor& loss)> total;
+};
+
+// One EditTrainingResult per group (see GroupedAdamObjective).
+MIKE_API std::vector<EditTrainingResult> minimise_groups_with_adam(const std::vector<torch::Tensor>& tuned,
+                                                                   const GroupedAdamObjective& objective,
+                                                                   const EditTrainingOptions& options,
+                                                                   const std::function<void()>& after_step = {});
 
 // Minimises model.loss(batch) over `tuned` with Adam. Every model parameter
 // is frozen for the duration (tuned ones that are model parameters train);

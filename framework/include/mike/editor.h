@@ -91,6 +91,19 @@ class MIKE_API Editor : public Component {
   }
   // Whether edit() accepts more than one request at once (MEMIT-style).
   virtual bool supports_batch() const { return false; }
+  // Independent edits (the single and batch protocols: every edit runs on
+  // the model as it is now, restored bitwise before the next). An editor
+  // that can do their per-request work together, batched, says how many
+  // requests ahead it wants (0 = it cannot); the runner then calls
+  // prepare_independent_edits() with up to that many requests before their
+  // edit() calls, and edit() may use what it prepared (e.g. ROME's value
+  // shifts: one forward per step for eight edits instead of eight). A request
+  // edit() gets that was not prepared is edited the ordinary way.
+  virtual std::size_t independent_edit_window() const { return 0; }
+  virtual void prepare_independent_edits(Model& model, const std::vector<EditRequest>& requests) {
+    (void)model;
+    (void)requests;
+  }
   virtual std::unique_ptr<EditedModel> edit(Model& model, const std::vector<EditRequest>& requests) = 0;
 
   // Where this editor reads corpora (mike/corpus.h). The host sets it right

@@ -30,7 +30,9 @@ namespace mike {
 //    Model::generate_tokens/device, Tokenizer added tokens (Hugging Face checkpoints).
 // 6: ScoreResult::next_token, GenerateOptions::known_tokens (greedy decoding
 //    seeded from teacher forcing).
-inline constexpr std::uint32_t kSdkAbiVersion = 6;
+// 7: Editor::independent_edit_window/prepare_independent_edits,
+//    minimise_groups_with_adam.
+inline constexpr std::uint32_t kSdkAbiVersion = 7;
 
 // Layout is frozen: `abi_version` stays the first member so that any host
 // can read it from any plugin before trusting the rest.

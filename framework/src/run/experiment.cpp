@@ -304,6 +304,7 @@ void run_experiment(const Config& config, const JobContext& context) {
                        {"pre_eval_records_per_s",
                         timing.pre_eval_s > 0 ? static_cast<double>(dataset.records.size()) / timing.pre_eval_s : 0.0},
                        {"edit_s", timing.edit_s},
+                       {"edit_prepare_s", timing.prepare_s},
                        {"post_eval_s", timing.post_eval_s},
                        {"restore_s", timing.restore_s},
                        {"log_s", log->seconds_writing()},

@@ -259,12 +259,30 @@ void Runner::run() {
     case Protocol::kSingle:
     case Protocol::kBatch: {
       const std::size_t k = options_.protocol == Protocol::kBatch ? static_cast<std::size_t>(options_.batch_edits) : 1;
+      // Editors that batch independent edits prepare the next window's
+      // requests at once; the time is the window's, shared by its edits.
+      const std::size_t window = call_plugin(plugins_.editor_label, [&] {
+        return plugins_.editor->independent_edit_window();
+      });
+      const std::size_t window_records = window == 0 ? 0 : std::max<std::size_t>(1, window / k) * k;
+      std::size_t prepared_until = static_cast<std::size_t>(done);
+      double prepared_seconds_per_record = 0.0;
       for (auto first = static_cast<std::size_t>(done); first < static_cast<std::size_t>(total); first += k) {
         const std::size_t count = std::min(k, static_cast<std::size_t>(total) - first);  // the last may be short
+        if (window_records > 0 && first >= prepared_until) {
+          prepared_until = std::min(static_cast<std::size_t>(total), first + window_records);
+          const std::vector<EditRequest> ahead = requests(first, prepared_until - first, 0);
+          auto start = std::chrono::steady_clock::now();
+          call_plugin(plugins_.editor_label, [&] { plugins_.editor->prepare_independent_edits(model, ahead); });
+          const double seconds = seconds_since(start);
+          timing_.edit_s += seconds;
+          timing_.prepare_s += seconds;
+          prepared_seconds_per_record = seconds / static_cast<double>(ahead.size());
+        }
         auto batch = requests(first, count, 0);
         auto start = std::chrono::steady_clock::now();
         auto edited = apply_edit(model, batch);
-        double seconds = seconds_since(start);
+        double seconds = seconds_since(start) + prepared_seconds_per_record * static_cast<double>(count);
         std::vector<std::size_t> evaluated;
         for (std::size_t r = first; r < first + count; ++r) evaluated.push_back(r);
         auto last = static_cast<std::int64_t>(first + count - 1);

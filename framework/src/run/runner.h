@@ -56,7 +56,8 @@ struct Plugins {
 // Where a run's time went (seconds), reported in summary.json.
 struct RunTiming {
   double pre_eval_s = 0.0;   // pre-edit outputs of every record (once)
-  double edit_s = 0.0;       // inside Editor::edit
+  double edit_s = 0.0;       // inside Editor::edit and Editor::prepare_independent_edits
+  double prepare_s = 0.0;    // of which in prepare_independent_edits (batched ahead)
   double post_eval_s = 0.0;  // post-edit score()+generate() of the probes
   double restore_s = 0.0;    // restore + its bitwise check
   std::int64_t pre_eval_samples = 0;

@@ -9,22 +9,21 @@
 #include <cstdint>
 
 #include "closed_forms.h"
+#include "locate_editor.h"
 #include "mike/editor.h"
 #include "mike/error.h"
 #include "mike/plugin.h"
 #include "mike_plugin_default_config.h"
-#include "settings.h"
 #include "site_edit.h"
 
 namespace {
 
 using namespace mike::locate_edit;
 
-class AlphaEditEditor : public mike::Editor {
+class AlphaEditEditor : public LocateThenEditEditor {
  public:
   explicit AlphaEditEditor(const mike::Config& config)
-      : settings_(read_settings(config, {false, true, "AlphaEdit"})),
-        second_moments_(settings_.stats),
+      : LocateThenEditEditor(config, {false, true, "AlphaEdit"}),
         nullspace_threshold_(config.get<double>("nullspace_threshold")),
         l2_(config.get<double>("l2")) {
     if (nullspace_threshold_ <= 0 || nullspace_threshold_ >= 1)
@@ -37,7 +36,7 @@ class AlphaEditEditor : public mike::Editor {
 
   std::unique_ptr<mike::EditedModel> edit(mike::Model& model, const std::vector<mike::EditRequest>& requests) override {
     if (requests.empty()) throw mike::Error("alphaedit: edit() called with no requests");
-    const std::vector<mike::EditSite> sites = resolve_sites(model, settings_.layers, "layers");
+    const std::vector<mike::EditSite> edit_sites = sites(model);
     std::map<int, torch::Tensor> keys;  // this edit's keys per block [d_in, n]
     auto solve = [&](const mike::EditSite& site, const torch::Tensor& k, const torch::Tensor& r) {
       return alphaedit_update(k, r, projector(model, site), l2_, applied_keys(site.block));
@@ -45,7 +44,8 @@ class AlphaEditEditor : public mike::Editor {
     const std::uint64_t serial = next_serial_++;
     std::weak_ptr<AppliedKeys> store = applied_;
     auto edited = edit_in_place(
-        model, sites, [&] { return spread_over_layers(model, sites, requests, settings_, solve, keys); },
+        model, edit_sites,
+        [&] { return spread_over_layers(model, edit_sites, requests, settings_, values(model, requests), solve, keys); },
         [store, serial] {
           if (auto applied = store.lock()) applied->erase(serial);
         });
@@ -75,8 +75,6 @@ class AlphaEditEditor : public mike::Editor {
   // the EditedModels so that restore_original() removes its entry.
   using AppliedKeys = std::map<std::uint64_t, std::map<int, torch::Tensor>>;
 
-  Settings settings_;
-  SecondMoments second_moments_;
   double nullspace_threshold_, l2_;
   std::map<int, torch::Tensor> projectors_;
   std::shared_ptr<AppliedKeys> applied_ = std::make_shared<AppliedKeys>();

@@ -99,13 +99,30 @@ KeyPositions columns_in_forward(Model& model, const std::vector<ScoreRequest>& r
   return columns;
 }
 
-torch::Tensor add_at_columns(const torch::Tensor& x, const torch::Tensor& shift, const KeyPositions& columns) {
-  torch::Tensor select = torch::zeros({x.size(0), x.size(1), shift.size(0)}, x.options().requires_grad(false));
+torch::Tensor add_at_columns(const torch::Tensor& x, const torch::Tensor& shift, const KeyPositions& columns,
+                             const std::vector<std::int64_t>& first_rows) {
+  if (columns.size() != static_cast<std::size_t>(x.size(0)) ||
+      (!first_rows.empty() && first_rows.size() != columns.size()))
+    throw ModelError("a value shift was placed for " + std::to_string(columns.size()) + " rows but the tap saw " +
+                     std::to_string(x.size(0)) + "; the model's token_layout() and its forward disagree");
+  // The one-hot placement, filled on the host (a step runs this every
+  // forward; per-element tensor writes would cost an op each).
+  torch::Tensor select = torch::zeros({x.size(0), x.size(1), shift.size(0)}, torch::kFloat32);
+  auto at = select.accessor<float, 3>();
   for (std::int64_t r = 0; r < x.size(0); ++r) {
-    const auto& row = columns.at(static_cast<std::size_t>(r));
-    for (std::size_t j = 0; j < row.size(); ++j) select[r][row[j]][static_cast<std::int64_t>(j)] = 1;
+    const auto& row = columns[static_cast<std::size_t>(r)];
+    const std::int64_t first = first_rows.empty() ? 0 : first_rows[static_cast<std::size_t>(r)];
+    for (std::size_t j = 0; j < row.size(); ++j) {
+      const std::int64_t shift_row = first + static_cast<std::int64_t>(j);
+      if (row[j] < 0 || row[j] >= x.size(1) || shift_row < 0 || shift_row >= shift.size(0))
+        throw ModelError("a value shift's column " + std::to_string(row[j]) + " (shift row " +
+                         std::to_string(shift_row) + ") lies outside the tap's [" + std::to_string(x.size(1)) +
+                         " columns, " + std::to_string(shift.size(0)) +
+                         " shift rows]; the model's token_layout() and its forward disagree");
+      at[r][row[j]][shift_row] = 1.0F;
+    }
   }
-  return x + torch::matmul(select, shift);
+  return x + torch::matmul(select.to(x.device(), x.scalar_type()), shift);
 }
 
 std::vector<ScoreRequest> templated_requests(const EditRequest& edit, const std::vector<std::string>& context_templates) {

@@ -51,8 +51,10 @@ torch::Tensor activations_at_key(Model& model, const std::string& tap, const std
 // Batch columns of `positions` in the single forward loss()/target_log_probs()
 // run over `requests` (Model::token_layout).
 KeyPositions columns_in_forward(Model& model, const std::vector<ScoreRequest>& requests, const KeyPositions& positions);
-// x + shift[j] at each row's j-th column; shift is [keys per row, d].
-torch::Tensor add_at_columns(const torch::Tensor& x, const torch::Tensor& shift, const KeyPositions& columns);
+// x + shift[first_rows[r] + j] at row r's j-th column (first_rows empty: all
+// 0, i.e. every row shares shift [keys per row, d]).
+torch::Tensor add_at_columns(const torch::Tensor& x, const torch::Tensor& shift, const KeyPositions& columns,
+                             const std::vector<std::int64_t>& first_rows = {});
 
 // The edit's input with its prompt put into each context template ("{}" marks
 // the prompt), one ScoreRequest per template, target = the edit's target

@@ -49,6 +49,10 @@ Settings read_settings(const Config& config, const SettingsRules& rules) {
   o.value.stop_loss = value.get<double>("stop_loss");
   o.value.preserve_prompt = value.get_or<std::string>("preserve_prompt", "");
   o.value.preserve_tokens = value.get_or<int>("preserve_tokens", 4);
+  o.value.batch_edits = value.get_or<int>("batch_edits", 8);
+  if (o.value.batch_edits < 1 || o.value.batch_edits > 1024)
+    throw ConfigError(where("value.batch_edits") + " must be in [1, 1024] (edits whose value shifts are optimised "
+                      "together; 1 = one at a time), got " + std::to_string(o.value.batch_edits));
   if (o.value.preserve_tokens < 1) throw ConfigError(where("value.preserve_tokens") + " must be >= 1");
   if (o.value.steps < 1) throw ConfigError(where("value.steps") + " must be >= 1");
   if (o.value.lr <= 0) throw ConfigError(where("value.lr") + " must be > 0");

@@ -35,6 +35,11 @@ std::vector<EditSite> resolve_sites(const Model& model, const std::vector<int>& 
   return sites;
 }
 
+const std::string& value_tap(const std::vector<EditSite>& sites) {
+  if (sites.empty()) throw Error("locate-then-edit: no edit sites to place a value shift at");
+  return sites.back().block_output_tap;
+}
+
 std::unique_ptr<EditedModel> edit_in_place(Model& model, const std::vector<EditSite>& sites,
                                            const std::function<EditStats()>& apply, std::function<void()> forget) {
   std::vector<std::string> weights;
@@ -51,9 +56,12 @@ std::unique_ptr<EditedModel> edit_in_place(Model& model, const std::vector<EditS
 }
 
 EditStats spread_over_layers(Model& model, const std::vector<EditSite>& sites, const std::vector<EditRequest>& requests,
-                             const Settings& settings, const LayerSolve& solve,
-                             std::map<int, torch::Tensor>& keys_used) {
-  const std::string& top = sites.back().block_output_tap;
+                             const Settings& settings, const std::vector<ValueResult>& values,
+                             const LayerSolve& solve, std::map<int, torch::Tensor>& keys_used) {
+  const std::string& top = value_tap(sites);
+  if (values.size() != requests.size())
+    throw Error("spread_over_layers: " + std::to_string(values.size()) + " value shifts for " +
+                std::to_string(requests.size()) + " requests");
   const KeyPosition position = settings.key_position;
   const auto n = static_cast<std::int64_t>(requests.size());
   const auto templates = static_cast<std::int64_t>(settings.context_templates.size());
@@ -65,8 +73,7 @@ EditStats spread_over_layers(Model& model, const std::vector<EditSite>& sites, c
   // MEMIT eq. 16: target z_i = h_i^L + δ_i at the last edited layer's output.
   EditStats stats;
   std::vector<torch::Tensor> shifts;
-  for (const EditRequest& r : requests) {
-    const ValueResult value = optimise_value_shift(model, top, r, settings.context_templates, position, settings.value);
+  for (const ValueResult& value : values) {
     stats["loss_first"] += value.loss_first / n;
     stats["loss_last"] += value.loss_last / n;
     stats["preserve_last"] += value.preserve_last / n;

@@ -22,6 +22,10 @@ using EditStats = std::map<std::string, double>;
 // The edit sites of `layers`; ConfigError naming `key` when the model lacks one.
 std::vector<EditSite> resolve_sites(const Model& model, const std::vector<int>& layers, const std::string& key);
 
+// The tap where the value shift of an edit of `sites` is optimised: the
+// output of the last edited block (ROME eq. 4, MEMIT eq. 16).
+const std::string& value_tap(const std::vector<EditSite>& sites);
+
 // Runs `apply` (which changes the sites' weights in place) with the weights
 // snapshotted first: on an exception they are written back and the exception
 // rethrown; on success the result restores them, then calls `forget`
@@ -35,12 +39,13 @@ using LayerSolve = std::function<torch::Tensor(const EditSite& site, const torch
                                                const torch::Tensor& residuals)>;
 
 // MEMIT Alg. 1 with `solve` for each layer: target values z_i = h_i^L + δ_i at
-// the last site's block output (eq. 16), then bottom-up per site: keys with
+// the last site's block output (eq. 16; `values` holds each request's δ_i,
+// from value_shifts() at value_tap(sites)), then bottom-up per site: keys with
 // the layers below already updated, the remaining residual spread evenly over
 // the remaining layers (eq. 15), W += solve(...). `keys_used` receives each
 // block's keys [d_in, n]. Returns the edit's statistics.
 EditStats spread_over_layers(Model& model, const std::vector<EditSite>& sites, const std::vector<EditRequest>& requests,
-                             const Settings& settings, const LayerSolve& solve,
-                             std::map<int, torch::Tensor>& keys_used);
+                             const Settings& settings, const std::vector<ValueResult>& values,
+                             const LayerSolve& solve, std::map<int, torch::Tensor>& keys_used);
 
 }  // namespace mike::locate_edit

@@ -4,7 +4,9 @@
 // model produce the edit's target.
 #include <torch/types.h>
 
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "key_capture.h"
@@ -26,6 +28,10 @@ struct ValueOptimisation {
   // NLL of that continuation (the KL to its one-hot mode). "" = off.
   std::string preserve_prompt = "Describe the image.";
   int preserve_tokens = 4;  // length of the continuation the KL covers
+  // How many edits' shifts are optimised together, one batched forward per
+  // step, when edits are independent (a multi-request edit, or the runner's
+  // Editor::prepare_independent_edits); 1 = one edit at a time.
+  int batch_edits = 8;
 };
 
 struct ValueResult {
@@ -34,14 +40,55 @@ struct ValueResult {
   int steps = 0;
   bool preserved = false;  // whether the preservation term was used
   bool preserved_by_kl = false;  // KL (true) or the NLL fallback (false)
-  double preserve_last = 0.0;    // the preservation term at the returned shift
+  // The preservation term at the returned shift (with the NLL fallback and
+  // early stopping: at the last step taken).
+  double preserve_last = 0.0;
 };
 
-// ROME eq. 4: the shift δ of the activation at `tap` (at the key position of
-// every templated input) that makes the model produce the edit's target,
-// optimised by the SDK's one Adam loop (mike::minimise_with_adam).
+// ROME eq. 4 for each edit on its own: the shift δ of the activation at `tap`
+// (at the key position of every templated input) that makes the model
+// produce the edit's target, optimised by the SDK's Adam loop. The edits are
+// independent problems on the same model; they are optimised together
+// (mike::minimise_groups_with_adam: one forward per step for all of them,
+// each stopping on its own), so each result is the one-edit result up to
+// float rounding. Pass options.batch_edits edits or fewer at a time to bound
+// the batch; value_shifts() does the chunking.
+std::vector<ValueResult> optimise_value_shifts(Model& model, const std::string& tap,
+                                               const std::vector<EditRequest>& edits,
+                                               const std::vector<std::string>& context_templates,
+                                               KeyPosition position, const ValueOptimisation& options);
+
+// optimise_value_shifts() for one edit.
 ValueResult optimise_value_shift(Model& model, const std::string& tap, const EditRequest& edit,
                                  const std::vector<std::string>& context_templates, KeyPosition position,
                                  const ValueOptimisation& options);
+
+// Value shifts computed ahead, batch_edits at a time, for edits the runner
+// will make one by one on the model as it is now
+// (Editor::prepare_independent_edits): a shift depends only on the model and
+// the edit, so the edit finds its own here instead of optimising alone.
+class PreparedValues {
+ public:
+  // Replaces what was prepared with the shifts of `edits` at `tap`.
+  void prepare(Model& model, const std::string& tap, const std::vector<EditRequest>& edits,
+               const std::vector<std::string>& context_templates, KeyPosition position,
+               const ValueOptimisation& options);
+  // The prepared shift of `edit` at `tap` (handed out once), or nullopt.
+  std::optional<ValueResult> take(const std::string& tap, const EditRequest& edit);
+
+ private:
+  struct Entry {
+    std::string tap, id, prompt, target;
+    const void* image = nullptr;  // the edit image's tensor storage
+    ValueResult value;
+  };
+  std::vector<Entry> entries_;
+};
+
+// The shifts of `edits` at `tap`: those `prepared` holds (when given), the
+// rest optimised batch_edits at a time.
+std::vector<ValueResult> value_shifts(Model& model, const std::string& tap, const std::vector<EditRequest>& edits,
+                                      const std::vector<std::string>& context_templates, KeyPosition position,
+                                      const ValueOptimisation& options, PreparedValues* prepared);
 
 }  // namespace mike::locate_edit

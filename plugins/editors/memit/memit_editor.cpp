@@ -5,23 +5,21 @@
 #include <torch/torch.h>
 
 #include "closed_forms.h"
+#include "locate_editor.h"
 #include "mike/editor.h"
 #include "mike/error.h"
 #include "mike/plugin.h"
 #include "mike_plugin_default_config.h"
-#include "settings.h"
 #include "site_edit.h"
 
 namespace {
 
 using namespace mike::locate_edit;
 
-class MemitEditor : public mike::Editor {
+class MemitEditor : public LocateThenEditEditor {
  public:
   explicit MemitEditor(const mike::Config& config)
-      : settings_(read_settings(config, {false, true, "MEMIT"})),
-        second_moments_(settings_.stats),
-        lambda_(config.get<double>("lambda")) {
+      : LocateThenEditEditor(config, {false, true, "MEMIT"}), lambda_(config.get<double>("lambda")) {
     if (lambda_ <= 0) throw mike::ConfigError(config_key_where(config, "lambda") + " must be > 0");
   }
 
@@ -29,10 +27,10 @@ class MemitEditor : public mike::Editor {
 
   std::unique_ptr<mike::EditedModel> edit(mike::Model& model, const std::vector<mike::EditRequest>& requests) override {
     if (requests.empty()) throw mike::Error("memit: edit() called with no requests");
-    const std::vector<mike::EditSite> sites = resolve_sites(model, settings_.layers, "layers");
-    return edit_in_place(model, sites, [&] {
+    const std::vector<mike::EditSite> edit_sites = sites(model);
+    return edit_in_place(model, edit_sites, [&] {
       std::map<int, torch::Tensor> keys;
-      return spread_over_layers(model, sites, requests, settings_,
+      return spread_over_layers(model, edit_sites, requests, settings_, values(model, requests),
                                 [&](const mike::EditSite& site, const torch::Tensor& k, const torch::Tensor& r) {
                                   return memit_update(k, r, second_moments_.of(model, site, corpus_source()), lambda_);
                                 },
@@ -41,8 +39,6 @@ class MemitEditor : public mike::Editor {
   }
 
  private:
-  Settings settings_;
-  SecondMoments second_moments_;
   double lambda_;
 };
 

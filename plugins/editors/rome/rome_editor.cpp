@@ -6,30 +6,29 @@
 
 #include "closed_forms.h"
 #include "key_capture.h"
+#include "locate_editor.h"
 #include "mike/editor.h"
 #include "mike/error.h"
 #include "mike/plugin.h"
 #include "mike_plugin_default_config.h"
-#include "settings.h"
 #include "site_edit.h"
 
 namespace {
 
 using namespace mike::locate_edit;
 
-class RomeEditor : public mike::Editor {
+class RomeEditor : public LocateThenEditEditor {
  public:
   explicit RomeEditor(const mike::Config& config)
-      : settings_(read_settings(config, {/*single_layer=*/true, /*allows_answer_tokens=*/false, "ROME"})),
-        second_moments_(settings_.stats) {}
+      : LocateThenEditEditor(config, {/*single_layer=*/true, /*allows_answer_tokens=*/false, "ROME"}) {}
 
   std::unique_ptr<mike::EditedModel> edit(mike::Model& model, const std::vector<mike::EditRequest>& requests) override {
     if (requests.size() != 1)
       throw mike::Error("rome: edit() takes one request at a time (got " + std::to_string(requests.size()) +
                         "; ROME is a rank-one edit of one fact); use memit or alphaedit for batches, or the "
                         "single/sequential protocol");
-    const std::vector<mike::EditSite> sites = resolve_sites(model, settings_.layers, "layers");
-    return edit_in_place(model, sites, [&] { return edit_one(model, sites.front(), requests.front()); });
+    const std::vector<mike::EditSite> edit_sites = sites(model);
+    return edit_in_place(model, edit_sites, [&] { return edit_one(model, edit_sites.front(), requests.front()); });
   }
 
  private:
@@ -41,8 +40,7 @@ class RomeEditor : public mike::Editor {
         activations_at_key(model, site.input_tap, templated_requests(request, settings_.context_templates), position)
             .mean(0));
     // ROME eq. 4: v* = the projection's output on the plain prompt + the optimised shift.
-    const ValueResult value = optimise_value_shift(model, site.block_output_tap, request, settings_.context_templates,
-                                                   position, settings_.value);
+    const ValueResult value = values(model, {request}).front();
     const torch::Tensor original =
         as_double(activations_at_key(model, site.output_tap, templated_requests(request, {"{}"}), position)[0]);
     const torch::Tensor target = original + as_double(value.shift[0]);
@@ -61,9 +59,6 @@ class RomeEditor : public mike::Editor {
             {"delta_norm", delta.norm().item<double>()},
             {"key_value_error", key_error}};
   }
-
-  Settings settings_;
-  SecondMoments second_moments_;
 };
 
 }  // namespace
