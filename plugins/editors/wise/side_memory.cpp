@@ -13,8 +13,8 @@ torch::Tensor prompt_activation_scores(const torch::Tensor& gap, const std::vect
   return torch::stack(scores);
 }
 
-SideMemories::SideMemories(Model& base, EditSite site, double act_ratio)
-    : base_(base), site_(std::move(site)), act_ratio_(act_ratio), undo_("wise") {
+SideMemories::SideMemories(Model& base, EditSite site, double act_ratio, Retrieval retrieval)
+    : base_(base), site_(std::move(site)), act_ratio_(act_ratio), retrieval_(retrieval), undo_("wise") {
   handles_.push_back(base_.add_tap(site_.input_tap, [this](const std::string&, const torch::Tensor& x) {
     if (mode_ != Mode::off) input_ = x;
     return x;
@@ -82,10 +82,11 @@ torch::Tensor SideMemories::routed(const torch::Tensor& y, const std::vector<Row
     gaps.push_back(gap_of(input_, memories[m]->delta));
     const torch::Tensor scores = prompt_activation_scores(gaps.back(), spans).to(torch::kFloat64).cpu();
     for (std::size_t k = 0; k < spans.size(); ++k) {
-      const double s = scores[static_cast<std::int64_t>(k)].item<double>();
-      if (s > threshold(*memories[m]) && (choice[k] < 0 || s > best[k])) {
+      const double s = scores[static_cast<std::int64_t>(k)].item<double>(), epsilon = threshold(*memories[m]);
+      const double rank = retrieval_ == Retrieval::relative ? s / epsilon : s;
+      if (s > epsilon && (choice[k] < 0 || rank > best[k])) {
         choice[k] = static_cast<int>(m);
-        best[k] = s;
+        best[k] = rank;
       }
     }
   }

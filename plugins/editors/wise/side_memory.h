@@ -18,7 +18,11 @@
 // position of the row, and to the main memory (the block's own output,
 // bitwise) when none is. ε of a memory = act_ratio × the smallest score of
 // its edits, measured after each edit trained (EasyEdit's
-// EditingMeanAct.min_act() * act_ratio).
+// EditingMeanAct.min_act() * act_ratio). Among the memories above their ε,
+// Retrieval::score picks the largest score (the paper, EasyEdit);
+// Retrieval::relative the largest score / ε, so that a memory whose gap is
+// large for every input (a large ε) does not take the queries of memories
+// with smaller gaps.
 //
 // Routing runs only inside calls of the edited model (and the editor's own
 // training and measuring calls); the base model called directly is unedited.
@@ -50,6 +54,8 @@ struct MemoryState {
   int shards_unmerged = 0;        // full shards saved since the last merge
 };
 
+enum class Retrieval { score, relative };
+
 enum class Mode {
   off,
   train,    // rows run through `delta` (in_scope) or the main memory; scores recorded
@@ -58,13 +64,14 @@ enum class Mode {
 
 class SideMemories {
  public:
-  SideMemories(Model& base, EditSite site, double act_ratio);
+  SideMemories(Model& base, EditSite site, double act_ratio, Retrieval retrieval);
   SideMemories(const SideMemories&) = delete;
   SideMemories& operator=(const SideMemories&) = delete;
 
   Model& base() const { return base_; }
   const EditSite& site() const { return site_; }
   double act_ratio() const { return act_ratio_; }
+  Retrieval retrieval() const { return retrieval_; }
   MemoryState& state() { return state_; }
   memory_routing::EditChain<MemoryState>& undo() { return undo_; }
   void remove_taps() { handles_.clear(); }
@@ -105,6 +112,7 @@ class SideMemories {
   Model& base_;
   EditSite site_;
   double act_ratio_;
+  Retrieval retrieval_;
   MemoryState state_;
   memory_routing::EditChain<MemoryState> undo_;
   Mode mode_ = Mode::off;

@@ -23,8 +23,9 @@
 //   merge: every `shards_per_merge` full shards are TIES-merged into one
 //     memory (ties_merge.h; EasyEdit's merge_freq / save_freq), whose ε uses
 //     the smallest score of all their edits.
-//   routing: the memory of largest score above its ε (WISE-Retrieve); the
-//     main memory otherwise, bitwise.
+//   routing: the memory of largest score above its ε (WISE-Retrieve), or of
+//     largest score / ε (`retrieval: relative`); the main memory otherwise,
+//     bitwise.
 //
 // Sequential editing: an edit of a WISE-edited model extends the same side
 // memories on the same base model. Each edit keeps an undo record (the
@@ -129,6 +130,10 @@ class WiseEditor : public mike::Editor {
         irrelevant_per_edit_(config.sub("irrelevant").get<int>("per_edit")),
         corpus_records_(config.sub("irrelevant").get<int>("max_records")),
         seed_(config.get<int>("seed")) {
+    const std::string retrieval = config.get<std::string>("retrieval");
+    if (retrieval != "score" && retrieval != "relative")
+      throw mike::ConfigError("editor wise: `retrieval` is '" + retrieval + "'; use score or relative");
+    retrieval_ = retrieval == "score" ? mike::wise::Retrieval::score : mike::wise::Retrieval::relative;
     margins_.alpha = config.get<double>("alpha");
     margins_.beta = config.get<double>("beta");
     margins_.gamma = config.get<double>("gamma");
@@ -240,12 +245,14 @@ class WiseEditor : public mike::Editor {
     if (earlier != nullptr && !earlier->restored() && !earlier->memories()->undo().empty()) {
       const std::shared_ptr<SideMemories>& memories = earlier->memories();
       const mike::EditSite site = mike::edit_site(memories->base(), layer_, "editor wise: layer");
-      if (site.output_tap != memories->site().output_tap || memories->act_ratio() != act_ratio_)
-        throw mike::ConfigError(
-            "editor wise: this model was edited by WISE at another layer or act_ratio; one chain keeps one side memory");
+      if (site.output_tap != memories->site().output_tap || memories->act_ratio() != act_ratio_ ||
+          memories->retrieval() != retrieval_)
+        throw mike::ConfigError("editor wise: this model was edited by WISE at another layer, act_ratio or retrieval; "
+                                "one chain keeps one set of side memories");
       return memories;
     }
-    return std::make_shared<SideMemories>(model, mike::edit_site(model, layer_, "editor wise: layer"), act_ratio_);
+    return std::make_shared<SideMemories>(model, mike::edit_site(model, layer_, "editor wise: layer"), act_ratio_,
+                                          retrieval_);
   }
 
   // A new shard: a fresh copy of W_v (no difference yet) and its random subspace.
@@ -308,6 +315,7 @@ class WiseEditor : public mike::Editor {
   std::string corpus_;
   int irrelevant_per_edit_, corpus_records_;
   int seed_;
+  mike::wise::Retrieval retrieval_ = mike::wise::Retrieval::score;
   mike::EditTrainingOptions training_;
   std::shared_ptr<const mike::Corpus> corpus_data_;
 };
