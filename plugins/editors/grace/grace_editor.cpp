@@ -47,9 +47,15 @@
 #include "mike/editor.h"
 #include "mike/error.h"
 #include "mike/plugin.h"
+#include "edit_chain.h"
 #include "mike_plugin_default_config.h"
+#include "routed_model.h"
+#include "row_cursor.h"
 
 namespace {
+
+using mike::memory_routing::RowCursor;
+using mike::memory_routing::RowSpan;
 
 constexpr double kSplitMargin = 1e-5;  // the reference's split: eps[k] = d/2 - 1e-5
 
@@ -73,7 +79,7 @@ enum class Mode { off, capture, train, infer };
 class Codebook {
  public:
   Codebook(mike::Model& base, mike::EditSite site, bool replace_all)
-      : base_(base), site_(std::move(site)), replace_all_(replace_all) {
+      : base_(base), site_(std::move(site)), replace_all_(replace_all), undo_("grace") {
     handles_.push_back(base_.add_tap(site_.input_tap, [this](const std::string&, const torch::Tensor& x) {
       if (mode_ != Mode::off) input_ = x;
       return x;
@@ -89,22 +95,17 @@ class Codebook {
   const mike::EditSite& site() const { return site_; }
   bool replace_all() const { return replace_all_; }
   std::vector<Entry>& entries() { return entries_; }
-  std::vector<Undo>& undo() { return undo_; }
+  mike::memory_routing::EditChain<Undo>& undo() { return undo_; }
   void changed() { stacked_ = false; }
   void remove_taps() { handles_.clear(); }
 
-  // Rows of the next forwards, in call order: each row's distance from its
-  // last prompt token to the row's last column (the row ends at the last
-  // column: models pad on the left; checked against the layouts).
+  // What the next forwards do, and which of their rows are which requests.
   struct Route {
     Mode mode = Mode::off;
-    std::vector<std::int64_t> from_end;  // per row
+    RowCursor cursor;
     std::vector<std::int64_t> slot;      // train: the row's value in `trained`
     torch::Tensor trained;               // train: [slots, output_dim]
-    std::int64_t single_prompt = 0;      // > 0: one unpadded row, prompt of this many tokens (generate)
-    std::size_t next = 0;                // rows consumed so far
-    std::vector<std::int64_t> columns;   // per row consumed: the column its query was read at
-    std::int64_t decided = -1;           // single_prompt: the key the prompt routed to (-1: none)
+    std::int64_t decided = -1;           // generate: the key the prompt routed to (-1: none)
     std::vector<torch::Tensor> captured; // capture: the queries, [input_dim] each
   };
 
@@ -122,6 +123,7 @@ class Codebook {
     Scope(const Scope&) = delete;
     Scope& operator=(const Scope&) = delete;
     Route& route() { return book_.route_; }
+    const Route& route() const { return book_.route_; }
 
    private:
     Codebook& book_;
@@ -167,32 +169,20 @@ class Codebook {
         input_.size(1) != y.size(1))
       throw mike::ModelError("editor grace: the taps '" + site_.input_tap + "' and '" + site_.output_tap +
                              "' must give [batch, tokens, dim] activations of one forward");
-    const std::int64_t rows = y.size(0), width = y.size(1);
     const auto long_options = torch::TensorOptions().dtype(torch::kInt64).device(y.device());
-    std::vector<std::int64_t> columns, row_index;
-    if (route_.single_prompt > 0) {
-      if (rows != 1) throw mike::ModelError("editor grace: a one-row generate ran a forward of several rows");
-      if (width < route_.single_prompt) {
-        // A decoding step after the prompt: replace all keeps the prompt's
-        // routing for every generated token; replace last leaves it.
-        if (!replace_all_ || route_.decided < 0) return y;
-        const torch::Tensor zero = torch::zeros({1}, long_options);
-        return replaced(y, zero, zero, values_.index_select(0, torch::full({1}, route_.decided, long_options)));
-      }
-      columns.push_back(route_.single_prompt - 1);
-      row_index.push_back(0);
-    } else {
-      if (route_.next + static_cast<std::size_t>(rows) > route_.from_end.size())
-        throw mike::ModelError("editor grace: the model ran more rows at '" + site_.output_tap +
-                               "' than the call has; GRACE needs one forward per row");
-      for (std::int64_t r = 0; r < rows; ++r) {
-        const std::size_t i = route_.next++;
-        const std::int64_t column = width - 1 - route_.from_end[i];
-        if (column < 0) throw mike::ModelError("editor grace: a row's last prompt token lies outside its forward");
-        columns.push_back(column);
-        row_index.push_back(r);
-        route_.columns.push_back(column);
-      }
+    const std::optional<std::vector<RowSpan>> spans = route_.cursor.take(y, site_.output_tap);
+    if (!spans) {
+      // A decoding step after the prompt: replace all keeps the prompt's
+      // routing for every generated token; replace last leaves it.
+      if (!replace_all_ || route_.decided < 0) return y;
+      const torch::Tensor zero = torch::zeros({1}, long_options);
+      return replaced(y, zero, zero, values_.index_select(0, torch::full({1}, route_.decided, long_options)));
+    }
+    std::vector<std::int64_t> columns, row_index, slots;
+    for (const RowSpan& span : *spans) {
+      columns.push_back(span.last_prompt());
+      row_index.push_back(span.row);
+      if (mode_ == Mode::train) slots.push_back(route_.slot.at(span.request));
     }
     const torch::Tensor row_t = torch::tensor(row_index, long_options), col_t = torch::tensor(columns, long_options);
     const torch::Tensor queries = input_.index({row_t, col_t}).detach().to(torch::kFloat32);  // [rows, input_dim]
@@ -200,12 +190,8 @@ class Codebook {
       for (std::int64_t r = 0; r < queries.size(0); ++r) route_.captured.push_back(queries[r].clone());
       return y;
     }
-    if (mode_ == Mode::train) {
-      const std::size_t first = route_.next - static_cast<std::size_t>(rows);
-      std::vector<std::int64_t> slots(route_.slot.begin() + static_cast<std::ptrdiff_t>(first),
-                                      route_.slot.begin() + static_cast<std::ptrdiff_t>(route_.next));
+    if (mode_ == Mode::train)
       return replaced(y, row_t, col_t, route_.trained.index_select(0, torch::tensor(slots, long_options)));
-    }
     // Inference: the nearest key's value where the query is within its radius.
     route_.decided = -1;
     if (entries_.empty()) return y;
@@ -214,7 +200,7 @@ class Codebook {
     const auto [smallest, index] = d.min(1);
     const torch::Tensor hit = smallest.to(torch::kFloat64) <= eps_.index_select(0, index);
     if (!hit.any().item<bool>()) return y;
-    if (route_.single_prompt > 0) route_.decided = index[0].item<std::int64_t>();
+    if (route_.cursor.generating()) route_.decided = index[0].item<std::int64_t>();
     const torch::Tensor hit_rows = hit.nonzero().view({-1});
     return replaced(y, row_t.index_select(0, hit_rows), col_t.index_select(0, hit_rows),
                     values_.index_select(0, index.index_select(0, hit_rows)));
@@ -224,7 +210,7 @@ class Codebook {
   mike::EditSite site_;
   bool replace_all_;  // replacement: all (every column of a routed row) or last (its last prompt token)
   std::vector<Entry> entries_;
-  std::vector<Undo> undo_;  // one per live edit, oldest first
+  mike::memory_routing::EditChain<Undo> undo_;
   bool stacked_ = false;
   torch::Tensor keys_, values_, eps_;  // entries_ stacked (when stacked_)
   Mode mode_ = Mode::off;
@@ -233,80 +219,23 @@ class Codebook {
   std::vector<mike::TapHandle> handles_;  // last: removed first when the codebook goes
 };
 
-// Each row's distance from its last prompt token to its last token.
-std::vector<std::int64_t> prompt_from_end(const std::vector<mike::TokenLayout>& layouts) {
-  std::vector<std::int64_t> out;
-  for (const mike::TokenLayout& l : layouts) {
-    const std::int64_t prompt = l.target_begin >= 0 ? l.target_begin : l.length;
-    if (prompt < 1) throw mike::ModelError("editor grace: a row has no prompt token to key on");
-    out.push_back(l.length - prompt);
-  }
-  return out;
-}
-
 // The model of one GRACE edit (or the newest of a chain).
-class GraceModel : public mike::ForwardingModel {
+class GraceModel : public mike::memory_routing::RoutedModel {
  public:
   GraceModel(std::shared_ptr<Codebook> book, std::size_t depth, std::map<std::string, double> stats)
-      : ForwardingModel(book->base()), book_(std::move(book)), depth_(depth), stats_(std::move(stats)) {}
+      : RoutedModel(book->base(), "grace"), book_(std::move(book)), depth_(depth), stats_(std::move(stats)) {}
 
   const std::shared_ptr<Codebook>& codebook() const { return book_; }
   bool restored() const { return restored_; }
 
-  std::vector<mike::ScoreResult> score(const std::vector<mike::ScoreRequest>& batch) override {
-    if (restored_) return inner_.score(batch);
-    Codebook::Scope scope(*book_, route_for(batch, Mode::infer));
-    std::vector<mike::ScoreResult> results = inner_.score(batch);
-    check_rows(scope.route(), batch.size());
-    // The columns the queries were read at must be the rows' last prompt tokens.
-    for (std::size_t i = 0; i < results.size(); ++i) {
-      const mike::TokenLayout& l = results[i].layout;
-      const std::int64_t prompt = l.target_begin >= 0 ? l.target_begin : l.length;
-      if (l.column(prompt - 1) != scope.route().columns[i])
-        throw mike::ModelError("editor grace: the model's score() rows do not end at the forward's last column; "
-                               "GRACE reads each row's last prompt token from the end");
-    }
-    return results;
-  }
-  torch::Tensor loss(const std::vector<mike::ScoreRequest>& batch) override {
-    return routed_tensor(batch, [&] { return inner_.loss(batch); });
-  }
-  torch::Tensor target_log_probs(const std::vector<mike::ScoreRequest>& batch) override {
-    return routed_tensor(batch, [&] { return inner_.target_log_probs(batch); });
-  }
-  // One row at a time, so the last prompt token is a known column of every
-  // forward (the prefill, or each full recompute without a KV cache); known
-  // tokens are dropped (the output is the same) so the prefill is the prompt.
-  std::vector<std::string> generate(const std::vector<mike::ModelInput>& batch,
-                                    const mike::GenerateOptions& options) override {
-    if (restored_) return inner_.generate(batch, options);
-    mike::GenerateOptions one = options;
-    one.known_tokens.clear();
-    std::vector<std::string> out;
-    for (const mike::ModelInput& input : batch) {
-      const mike::TokenLayout layout = inner_.token_layout({{input, ""}}).at(0);
-      Codebook::Route route;
-      route.mode = Mode::infer;
-      route.single_prompt = layout.target_begin >= 0 ? layout.target_begin : layout.length;
-      Codebook::Scope scope(*book_, std::move(route));
-      out.push_back(inner_.generate({input}, one).at(0));
-    }
-    return out;
-  }
-
   void restore_original() override {
     if (restored_) return;
-    std::vector<Undo>& undo = book_->undo();
-    if (undo.size() != depth_ + 1)
-      throw mike::Error("editor grace: restore_original() of edit " + std::to_string(depth_ + 1) + " of a chain of " +
-                        std::to_string(undo.size()) + " live edits; restore the newest edit first");
-    Undo record = std::move(undo.back());
-    undo.pop_back();
+    Undo record = book_->undo().pop(depth_);
     std::vector<Entry>& entries = book_->entries();
     entries.resize(record.size_before);
     for (auto it = record.changed.rbegin(); it != record.changed.rend(); ++it) entries[it->first] = it->second;
     book_->changed();
-    if (undo.empty()) book_->remove_taps();
+    if (book_->undo().empty()) book_->remove_taps();
     restored_ = true;
   }
   std::map<std::string, double> stats() const override { return stats_; }
@@ -314,38 +243,26 @@ class GraceModel : public mike::ForwardingModel {
   Codebook::Route route_for(const std::vector<mike::ScoreRequest>& batch, Mode mode) {
     Codebook::Route route;
     route.mode = mode;
-    route.from_end = prompt_from_end(inner_.token_layout(batch));
+    route.cursor = cursor_for(batch);
     return route;
   }
 
  private:
-  // loss() and target_log_probs() run one forward laid out as token_layout()
-  // says: the columns read must be the rows' last prompt tokens there.
-  // `call` (a differentiable forward of the inner model over `batch`) with
-  // the codebook routing, its query columns checked against the layout.
-  template <class Call>
-  torch::Tensor routed_tensor(const std::vector<mike::ScoreRequest>& batch, Call&& call) {
-    if (restored_) return call();
-    Codebook::Scope scope(*book_, route_for(batch, Mode::infer));
-    torch::Tensor out = call();
-    check_layout(scope.route(), inner_.token_layout(batch));
-    return out;
+  class Routing : public RoutedModel::Routing {
+   public:
+    Routing(Codebook& book, Codebook::Route route) : scope_(book, std::move(route)) {}
+    const RowCursor& cursor() const override { return scope_.route().cursor; }
+
+   private:
+    Codebook::Scope scope_;
+  };
+  std::unique_ptr<RoutedModel::Routing> open_routing(RowCursor cursor) override {
+    Codebook::Route route;
+    route.mode = Mode::infer;
+    route.cursor = std::move(cursor);
+    return std::make_unique<Routing>(*book_, std::move(route));
   }
-  static void check_layout(const Codebook::Route& route, const std::vector<mike::TokenLayout>& layouts) {
-    check_rows(route, layouts.size());
-    for (std::size_t i = 0; i < layouts.size(); ++i) {
-      const mike::TokenLayout& l = layouts[i];
-      const std::int64_t prompt = l.target_begin >= 0 ? l.target_begin : l.length;
-      if (l.column(prompt - 1) != route.columns[i])
-        throw mike::ModelError("editor grace: the model's rows do not end at the forward's last column; "
-                               "GRACE reads each row's last prompt token from the end");
-    }
-  }
-  static void check_rows(const Codebook::Route& route, std::size_t rows) {
-    if (route.next != rows)
-      throw mike::ModelError("editor grace: the model ran " + std::to_string(route.next) + " rows through the edit site for " +
-                             std::to_string(rows) + " requests");
-  }
+  bool routing() const override { return !restored_; }
 
   std::shared_ptr<Codebook> book_;
   std::size_t depth_;  // index of this edit in the chain
@@ -389,7 +306,7 @@ class GraceEditor : public mike::Editor {
     }
     if (!book)
       book = std::make_shared<Codebook>(model, mike::edit_site(model, layer_, "editor grace: layer"), replace_all_);
-    const std::size_t depth = book->undo().size();
+    const std::size_t depth = book->undo().live();
     // The keys: the projection's input at each edit's last prompt token.
     const std::vector<mike::ScoreRequest> batch = mike::edit_training_batch(requests);
     const std::vector<torch::Tensor> keys = capture_keys(*book, batch);
@@ -459,7 +376,7 @@ class GraceEditor : public mike::Editor {
     for (std::size_t k : trained_keys) initial.push_back(book->entries()[k].value);
     const torch::Tensor values = torch::stack(initial).clone().set_requires_grad(true);
     auto edited = std::make_unique<GraceModel>(book, depth, std::map<std::string, double>{});
-    book->undo().push_back(undo);
+    book->undo().push(undo);
     mike::EditTrainingResult result;
     try {
       mike::FrozenParameters frozen(book->base());
@@ -499,18 +416,12 @@ class GraceEditor : public mike::Editor {
   static std::vector<torch::Tensor> capture_keys(Codebook& book, const std::vector<mike::ScoreRequest>& batch) {
     Codebook::Route route;
     route.mode = Mode::capture;
-    route.from_end = prompt_from_end(book.base().token_layout(batch));
+    route.cursor = mike::memory_routing::cursor_over(book.base(), batch, "grace");
     Codebook::Scope scope(book, std::move(route));
     const std::vector<mike::ScoreResult> results = book.base().score(batch);
-    if (scope.route().captured.size() != batch.size())
-      throw mike::ModelError("editor grace: the edit site '" + book.site().input_tap + "' saw " +
-                             std::to_string(scope.route().captured.size()) + " rows for " +
-                             std::to_string(batch.size()) + " edits");
-    for (std::size_t i = 0; i < results.size(); ++i) {
-      const mike::TokenLayout& l = results[i].layout;
-      if (l.column(l.target_begin - 1) != scope.route().columns[i])
-        throw mike::ModelError("editor grace: the model's score() rows do not end at the forward's last column");
-    }
+    std::vector<mike::TokenLayout> layouts;
+    for (const mike::ScoreResult& r : results) layouts.push_back(r.layout);
+    scope.route().cursor.check_columns(layouts);
     return scope.route().captured;
   }
 
