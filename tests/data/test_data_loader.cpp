@@ -315,3 +315,16 @@ TEST_CASE("images decode to RGB and resize keeps flat colours flat") {
   write_png(dir + "/round.png", heron);
   CHECK(read_image(dir + "/round.png").rgb == heron.rgb);
 }
+
+TEST_CASE("an image header claiming more than 64 megapixels is refused before anything is allocated for it") {
+  std::string dir = mike::test::make_temp_dir("image_bomb");
+  // A PNG signature and an IHDR of 10000 x 10000 RGB pixels, and no pixel data:
+  // 29 bytes that stb_image would answer with a 300 MB allocation.
+  std::string png = "\x89PNG\r\n\x1a\n";
+  png += std::string("\x00\x00\x00\x0dIHDR\x00\x00\x27\x10\x00\x00\x27\x10\x08\x02\x00\x00\x00", 21);
+  png += std::string(4, '\0');  // CRC, which stb_image does not check
+  mike::test::write_file(dir + "/bomb.png", png);
+  std::string reason;
+  CHECK_FALSE(probe_image(dir + "/bomb.png", &reason));
+  CHECK(reason == "it is 10000x10000 pixels, more than the 67108864 an image may have; shrink it");
+}

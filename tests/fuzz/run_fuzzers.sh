@@ -4,6 +4,7 @@
 #
 #   tests/fuzz/run_fuzzers.sh BUILD_DIR seconds N [TARGET...]   N seconds each (the smoke)
 #   tests/fuzz/run_fuzzers.sh BUILD_DIR runs N [TARGET...]      N executions each
+#                                     (at most $MIKE_FUZZ_MAX_SECONDS each when that is set)
 #
 # Inputs libFuzzer finds are kept in BUILD_DIR/fuzz/corpus/<target>/ (a
 # later run starts from them), findings in BUILD_DIR/fuzz/findings/<target>/,
@@ -22,7 +23,7 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 case "$mode" in
   seconds) limit=(-max_total_time="$amount") ;;
-  runs) limit=(-runs="$amount") ;;
+  runs) limit=(-runs="$amount"); [ -n "${MIKE_FUZZ_MAX_SECONDS:-}" ] && limit+=(-max_total_time="$MIKE_FUZZ_MAX_SECONDS") ;;
   *) echo "run_fuzzers: mode must be 'seconds' or 'runs', not '$mode'" >&2; exit 2 ;;
 esac
 
