@@ -12,6 +12,7 @@
 #include <stb/stb_image_write.h>
 
 #include "data/image.h"
+#include "data/bmp_pixel_data.h"
 #include "data/jpeg_tables.h"
 
 #include <cstdint>
@@ -85,6 +86,10 @@ bool decode(const std::filesystem::path& path, Image* image, std::string* reason
       *reason = "it is a damaged JPEG: " + problem;
       return false;
     }
+  }
+  if (std::string problem = bmp_pixel_data_problem(encoded, bytes.size()); !problem.empty()) {
+    *reason = "it is a damaged BMP: " + problem;
+    return false;
   }
   // The header's size is checked before stb allocates for it, so a few bytes
   // claiming a huge image (a decompression bomb) cost no memory.
