@@ -328,3 +328,16 @@ TEST_CASE("an image header claiming more than 64 megapixels is refused before an
   CHECK_FALSE(probe_image(dir + "/bomb.png", &reason));
   CHECK(reason == "it is 10000x10000 pixels, more than the 67108864 an image may have; shrink it");
 }
+
+TEST_CASE("a record with a number too large for a double is a DataError naming the line, not an uncaught exception") {
+  // nlohmann::json reports 1e999 as out_of_range, not parse_error (found by
+  // tests/fuzz/fuzz_dataset); before the fix it escaped the loader.
+  std::string dir = mike::test::make_temp_dir("huge_number");
+  mike::test::write_file(dir + "/test.jsonl", "{\"src\": \"q\", \"alt\": 1e999}\n");
+  LoadOptions options;
+  options.check_images = false;
+  CHECK_THROWS_WITH_AS(load_dataset(dir, "test", "mike", options),
+                       doctest::Contains(":1: not valid JSON ([json.exception.out_of_range.406] number overflow parsing "
+                                         "'1e999')"),
+                       mike::DataError);
+}
