@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <limits>
 
 namespace mike::data {
 
@@ -38,10 +39,19 @@ std::string bmp_pixel_data_problem(const unsigned char* bytes, std::size_t size)
     if (compression != kCompressionNone && compression != kCompressionBitfields) return "";  // stb refuses these
   }
   if (width <= 0 || height <= 0 || bits_per_pixel <= 0) return "";  // stb refuses these itself
-  // Rows are padded to 4 bytes (BMP spec); widths are < 2^31, so no overflow in 64 bits.
+  // Rows are padded to 4 bytes (BMP spec). Width and bits are < 2^32, so a row
+  // fits in 64 bits; past the file's size it is refused before multiplying by
+  // the height, so `needed` stays below 2^63 too (found by fuzz_image).
   const std::int64_t row_bytes = (width * bits_per_pixel + 31) / 32 * 4;
-  const std::int64_t needed = static_cast<std::int64_t>(u32(bytes + kPixelOffsetAt)) + row_bytes * height;
-  if (needed <= static_cast<std::int64_t>(size)) return "";
+  const std::int64_t file_bytes = static_cast<std::int64_t>(size);
+  const std::int64_t needed = row_bytes > file_bytes ? std::numeric_limits<std::int64_t>::max()
+                                                     : static_cast<std::int64_t>(u32(bytes + kPixelOffsetAt)) +
+                                                           row_bytes * height;
+  if (needed <= file_bytes) return "";
+  if (needed == std::numeric_limits<std::int64_t>::max())
+    return "its header says " + std::to_string(width) + "x" + std::to_string(height) + " pixels at " +
+           std::to_string(bits_per_pixel) + " bits, one row alone more than the file's " + std::to_string(size) +
+           " bytes (truncated?)";
   return "its header says " + std::to_string(width) + "x" + std::to_string(height) + " pixels at " +
          std::to_string(bits_per_pixel) + " bits, " + std::to_string(needed) + " bytes, but the file has " +
          std::to_string(size) + " (truncated?)";
