@@ -341,3 +341,18 @@ TEST_CASE("a record with a number too large for a double is a DataError naming t
                                          "'1e999')"),
                        mike::DataError);
 }
+
+TEST_CASE("a BMP header whose row alone is larger than the file is refused without overflowing") {
+  // width 2^31-1 at 65535 bits per pixel and height 2^31-1: the byte count of
+  // the pixel array overflowed 64 bits before the fix (found by tests/fuzz/fuzz_image).
+  std::string dir = mike::test::make_temp_dir("bmp_overflow");
+  auto le32 = [](std::uint32_t v) { return std::string{char(v), char(v >> 8), char(v >> 16), char(v >> 24)}; };
+  std::string bmp = "BM" + le32(60) + le32(0) + le32(54);
+  bmp += le32(40) + le32(0x7fffffff) + le32(0x7fffffff) + std::string("\x01\x00\xff\xff", 4) + le32(0);
+  bmp += std::string(60 - bmp.size(), '\0');
+  mike::test::write_file(dir + "/wide.bmp", bmp);
+  std::string reason;
+  CHECK_FALSE(probe_image(dir + "/wide.bmp", &reason));
+  CHECK(contains(reason, "it is a damaged BMP: its header says 2147483647x2147483647 pixels at 65535 bits, one row "
+                         "alone more than the file's 60 bytes"));
+}
