@@ -7,6 +7,9 @@
 #   ./bootstrap.sh build           install + build only
 #   ./bootstrap.sh test            install + build + the whole test suite (ctest)
 #   ./bootstrap.sh mike ARGS...    install + build + `mike ARGS`
+#   ./bootstrap.sh fuzz [SECONDS]  install clang + libFuzzer, build the fuzz targets (tests/fuzz/) in
+#                                  build-fuzz/ with ASan+UBSan, run each SECONDS (default 20) on its
+#                                  seed corpus; fails on any finding
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,6 +24,8 @@ packages=(
   python3-h5py python3-numpy python3-torch python3-nltk python3-sentencepiece python3-pil gnuplot-nox
   slurmctld slurmd slurm-client munge
 )
+# libFuzzer comes with clang only; the fuzz targets need nothing else extra.
+[ "${1:-}" = fuzz ] && packages+=(clang-14 libfuzzer-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -45,6 +50,19 @@ for alt in libblas.so.3-x86_64-linux-gnu liblapack.so.3-x86_64-linux-gnu; do
 done
 
 jobs="$(nproc)"
+
+# The fuzz targets build in a folder of their own with clang (the main build
+# is gcc's) and only their targets, so this mode skips the main build.
+if [ "${1:-}" = fuzz ]; then
+  fuzz_build_dir="${MIKE_FUZZ_BUILD_DIR:-$here/build-fuzz}"
+  if [ ! -f "$fuzz_build_dir/build.ninja" ]; then
+    CC=clang-14 CXX=clang++-14 cmake -S "$here" -B "$fuzz_build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DMIKE_FUZZ=ON -DMIKE_BUILD_TESTS=OFF -DMIKE_BUILD_BENCH=OFF
+  fi
+  cmake --build "$fuzz_build_dir" -j "$jobs" --target mike_fuzzers
+  exec "$here/tests/fuzz/run_fuzzers.sh" "$fuzz_build_dir" seconds "${2:-20}"
+fi
+
 if [ ! -f "$build_dir/build.ninja" ]; then
   cmake -S "$here" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
@@ -72,5 +90,5 @@ case "${1:-}" in
   build) ;;
   test)  cd "$build_dir" && exec ctest --output-on-failure -j "$jobs" ;;
   mike)  shift; exec "$mike" "$@" ;;
-  *)     echo "bootstrap: unknown action '$1' (use: build | test | mike ARGS...)" >&2; exit 2 ;;
+  *)     echo "bootstrap: unknown action '$1' (use: build | test | mike ARGS... | fuzz [SECONDS])" >&2; exit 2 ;;
 esac

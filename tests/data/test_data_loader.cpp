@@ -315,3 +315,44 @@ TEST_CASE("images decode to RGB and resize keeps flat colours flat") {
   write_png(dir + "/round.png", heron);
   CHECK(read_image(dir + "/round.png").rgb == heron.rgb);
 }
+
+TEST_CASE("an image header claiming more than 64 megapixels is refused before anything is allocated for it") {
+  std::string dir = mike::test::make_temp_dir("image_bomb");
+  // A PNG signature and an IHDR of 10000 x 10000 RGB pixels, and no pixel data:
+  // 29 bytes that stb_image would answer with a 300 MB allocation.
+  std::string png = "\x89PNG\r\n\x1a\n";
+  png += std::string("\x00\x00\x00\x0dIHDR\x00\x00\x27\x10\x00\x00\x27\x10\x08\x02\x00\x00\x00", 21);
+  png += std::string(4, '\0');  // CRC, which stb_image does not check
+  mike::test::write_file(dir + "/bomb.png", png);
+  std::string reason;
+  CHECK_FALSE(probe_image(dir + "/bomb.png", &reason));
+  CHECK(reason == "it is 10000x10000 pixels, more than the 67108864 an image may have; shrink it");
+}
+
+TEST_CASE("a record with a number too large for a double is a DataError naming the line, not an uncaught exception") {
+  // nlohmann::json reports 1e999 as out_of_range, not parse_error (found by
+  // tests/fuzz/fuzz_dataset); before the fix it escaped the loader.
+  std::string dir = mike::test::make_temp_dir("huge_number");
+  mike::test::write_file(dir + "/test.jsonl", "{\"src\": \"q\", \"alt\": 1e999}\n");
+  LoadOptions options;
+  options.check_images = false;
+  CHECK_THROWS_WITH_AS(load_dataset(dir, "test", "mike", options),
+                       doctest::Contains(":1: not valid JSON ([json.exception.out_of_range.406] number overflow parsing "
+                                         "'1e999')"),
+                       mike::DataError);
+}
+
+TEST_CASE("a BMP header whose row alone is larger than the file is refused without overflowing") {
+  // width 2^31-1 at 65535 bits per pixel and height 2^31-1: the byte count of
+  // the pixel array overflowed 64 bits before the fix (found by tests/fuzz/fuzz_image).
+  std::string dir = mike::test::make_temp_dir("bmp_overflow");
+  auto le32 = [](std::uint32_t v) { return std::string{char(v), char(v >> 8), char(v >> 16), char(v >> 24)}; };
+  std::string bmp = "BM" + le32(60) + le32(0) + le32(54);
+  bmp += le32(40) + le32(0x7fffffff) + le32(0x7fffffff) + std::string("\x01\x00\xff\xff", 4) + le32(0);
+  bmp += std::string(60 - bmp.size(), '\0');
+  mike::test::write_file(dir + "/wide.bmp", bmp);
+  std::string reason;
+  CHECK_FALSE(probe_image(dir + "/wide.bmp", &reason));
+  CHECK(contains(reason, "it is a damaged BMP: its header says 2147483647x2147483647 pixels at 65535 bits, one row "
+                         "alone more than the file's 60 bytes"));
+}

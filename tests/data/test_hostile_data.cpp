@@ -209,3 +209,38 @@ TEST_CASE("an image path with an embedded NUL is refused by validate and run, na
   CHECK(contains(r.err, test_file + ":1: field 'image': image path contains the control character \\u0000"));
   CHECK(snapshot(world) == before);
 }
+
+TEST_CASE("a JPEG whose Huffman table declares more than 256 symbols is refused before stb_image decodes it") {
+  // stb_image 2.27 writes past its tables on such a file (a heap overflow
+  // found by tests/fuzz/fuzz_image); the check in front of it refuses the file.
+  const fs::path dataset = fs::path(mike::test::make_temp_dir("hostile_jpeg")) / "mmedit";
+  fs::copy(fs::path(MIKE_SOURCE_DIR) / "tests" / "fixtures" / "mmedit", dataset, fs::copy_options::recursive);
+  std::string jpeg = "\xFF\xD8\xFF\xC4";
+  jpeg += std::string("\x00\x13\x00\xFF\xFF", 5) + std::string(14, '\0');  // one table: 255 + 255 symbols
+  write_file((dataset / "images" / "kettle.png").string(), jpeg);
+
+  auto v = mike_in(dataset.string(), "data validate " + dataset.string() + " --format mmedit");
+  check_refused(v, 3);
+  CHECK(contains(v.err, "images/kettle.png"));
+  CHECK(contains(v.err, "it is a damaged JPEG: its Huffman table 0 (DHT segment at byte 2) declares 510 symbols, "
+                        "more than the 256 a JPEG table can hold"));
+}
+
+TEST_CASE("a truncated BMP whose header claims more pixels than the file holds is refused, not decoded as black") {
+  // 92 bytes claiming 65541 x 256 pixels: stb_image reads the missing bytes
+  // as zeros, so without the check the file passed `data validate` as a
+  // 16-megapixel image (found by tests/fuzz/fuzz_image as a timeout).
+  const fs::path dataset = fs::path(mike::test::make_temp_dir("hostile_bmp")) / "mmedit";
+  fs::copy(fs::path(MIKE_SOURCE_DIR) / "tests" / "fixtures" / "mmedit", dataset, fs::copy_options::recursive);
+  auto le32 = [](std::uint32_t v) { return std::string{char(v), char(v >> 8), char(v >> 16), char(v >> 24)}; };
+  std::string bmp = "BM" + le32(92) + le32(0) + le32(54);                // file header: size, reserved, pixel offset
+  bmp += le32(40) + le32(65541) + le32(256) + std::string("\x01\x00\x18\x00", 4) + le32(0);  // DIB: 24 bits, BI_RGB
+  bmp += std::string(92 - bmp.size(), '\0');
+  write_file((dataset / "images" / "kettle.png").string(), bmp);
+
+  auto v = mike_in(dataset.string(), "data validate " + dataset.string() + " --format mmedit");
+  check_refused(v, 3);
+  CHECK(contains(v.err, "images/kettle.png"));
+  CHECK(contains(v.err, "it is a damaged BMP: its header says 65541x256 pixels at 24 bits, one row alone more than "
+                        "the file's 92 bytes (truncated?)"));
+}

@@ -328,7 +328,7 @@ void read_records_file(Checker& checker, const fs::path& file, DatasetFormat for
     json object;
     try {
       object = json::parse(row.text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e999
       std::string what = e.what();
       auto colon = what.find("parse error");
       checker.add(label, row.line, "", "not valid JSON (" + (colon == std::string::npos ? what : what.substr(colon)) + ")",
@@ -392,7 +392,7 @@ void read_pretrain_file(Checker& checker, const fs::path& file, const std::set<s
     json object;
     try {
       object = json::parse(row.text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e999
       checker.add(label, row.line, "", std::string("not valid JSON (") + e.what() + ")",
                   "fix: one JSON object per line");
       continue;

@@ -12,8 +12,12 @@
 #include <stb/stb_image_write.h>
 
 #include "data/image.h"
+#include "data/bmp_pixel_data.h"
+#include "data/jpeg_tables.h"
 
+#include <cstdint>
 #include <fstream>
+#include <limits>
 #include <memory>
 
 #include "mike/error.h"
@@ -21,6 +25,10 @@
 namespace mike::data {
 
 namespace {
+
+// 64 megapixels (192 MiB as RGB): far above any model input, far below what
+// would exhaust a machine.
+constexpr std::int64_t kMaxImagePixels = std::int64_t{1} << 26;
 
 std::vector<char> read_bytes(const std::filesystem::path& path, std::string* reason) {
   std::ifstream in(path, std::ios::binary);
@@ -68,9 +76,32 @@ bool decode(const std::filesystem::path& path, Image* image, std::string* reason
     *reason = "the file is empty";
     return false;
   }
-  int channels = 0;
+  if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    *reason = "it is larger than 2 GiB, more than stb_image reads";
+    return false;
+  }
+  const auto* encoded = reinterpret_cast<const stbi_uc*>(bytes.data());
+  if (looks_like_jpeg(encoded, bytes.size())) {
+    if (std::string problem = jpeg_huffman_table_problem(encoded, bytes.size()); !problem.empty()) {
+      *reason = "it is a damaged JPEG: " + problem;
+      return false;
+    }
+  }
+  if (std::string problem = bmp_pixel_data_problem(encoded, bytes.size()); !problem.empty()) {
+    *reason = "it is a damaged BMP: " + problem;
+    return false;
+  }
+  // The header's size is checked before stb allocates for it, so a few bytes
+  // claiming a huge image (a decompression bomb) cost no memory.
+  int width = 0, height = 0, channels = 0;
+  if (stbi_info_from_memory(encoded, static_cast<int>(bytes.size()), &width, &height, &channels) &&
+      static_cast<std::int64_t>(width) * height > kMaxImagePixels) {
+    *reason = "it is " + std::to_string(width) + "x" + std::to_string(height) + " pixels, more than the " +
+              std::to_string(kMaxImagePixels) + " an image may have; shrink it";
+    return false;
+  }
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-      stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), static_cast<int>(bytes.size()),
+      stbi_load_from_memory(encoded, static_cast<int>(bytes.size()),
                             &image->width, &image->height, &channels, 3),
       stbi_image_free);
   if (!pixels) {

@@ -1,9 +1,11 @@
 # Sources of framework/src/data (included by framework/CMakeLists.txt).
 # Only image_tensor.cpp includes torch; the rest builds without the PCH.
 set(mike_data_plain_sources
+  ${CMAKE_CURRENT_LIST_DIR}/bmp_pixel_data.cpp
   ${CMAKE_CURRENT_LIST_DIR}/contact_sheet.cpp
   ${CMAKE_CURRENT_LIST_DIR}/dataset.cpp
   ${CMAKE_CURRENT_LIST_DIR}/image.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/jpeg_tables.cpp
   ${CMAKE_CURRENT_LIST_DIR}/json_records.cpp
   ${CMAKE_CURRENT_LIST_DIR}/raster.cpp
   ${CMAKE_CURRENT_LIST_DIR}/shape_families.cpp

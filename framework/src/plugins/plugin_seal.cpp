@@ -76,7 +76,9 @@ std::string read_error(const std::string& what) {
 // multiple of 8, so the word-wise hash equals one pass over all bytes).
 bool payload_checksum(std::ifstream& in, std::uint64_t size, std::uint64_t& out) {
   Fnv1a64 hash;
-  std::vector<char> block(1 << 20);
+  // At most 1 MiB at a time, and no more than the payload (checks run on
+  // every plugin found, most far smaller).
+  std::vector<char> block(static_cast<std::size_t>(std::min<std::uint64_t>(size, 1 << 20)));
   in.seekg(0);
   for (std::uint64_t left = size; left > 0;) {
     std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left, block.size()));
