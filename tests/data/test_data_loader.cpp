@@ -356,3 +356,19 @@ TEST_CASE("a BMP header whose row alone is larger than the file is refused witho
   CHECK(contains(reason, "it is a damaged BMP: its header says 2147483647x2147483647 pixels at 65535 bits, one row "
                          "alone more than the file's 60 bytes"));
 }
+
+TEST_CASE("a BMP whose compression field is negative is checked as uncompressed, as stb decodes it") {
+  // compression 0xffff0000 reads as a negative int, which stb neither refuses
+  // nor decompresses: the 3x33,618,944 pixels the header claims were decoded
+  // from a 231-byte file for minutes (found by tests/fuzz/fuzz_image).
+  std::string dir = mike::test::make_temp_dir("bmp_negative_compression");
+  auto le32 = [](std::uint32_t v) { return std::string{char(v), char(v >> 8), char(v >> 16), char(v >> 24)}; };
+  std::string bmp = "BM" + le32(231) + le32(0) + le32(54);
+  bmp += le32(40) + le32(3) + le32(0xfdff0400) + std::string("\x01\x00\x18\x00", 4) + le32(0xffff0000);
+  bmp += std::string(231 - bmp.size(), '\0');
+  mike::test::write_file(dir + "/tall.bmp", bmp);
+  std::string reason;
+  CHECK_FALSE(probe_image(dir + "/tall.bmp", &reason));
+  CAPTURE(reason);
+  CHECK(contains(reason, "it is a damaged BMP: its header says 3x33618944 pixels at 24 bits, 403427382 bytes, but the file has 231"));
+}

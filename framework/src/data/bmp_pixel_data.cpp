@@ -12,8 +12,9 @@ namespace {
 constexpr std::size_t kPixelOffsetAt = 10;
 constexpr std::size_t kDibSizeAt = 14;
 constexpr std::uint32_t kCoreHeaderSize = 12;  // OS/2 BITMAPCOREHEADER: 16-bit sizes
-constexpr std::uint32_t kCompressionNone = 0;
-constexpr std::uint32_t kCompressionBitfields = 3;
+constexpr std::int32_t kCompressionRle8 = 1;
+constexpr std::int32_t kCompressionRle4 = 2;
+constexpr std::int32_t kCompressionFirstUnsupported = 4;  // JPEG, PNG, ... inside a BMP
 
 std::uint32_t u16(const unsigned char* at) { return at[0] | (at[1] << 8); }
 std::uint32_t u32(const unsigned char* at) {
@@ -35,8 +36,13 @@ std::string bmp_pixel_data_problem(const unsigned char* bytes, std::size_t size)
     width = static_cast<std::int32_t>(u32(bytes + 18));
     height = std::llabs(static_cast<std::int32_t>(u32(bytes + 22)));  // negative: rows top-down
     bits_per_pixel = u16(bytes + 28);
-    const std::uint32_t compression = u32(bytes + 30);
-    if (compression != kCompressionNone && compression != kCompressionBitfields) return "";  // stb refuses these
+    // stb reads the field as a signed int and refuses only 1, 2 (RLE) and
+    // >= 4; any other value, negative ones included, it decodes as
+    // uncompressed pixels, so those are checked too (a negative one let a
+    // 231-byte file claim 3x33,618,944 pixels and hang stb: fuzz_image).
+    const auto compression = static_cast<std::int32_t>(u32(bytes + 30));
+    if (compression == kCompressionRle8 || compression == kCompressionRle4 || compression >= kCompressionFirstUnsupported)
+      return "";  // stb refuses these itself
   }
   if (width <= 0 || height <= 0 || bits_per_pixel <= 0) return "";  // stb refuses these itself
   // Rows are padded to 4 bytes (BMP spec). Width and bits are < 2^32, so a row
