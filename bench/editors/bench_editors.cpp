@@ -2,7 +2,8 @@
 // random weights (timing does not depend on what the weights know).
 //   bench_editors --world data/synth --model configs/model/llava_xs.yaml --edits 5
 // Prints, per editor, seconds per edit (mean over --edits single edits, each
-// restored), the LM forward passes one edit costs (a tap on the top LM block;
+// restored; editors that batch independent edits prepare them ahead, as the
+// runner does, timed with them), the LM forward passes one edit costs (a tap on the top LM block;
 // generation counts one per decoded token) and how many of them were
 // differentiable loss passes followed by a backward pass, and the time to build the
 // layer statistics C of one layer from the world's pretrain.jsonl (cold, no cache).
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
   std::string world, model_file, editors_list, scratch;
   int edits = 5;
   int threads = 1;
+  bool prepare = true;
   po::options_description desc("bench_editors");
   desc.add_options()("help", "usage")
       ("world", po::value(&world)->default_value("data/synth"), "synthetic world folder (mike data synth)")
@@ -65,7 +67,10 @@ int main(int argc, char** argv) {
       ("editors", po::value(&editors_list)->default_value("ft,lora,ike,rome,memit,alphaedit"), "comma-separated")
       ("edits", po::value(&edits)->default_value(5), "edits timed per editor")
       ("scratch", po::value(&scratch)->default_value("bench_scratch"), "folder for the tokenizer and caches")
-      ("threads", po::value(&threads)->default_value(1), "LibTorch and OpenBLAS threads (0 = one per core)");
+      ("threads", po::value(&threads)->default_value(1), "LibTorch and OpenBLAS threads (0 = one per core)")
+      ("prepare", po::value(&prepare)->default_value(true),
+       "let editors that batch independent edits prepare them ahead, as `mike run`'s single protocol does "
+       "(Editor::prepare_independent_edits; timed with the edits)");
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, desc), vm);
   po::notify(vm);
@@ -107,7 +112,7 @@ int main(int argc, char** argv) {
                   static_cast<long long>(stats.tokens), seconds_since(start));
     }
 
-    std::printf("%-10s %12s %14s %15s\n", "editor", "s/edit", "forwards/edit", "loss+backward/edit");
+    std::printf("%-10s %12s %14s %15s %9s\n", "editor", "s/edit", "forwards/edit", "loss+backward/edit", "prepared");
     std::stringstream names(editors_list);
     for (std::string name; std::getline(names, name, ',');) {
       const mike::PluginRecord* record = registry.find("editor", name);
@@ -134,12 +139,19 @@ int main(int argc, char** argv) {
         return x;
       });
       CountingModel counting(*model);
+      const std::size_t window = prepare ? editor->independent_edit_window() : 0;
       const auto start = std::chrono::steady_clock::now();
-      for (const auto& request : requests) editor->edit(counting, {request})->restore_original();
+      for (std::size_t i = 0; i < requests.size(); ++i) {
+        if (window > 0 && i % window == 0) {
+          const auto end = requests.begin() + static_cast<std::ptrdiff_t>(std::min(requests.size(), i + window));
+          editor->prepare_independent_edits(counting, {requests.begin() + static_cast<std::ptrdiff_t>(i), end});
+        }
+        editor->edit(counting, {requests[i]})->restore_original();
+      }
       const double per_edit = seconds_since(start) / edits;
       count.reset();
-      std::printf("%-10s %12.4f %14.1f %15.1f\n", name.c_str(), per_edit, static_cast<double>(forwards) / edits,
-                  static_cast<double>(counting.losses) / edits);
+      std::printf("%-10s %12.4f %14.1f %15.1f %9s\n", name.c_str(), per_edit, static_cast<double>(forwards) / edits,
+                  static_cast<double>(counting.losses) / edits, window > 0 ? "yes" : "no");
     }
   } catch (const mike::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
