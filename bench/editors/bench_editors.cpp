@@ -5,7 +5,7 @@
 // restored; editors that batch independent edits prepare them ahead, as the
 // runner does, timed with them), the LM forward passes one edit costs (a tap on the top LM block;
 // generation counts one per decoded token) and how many of them were
-// differentiable loss passes followed by a backward pass, and the time to build the
+// differentiable passes (loss or log-probabilities) followed by a backward pass, and the time to build the
 // layer statistics C of one layer from the world's pretrain.jsonl (cold, no cache).
 #include <boost/program_options.hpp>
 #include <torch/torch.h>
@@ -33,13 +33,19 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Counts loss() calls: every editor here follows each with a backward pass.
+// Counts differentiable passes: loss() and target_log_probs() calls made with
+// gradients on (every editor here follows each with a backward pass; a
+// no-grad call, e.g. the loss measured after the last step, is not one).
 class CountingModel : public mike::ForwardingModel {
  public:
   using ForwardingModel::ForwardingModel;
   torch::Tensor loss(const std::vector<mike::ScoreRequest>& batch) override {
-    ++losses;
+    if (torch::GradMode::is_enabled()) ++losses;
     return inner_.loss(batch);
+  }
+  torch::Tensor target_log_probs(const std::vector<mike::ScoreRequest>& batch) override {
+    if (torch::GradMode::is_enabled()) ++losses;
+    return inner_.target_log_probs(batch);
   }
   std::int64_t losses = 0;
 };
@@ -112,7 +118,7 @@ int main(int argc, char** argv) {
                   static_cast<long long>(stats.tokens), seconds_since(start));
     }
 
-    std::printf("%-10s %12s %14s %15s %9s\n", "editor", "s/edit", "forwards/edit", "loss+backward/edit", "prepared");
+    std::printf("%-10s %12s %14s %15s %9s\n", "editor", "s/edit", "forwards/edit", "grad passes/edit", "prepared");
     std::stringstream names(editors_list);
     for (std::string name; std::getline(names, name, ',');) {
       const mike::PluginRecord* record = registry.find("editor", name);
