@@ -2,6 +2,7 @@
 // What editor tests share: a pretrain.jsonl corpus of the tiny model's
 // sentences (for layer statistics) and a few edit requests on test images.
 #include <fstream>
+#include <stdexcept>
 #include <string>
 
 #include "../model/llava_fixture.h"
@@ -23,6 +24,15 @@ inline const std::string& tiny_corpus_dir() {
     return d;
   }();
   return dir;
+}
+
+// `yaml` with top-level `key`'s value replaced (the comment after it kept).
+inline std::string with_value(std::string yaml, const std::string& key, const std::string& value) {
+  const std::size_t at = yaml.find("\n" + key + ":");
+  if (at == std::string::npos) throw std::invalid_argument("with_value: the yaml has no top-level key '" + key + "'");
+  const std::size_t begin = at + key.size() + 2, end = yaml.find_first_of("#\n", begin);
+  yaml.replace(begin, end - begin, " " + value + " ");
+  return yaml;
 }
 
 // Edit i: a bird or a flower image renamed to a name the tiny corpus has.

@@ -16,15 +16,6 @@
 namespace mike::test {
 namespace {
 
-// `yaml` with top-level `key`'s value replaced.
-std::string with_value(std::string yaml, const std::string& key, const std::string& value) {
-  const std::size_t at = yaml.find("\n" + key + ":");
-  REQUIRE(at != std::string::npos);
-  const std::size_t begin = at + key.size() + 2, end = yaml.find_first_of("#\n", begin);
-  yaml.replace(begin, end - begin, " " + value + " ");
-  return yaml;
-}
-
 std::shared_ptr<Editor> make_grace(double eps_init, const std::vector<std::pair<std::string, std::string>>& set = {}) {
   std::string yaml = with_value(build_registry().find("editor", "grace")->default_config, "eps_init",
                                 std::to_string(eps_init));

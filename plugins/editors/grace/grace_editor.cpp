@@ -248,19 +248,8 @@ class GraceModel : public mike::memory_routing::RoutedModel {
   }
 
  private:
-  class Routing : public RoutedModel::Routing {
-   public:
-    Routing(Codebook& book, Codebook::Route route) : scope_(book, std::move(route)) {}
-    const RowCursor& cursor() const override { return scope_.route().cursor; }
-
-   private:
-    Codebook::Scope scope_;
-  };
   std::unique_ptr<RoutedModel::Routing> open_routing(RowCursor cursor) override {
-    Codebook::Route route;
-    route.mode = Mode::infer;
-    route.cursor = std::move(cursor);
-    return std::make_unique<Routing>(*book_, std::move(route));
+    return mike::memory_routing::inference_routing(*book_, std::move(cursor), Mode::infer);
   }
   bool routing() const override { return !restored_; }
 

@@ -8,6 +8,7 @@
 // routing() is false (the edit restored) every call goes straight to it.
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "mike/editor.h"
 #include "row_cursor.h"
@@ -29,13 +30,14 @@ class RoutedModel : public ForwardingModel {
   // The cursor over `batch`'s rows, as this model lays them out.
   RowCursor cursor_for(const std::vector<ScoreRequest>& batch);
 
- protected:
   // Routing open for one call; closed when destroyed.
   class Routing {
    public:
     virtual ~Routing();
     virtual const RowCursor& cursor() const = 0;  // the rows, as the call consumed them
   };
+
+ protected:
   virtual std::unique_ptr<Routing> open_routing(RowCursor cursor) = 0;
   virtual bool routing() const = 0;
   const std::string& editor_name() const { return editor_; }
@@ -43,5 +45,28 @@ class RoutedModel : public ForwardingModel {
  private:
   std::string editor_;
 };
+
+// The Routing of a memory (grace's codebook, wise's side memories) that
+// routes while a Memory::Scope(memory, Memory::Route) is open: the Route
+// holds the mode and the rows' cursor.
+template <class Memory>
+class ScopedRouting : public RoutedModel::Routing {
+ public:
+  ScopedRouting(Memory& memory, typename Memory::Route route) : scope_(memory, std::move(route)) {}
+  const RowCursor& cursor() const override { return scope_.route().cursor; }
+
+ private:
+  typename Memory::Scope scope_;
+};
+
+// An edited model's open_routing() for its evaluation calls: `memory`
+// routing in mode `infer` over `cursor`'s rows.
+template <class Memory, class Mode>
+std::unique_ptr<RoutedModel::Routing> inference_routing(Memory& memory, RowCursor cursor, Mode infer) {
+  typename Memory::Route route;
+  route.mode = infer;
+  route.cursor = std::move(cursor);
+  return std::make_unique<ScopedRouting<Memory>>(memory, std::move(route));
+}
 
 }  // namespace mike::memory_routing

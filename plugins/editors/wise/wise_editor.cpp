@@ -75,19 +75,8 @@ class WiseModel : public mike::memory_routing::RoutedModel {
   std::map<std::string, double> stats() const override { return stats_; }
 
  private:
-  class Routing : public RoutedModel::Routing {
-   public:
-    Routing(SideMemories& memories, SideMemories::Route route) : scope_(memories, std::move(route)) {}
-    const RowCursor& cursor() const override { return scope_.route().cursor; }
-
-   private:
-    SideMemories::Scope scope_;
-  };
   std::unique_ptr<RoutedModel::Routing> open_routing(RowCursor cursor) override {
-    SideMemories::Route route;
-    route.mode = Mode::infer;
-    route.cursor = std::move(cursor);
-    return std::make_unique<Routing>(*memories_, std::move(route));
+    return mike::memory_routing::inference_routing(*memories_, std::move(cursor), Mode::infer);
   }
   bool routing() const override { return !restored_; }
 
