@@ -372,3 +372,19 @@ TEST_CASE("a BMP whose compression field is negative is checked as uncompressed,
   CAPTURE(reason);
   CHECK(contains(reason, "it is a damaged BMP: its header says 3x33618944 pixels at 24 bits, 403427382 bytes, but the file has 231"));
 }
+
+TEST_CASE("a GIF whose screen is 0 pixels high is refused, not resized (a division by zero)") {
+  // GIF87a, 5x0 screen, a global colour table and an image descriptor with no
+  // data: stb returned it as a decoded 5x0 image (found by tests/fuzz/fuzz_image).
+  std::string dir = mike::test::make_temp_dir("gif_empty");
+  const unsigned char gif[] = {0x47, 0x49, 0x46, 0x38, 0x37, 0x61, 0x05, 0x00, 0x00, 0x00, 0x81, 0x03, 0x00,
+                               0x0a, 0xc8, 0x1e, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2c};
+  mike::test::write_file(dir + "/flat.gif", std::string(reinterpret_cast<const char*>(gif), sizeof gif));
+  std::string reason;
+  CHECK_FALSE(probe_image(dir + "/flat.gif", &reason));
+  CAPTURE(reason);
+  CHECK(contains(reason, "pixels: an image with no pixels"));
+  Image empty;
+  CHECK_THROWS_WITH_AS(resize_image(empty, 4, 4, ResizeFilter::kBilinear), doctest::Contains("it has no pixels"),
+                       mike::DataError);
+}

@@ -108,6 +108,14 @@ bool decode(const std::filesystem::path& path, Image* image, std::string* reason
     *reason = std::string("it is not a readable image (") + stbi_failure_reason() + ")";
     return false;
   }
+  // stb hands back a GIF whose screen is 0 pixels high (found by
+  // tests/fuzz/fuzz_image) as a "decoded" image; there is nothing to resize
+  // or look at, and resizing it divides by zero.
+  if (image->width <= 0 || image->height <= 0) {
+    *reason = "it is " + std::to_string(image->width) + "x" + std::to_string(image->height) +
+              " pixels: an image with no pixels (damaged, or an empty frame)";
+    return false;
+  }
   image->rgb.assign(pixels.get(), pixels.get() + static_cast<std::size_t>(image->width) * image->height * 3);
   return true;
 }
@@ -157,6 +165,12 @@ Image resize_image(const Image& image, int width, int height, ResizeFilter filte
   if (width <= 0 || height <= 0) {
     throw DataError("cannot resize an image to " + std::to_string(width) + "x" + std::to_string(height) +
                     "; the size must be positive");
+  }
+  if (image.width <= 0 || image.height <= 0 ||
+      image.rgb.size() != static_cast<std::size_t>(image.width) * static_cast<std::size_t>(image.height) * 3) {
+    throw DataError("cannot resize a " + std::to_string(image.width) + "x" + std::to_string(image.height) +
+                    " image holding " + std::to_string(image.rgb.size()) + " bytes: it has no pixels or not as many "
+                    "as its size says");
   }
   if (width == image.width && height == image.height) return image;
   Image out = make_image(width, height);
