@@ -7,9 +7,10 @@
 #   ./bootstrap.sh build           install + build only
 #   ./bootstrap.sh test            install + build + the whole test suite (ctest)
 #   ./bootstrap.sh mike ARGS...    install + build + `mike ARGS`
-#   ./bootstrap.sh fuzz [SECONDS]  install clang + libFuzzer, build the fuzz targets (tests/fuzz/) in
-#                                  build-fuzz/ with ASan+UBSan, run each SECONDS (default 20) on its
-#                                  seed corpus; fails on any finding
+#   ./bootstrap.sh fuzz [RUNS]     install clang + libFuzzer, build the fuzz targets (tests/fuzz/) in
+#                                  build-fuzz/ with ASan+UBSan, run each RUNS executions (default
+#                                  20000, ~5-30 s) from its seed corpus with a fixed libFuzzer seed,
+#                                  so every machine runs the same inputs; fails on any finding
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -60,7 +61,7 @@ if [ "${1:-}" = fuzz ]; then
       -DMIKE_FUZZ=ON -DMIKE_BUILD_TESTS=OFF -DMIKE_BUILD_BENCH=OFF
   fi
   cmake --build "$fuzz_build_dir" -j "$jobs" --target mike_fuzzers
-  exec "$here/tests/fuzz/run_fuzzers.sh" "$fuzz_build_dir" seconds "${2:-20}"
+  exec "$here/tests/fuzz/run_fuzzers.sh" "$fuzz_build_dir" smoke "${2:-20000}"
 fi
 
 if [ ! -f "$build_dir/build.ninja" ]; then
@@ -90,5 +91,5 @@ case "${1:-}" in
   build) ;;
   test)  cd "$build_dir" && exec ctest --output-on-failure -j "$jobs" ;;
   mike)  shift; exec "$mike" "$@" ;;
-  *)     echo "bootstrap: unknown action '$1' (use: build | test | mike ARGS... | fuzz [SECONDS])" >&2; exit 2 ;;
+  *)     echo "bootstrap: unknown action '$1' (use: build | test | mike ARGS... | fuzz [RUNS])" >&2; exit 2 ;;
 esac

@@ -2,7 +2,10 @@
 # Runs each fuzz target of a MIKE_FUZZ build folder in turn (one process at a
 # time) on its seed corpus, and fails on the first finding.
 #
-#   tests/fuzz/run_fuzzers.sh BUILD_DIR seconds N [TARGET...]   N seconds each (the smoke)
+#   tests/fuzz/run_fuzzers.sh BUILD_DIR smoke N [TARGET...]     N executions each from the seed corpus
+#                                     alone, libFuzzer seed 1: the same inputs on every machine, so
+#                                     CI's smoke is reproducible (what ./bootstrap.sh fuzz and CI run)
+#   tests/fuzz/run_fuzzers.sh BUILD_DIR seconds N [TARGET...]   N seconds each
 #   tests/fuzz/run_fuzzers.sh BUILD_DIR runs N [TARGET...]      N executions each
 #                                     (at most $MIKE_FUZZ_MAX_SECONDS each when that is set)
 #
@@ -21,10 +24,12 @@ targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   for corpus in "$here"/corpus/*/; do targets+=("$(basename "$corpus")"); done
 fi
+fresh=0
 case "$mode" in
+  smoke) limit=(-runs="$amount" -seed=1); fresh=1 ;;
   seconds) limit=(-max_total_time="$amount") ;;
   runs) limit=(-runs="$amount"); [ -n "${MIKE_FUZZ_MAX_SECONDS:-}" ] && limit+=(-max_total_time="$MIKE_FUZZ_MAX_SECONDS") ;;
-  *) echo "run_fuzzers: mode must be 'seconds' or 'runs', not '$mode'" >&2; exit 2 ;;
+  *) echo "run_fuzzers: mode must be 'smoke', 'seconds' or 'runs', not '$mode'" >&2; exit 2 ;;
 esac
 
 status=0
@@ -32,6 +37,10 @@ for target in "${targets[@]}"; do
   binary="$build_dir/bin/$target"
   [ -x "$binary" ] || { echo "run_fuzzers: $binary is not built (cmake --build $build_dir --target mike_fuzzers)" >&2; exit 2; }
   work="$build_dir/fuzz/corpus/$target"
+  if [ $fresh -eq 1 ]; then  # what earlier runs found would make the smoke differ from machine to machine
+    work="$build_dir/fuzz/smoke/$target"
+    rm -rf "$work"
+  fi
   findings="$build_dir/fuzz/findings/$target"
   log="$build_dir/fuzz/$target.log"
   mkdir -p "$work" "$findings"
