@@ -9,6 +9,7 @@
 #include "data/dataset.h"
 #include "data/image.h"
 #include "mike/error.h"
+#include "bmp_bytes.h"
 #include "process.h"
 
 namespace fs = std::filesystem;
@@ -346,11 +347,7 @@ TEST_CASE("a BMP header whose row alone is larger than the file is refused witho
   // width 2^31-1 at 65535 bits per pixel and height 2^31-1: the byte count of
   // the pixel array overflowed 64 bits before the fix (found by tests/fuzz/fuzz_image).
   std::string dir = mike::test::make_temp_dir("bmp_overflow");
-  auto le32 = [](std::uint32_t v) { return std::string{char(v), char(v >> 8), char(v >> 16), char(v >> 24)}; };
-  std::string bmp = "BM" + le32(60) + le32(0) + le32(54);
-  bmp += le32(40) + le32(0x7fffffff) + le32(0x7fffffff) + std::string("\x01\x00\xff\xff", 4) + le32(0);
-  bmp += std::string(60 - bmp.size(), '\0');
-  mike::test::write_file(dir + "/wide.bmp", bmp);
+  mike::test::write_file(dir + "/wide.bmp", mike::test::bmp_bytes(60, 0x7fffffff, 0x7fffffff, 65535, 0));
   std::string reason;
   CHECK_FALSE(probe_image(dir + "/wide.bmp", &reason));
   CHECK(contains(reason, "it is a damaged BMP: its header says 2147483647x2147483647 pixels at 65535 bits, one row "
@@ -362,11 +359,7 @@ TEST_CASE("a BMP whose compression field is negative is checked as uncompressed,
   // nor decompresses: the 3x33,618,944 pixels the header claims were decoded
   // from a 231-byte file for minutes (found by tests/fuzz/fuzz_image).
   std::string dir = mike::test::make_temp_dir("bmp_negative_compression");
-  auto le32 = [](std::uint32_t v) { return std::string{char(v), char(v >> 8), char(v >> 16), char(v >> 24)}; };
-  std::string bmp = "BM" + le32(231) + le32(0) + le32(54);
-  bmp += le32(40) + le32(3) + le32(0xfdff0400) + std::string("\x01\x00\x18\x00", 4) + le32(0xffff0000);
-  bmp += std::string(231 - bmp.size(), '\0');
-  mike::test::write_file(dir + "/tall.bmp", bmp);
+  mike::test::write_file(dir + "/tall.bmp", mike::test::bmp_bytes(231, 3, 0xfdff0400, 24, 0xffff0000));
   std::string reason;
   CHECK_FALSE(probe_image(dir + "/tall.bmp", &reason));
   CAPTURE(reason);

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 
+#include "bmp_bytes.h"
 #include "process.h"
 
 namespace fs = std::filesystem;
@@ -232,11 +233,7 @@ TEST_CASE("a truncated BMP whose header claims more pixels than the file holds i
   // 16-megapixel image (found by tests/fuzz/fuzz_image as a timeout).
   const fs::path dataset = fs::path(mike::test::make_temp_dir("hostile_bmp")) / "mmedit";
   fs::copy(fs::path(MIKE_SOURCE_DIR) / "tests" / "fixtures" / "mmedit", dataset, fs::copy_options::recursive);
-  auto le32 = [](std::uint32_t v) { return std::string{char(v), char(v >> 8), char(v >> 16), char(v >> 24)}; };
-  std::string bmp = "BM" + le32(92) + le32(0) + le32(54);                // file header: size, reserved, pixel offset
-  bmp += le32(40) + le32(65541) + le32(256) + std::string("\x01\x00\x18\x00", 4) + le32(0);  // DIB: 24 bits, BI_RGB
-  bmp += std::string(92 - bmp.size(), '\0');
-  write_file((dataset / "images" / "kettle.png").string(), bmp);
+  write_file((dataset / "images" / "kettle.png").string(), mike::test::bmp_bytes(92, 65541, 256, 24, 0));  // BI_RGB
 
   auto v = mike_in(dataset.string(), "data validate " + dataset.string() + " --format mmedit");
   check_refused(v, 3);
