@@ -144,7 +144,7 @@ TEST_CASE("validation errors name file:line, the field and the fix") {
     std::string dir = make_dataset({with(good, "m_loc", "images/notes.png")});
     mike::test::write_file(dir + "/images/notes.png", "these are not pixels");
     CHECK(contains(load_error(dir), dir + "/test.jsonl:1: field 'm_loc': image 'images/notes.png' (" + dir +
-                                        "/images/notes.png) cannot be used: it is not a readable image ("));
+                                        "/images/notes.png) cannot be used: it is not a PNG, JPEG, BMP or GIF file"));
   }
   SUBCASE("image path escaping the dataset root is refused unless allowed") {
     std::string dir = make_dataset({with(good, "image", "../outside.png")});
@@ -310,7 +310,7 @@ TEST_CASE("images decode to RGB and resize keeps flat colours flat") {
   CHECK(probe_image(kFixtures / "mmedit" / "images" / "heron.png", &reason));
   CHECK_THROWS_WITH_AS(read_image(dir + "/missing.png"),
                        ("cannot load image '" + dir + "/missing.png': the file does not exist; fix: point the record "
-                        "at an existing PNG/JPEG/BMP file, or re-create the dataset").c_str(),
+                        "at an existing PNG/JPEG/BMP/GIF file, or re-create the dataset").c_str(),
                        mike::DataError);
   // PNG round trip is lossless.
   write_png(dir + "/round.png", heron);
@@ -380,4 +380,24 @@ TEST_CASE("a GIF whose screen is 0 pixels high is refused, not resized (a divisi
   Image empty;
   CHECK_THROWS_WITH_AS(resize_image(empty, 4, 4, ResizeFilter::kBilinear), doctest::Contains("it has no pixels"),
                        mike::DataError);
+}
+
+TEST_CASE("formats stb could decode but mike is not built for (TGA, PNM, HDR) are refused by name") {
+  // Each of these is a well-formed 1x1 image that a full stb_image decodes;
+  // image.cpp builds stb with PNG/JPEG/BMP/GIF only, so they must be refused
+  // before any decoder runs.
+  std::string dir = mike::test::make_temp_dir("image_other_formats");
+  const unsigned char tga[] = {0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 24, 0, 10, 20, 30};
+  mike::test::write_file(dir + "/x.tga", std::string(reinterpret_cast<const char*>(tga), sizeof tga));
+  mike::test::write_file(dir + "/x.ppm", std::string("P6\n1 1\n255\n\x0a\x14\x1e", 14));
+  mike::test::write_file(dir + "/x.hdr", "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 1\n\x80\x80\x80\x81");
+  for (const char* name : {"x.tga", "x.ppm", "x.hdr"}) {
+    CAPTURE(name);
+    std::string reason;
+    CHECK_FALSE(probe_image(dir + "/" + name, &reason));
+    CHECK(reason == "it is not a PNG, JPEG, BMP or GIF file (the formats mike reads; convert it to PNG)");
+  }
+  // A format mike reads still decodes.
+  std::string reason;
+  CHECK(probe_image(kFixtures / "mmedit" / "images" / "heron.png", &reason));
 }

@@ -3,6 +3,13 @@
 #define STB_IMAGE_STATIC
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_FAILURE_USERMSG
+// Only the formats datasets use. stb also decodes TGA, PNM, PSD, HDR and PIC,
+// and like its BMP reader (see bmp_pixel_data.h) those accept truncated or
+// hand-made files; every decoder left out is attack surface left out.
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_BMP
+#define STBI_ONLY_GIF
 #define STB_IMAGE_WRITE_STATIC
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_RESIZE_STATIC
@@ -19,6 +26,7 @@
 #include <fstream>
 #include <limits>
 #include <memory>
+#include <string_view>
 
 #include "mike/error.h"
 
@@ -37,6 +45,17 @@ std::vector<char> read_bytes(const std::filesystem::path& path, std::string* rea
     return {};
   }
   return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// The formats stb is built with here (STBI_ONLY_* above), by their
+// signatures, so a file of any other format gets a message that says so
+// instead of stb's "not of any known type, or corrupt".
+bool has_supported_signature(const std::vector<char>& bytes) {
+  auto starts_with = [&](std::string_view magic) {
+    return bytes.size() >= magic.size() && std::string_view(bytes.data(), magic.size()) == magic;
+  };
+  return starts_with("\x89PNG\r\n\x1a\n") || starts_with("\xff\xd8") || starts_with("BM") ||
+         starts_with("GIF87a") || starts_with("GIF89a");
 }
 
 void append_bytes(void* context, void* data, int size) {
@@ -78,6 +97,10 @@ bool decode(const std::filesystem::path& path, Image* image, std::string* reason
   }
   if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
     *reason = "it is larger than 2 GiB, more than stb_image reads";
+    return false;
+  }
+  if (!has_supported_signature(bytes)) {
+    *reason = "it is not a PNG, JPEG, BMP or GIF file (the formats mike reads; convert it to PNG)";
     return false;
   }
   const auto* encoded = reinterpret_cast<const stbi_uc*>(bytes.data());
@@ -132,7 +155,7 @@ Image read_image(const std::filesystem::path& path) {
   std::string reason;
   if (!decode(path, &image, &reason)) {
     throw DataError("cannot load image '" + path.string() + "': " + reason +
-                    "; fix: point the record at an existing PNG/JPEG/BMP file, or re-create the dataset");
+                    "; fix: point the record at an existing PNG/JPEG/BMP/GIF file, or re-create the dataset");
   }
   return image;
 }
