@@ -401,3 +401,18 @@ TEST_CASE("formats stb could decode but mike is not built for (TGA, PNM, HDR) ar
   std::string reason;
   CHECK(probe_image(kFixtures / "mmedit" / "images" / "heron.png", &reason));
 }
+
+TEST_CASE("a GIF with a screen of more than 4 megapixels is refused before stb allocates its canvases") {
+  // 50 bytes claiming a 65285x768 screen: stb spent ~900 MB and seconds on it
+  // (found by tests/fuzz/fuzz_image as a timeout).
+  std::string dir = mike::test::make_temp_dir("gif_huge_screen");
+  const unsigned char gif[] = {0x47, 0x49, 0x46, 0x38, 0x37, 0x61, 0x05, 0xff, 0x00, 0x03, 0x00, 0x77, 0x00,
+                               0x00, 0x00, 0x81, 0x00, 0x00, 0x0a, 0xc8, 0x1e, 0x00, 0x00, 0x00, 0x00, 0x00,
+                               0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x05, 0x00, 0x03, 0x00,
+                               0x00, 0x08, 0x08, 0x00, 0x28, 0x00, 0x18, 0x01, 0x08, 0x1c, 0x48};
+  mike::test::write_file(dir + "/wide.gif", std::string(reinterpret_cast<const char*>(gif), sizeof gif));
+  std::string reason;
+  CHECK_FALSE(probe_image(dir + "/wide.gif", &reason));
+  CHECK(reason == "it is a 65285x768 GIF, more than the 4194304 pixels a GIF may have (decoding one costs 12 bytes "
+                  "a pixel); convert it to PNG");
+}

@@ -37,6 +37,11 @@ namespace {
 // 64 megapixels (192 MiB as RGB): far above any model input, far below what
 // would exhaust a machine.
 constexpr std::int64_t kMaxImagePixels = std::int64_t{1} << 26;
+// stb's GIF reader keeps three RGBA canvases of the whole screen and clears
+// them per frame, so a 50-byte GIF claiming a 65285x768 screen cost ~900 MB
+// and seconds (found by tests/fuzz/fuzz_image). No dataset photo is a GIF
+// of more than 4 megapixels; PNG has no such cost.
+constexpr std::int64_t kMaxGifPixels = std::int64_t{1} << 22;
 
 std::vector<char> read_bytes(const std::filesystem::path& path, std::string* reason) {
   std::ifstream in(path, std::ios::binary);
@@ -117,11 +122,19 @@ bool decode(const std::filesystem::path& path, Image* image, std::string* reason
   // The header's size is checked before stb allocates for it, so a few bytes
   // claiming a huge image (a decompression bomb) cost no memory.
   int width = 0, height = 0, channels = 0;
-  if (stbi_info_from_memory(encoded, static_cast<int>(bytes.size()), &width, &height, &channels) &&
-      static_cast<std::int64_t>(width) * height > kMaxImagePixels) {
-    *reason = "it is " + std::to_string(width) + "x" + std::to_string(height) + " pixels, more than the " +
-              std::to_string(kMaxImagePixels) + " an image may have; shrink it";
-    return false;
+  if (stbi_info_from_memory(encoded, static_cast<int>(bytes.size()), &width, &height, &channels)) {
+    const std::int64_t pixels = static_cast<std::int64_t>(width) * height;
+    if (pixels > kMaxImagePixels) {
+      *reason = "it is " + std::to_string(width) + "x" + std::to_string(height) + " pixels, more than the " +
+                std::to_string(kMaxImagePixels) + " an image may have; shrink it";
+      return false;
+    }
+    if (bytes[0] == 'G' && pixels > kMaxGifPixels) {
+      *reason = "it is a " + std::to_string(width) + "x" + std::to_string(height) + " GIF, more than the " +
+                std::to_string(kMaxGifPixels) + " pixels a GIF may have (decoding one costs 12 bytes a pixel); " +
+                "convert it to PNG";
+      return false;
+    }
   }
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
       stbi_load_from_memory(encoded, static_cast<int>(bytes.size()),
