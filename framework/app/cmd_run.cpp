@@ -86,6 +86,17 @@ std::string out_dir_of(const Config& config, const char* default_root) {
   return configured.empty() ? timestamped_dir(default_root).string() : configured;
 }
 
+// A new run or sweep never writes into a folder that holds results: it
+// would replace config.yaml and status.yaml beside a run.h5 they no longer
+// describe. Checked before anything is written.
+void refuse_existing_results(const fs::path& dir) {
+  const std::string results = existing_results(dir);
+  if (results.empty()) return;
+  throw UsageError("out_dir '" + dir.string() + "' already holds results (" + results + "); `mike run` never writes "
+                   "over them. fix: continue that run or sweep with `mike run --resume " + dir.string() +
+                   "`, or choose another out_dir");
+}
+
 void print_lines(const std::string& text) { std::fwrite(text.data(), 1, text.size(), stdout); }
 
 // --job-dir: run one prepared job here (a local worker or a Slurm array task).
@@ -147,6 +158,7 @@ int run_single(const RunOptions& options, const CommonOptions& common, const Com
     throw ConfigError("launcher=" + composed.config.get<std::string>("launcher.name") +
                       " launches sweeps; add -m (a sweep of one job is fine) or use launcher=local");
   fs::path dir = out_dir_of(composed.config, "outputs");
+  refuse_existing_results(dir);
   prepare_job_dir(dir, composed.config, options.overrides);
   return run_single_dir(dir, composed.config, common);
 }
@@ -316,6 +328,7 @@ int run_multirun(const RunOptions& options, const CommonOptions& common, const C
   composed.reserve(plan.job_count());
   for (std::size_t i = 0; i < plan.job_count(); ++i) composed.push_back(composition.compose(plan.job_overrides(i)));
   fs::path sweep_dir = out_dir_of(composed.front().config, "multirun");
+  refuse_existing_results(sweep_dir);
   SweepManifest manifest;
   for (const fs::path& dir : options.config_dirs)
     manifest.config_dir += (manifest.config_dir.empty() ? "" : ":") + fs::absolute(dir).string();

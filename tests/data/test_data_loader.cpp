@@ -416,3 +416,29 @@ TEST_CASE("a GIF with a screen of more than 4 megapixels is refused before stb a
   CHECK(reason == "it is a 65285x768 GIF, more than the 4194304 pixels a GIF may have (decoding one costs 12 bytes "
                   "a pixel); convert it to PNG");
 }
+
+TEST_CASE("a file that claims far more pixels than its bytes can hold is refused before decoding") {
+  // A 633-byte JPEG whose header claims 8197x4096 pixels: stb fills the
+  // missing data and decodes 33 megapixels (found by tests/fuzz/fuzz_image as
+  // a timeout). Built here as a real 4x4 PNG with the size in its header
+  // raised (stb reads IHDR without checking its CRC).
+  std::string dir = mike::test::make_temp_dir("image_bomb");
+  Image small = make_image(4, 4, 90, 120, 200);
+  write_png(dir + "/small.png", small);
+  // IHDR width and height are bytes 16-23, big-endian.
+  std::string png = mike::test::read_file(dir + "/small.png");
+  auto put_u32 = [&](std::size_t at, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) png[at + i] = static_cast<char>((v >> (24 - 8 * i)) & 0xff);
+  };
+  put_u32(16, 8197);
+  put_u32(20, 4096);
+  mike::test::write_file(dir + "/bomb.png", png);
+  std::string reason;
+  CHECK_FALSE(probe_image(dir + "/bomb.png", &reason));
+  CHECK(reason == "it claims 8197x4096 pixels but holds only " + std::to_string(png.size()) +
+                      " bytes, more than 1024 pixels a byte: a truncated or crafted file; re-export the image");
+  // Up to a megapixel nothing is refused for its size alone: a flat
+  // 1000x1000 image compresses to a few KB and still decodes.
+  write_png(dir + "/flat.png", make_image(1000, 1000, 7, 7, 7));
+  CHECK(probe_image(dir + "/flat.png", &reason));
+}

@@ -45,7 +45,7 @@ TEST_CASE("run.h5 holds attributes, edits, metrics, weights and activations read
     CHECK(rows[2].post == doctest::Approx(0.8));
     CHECK(rows[1].record_id == "rec1");
   }
-  CHECK_THROWS_WITH(RunLog::create(file), doctest::Contains("use --resume to continue a run"));
+  CHECK_THROWS_WITH(RunLog::create(file), doctest::Contains("use --resume to continue that run"));
   std::string script = R"(
 import h5py, math
 f = h5py.File(')" + file + R"(', 'r')

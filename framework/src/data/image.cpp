@@ -42,6 +42,13 @@ constexpr std::int64_t kMaxImagePixels = std::int64_t{1} << 26;
 // and seconds (found by tests/fuzz/fuzz_image). No dataset photo is a GIF
 // of more than 4 megapixels; PNG has no such cost.
 constexpr std::int64_t kMaxGifPixels = std::int64_t{1} << 22;
+// A header may claim any size and stb fills what the data lacks, so 633
+// bytes of JPEG decoded to 8197x4096 pixels and took seconds (found by
+// tests/fuzz/fuzz_image). Real images never pack more than a few hundred
+// pixels into a byte (a flat RGB PNG: ~344), so above a megapixel a file
+// must hold at least one byte per 1,024 pixels it claims.
+constexpr std::int64_t kMaxPixelsPerByte = 1024;
+constexpr std::int64_t kPixelsAlwaysAllowed = std::int64_t{1} << 20;
 
 std::vector<char> read_bytes(const std::filesystem::path& path, std::string* reason) {
   std::ifstream in(path, std::ios::binary);
@@ -127,6 +134,13 @@ bool decode(const std::filesystem::path& path, Image* image, std::string* reason
     if (pixels > kMaxImagePixels) {
       *reason = "it is " + std::to_string(width) + "x" + std::to_string(height) + " pixels, more than the " +
                 std::to_string(kMaxImagePixels) + " an image may have; shrink it";
+      return false;
+    }
+    const auto file_bytes = static_cast<std::int64_t>(bytes.size());
+    if (pixels > kPixelsAlwaysAllowed && pixels > kMaxPixelsPerByte * file_bytes) {
+      *reason = "it claims " + std::to_string(width) + "x" + std::to_string(height) + " pixels but holds only " +
+                std::to_string(file_bytes) + " bytes, more than " + std::to_string(kMaxPixelsPerByte) +
+                " pixels a byte: a truncated or crafted file; re-export the image";
       return false;
     }
     if (bytes[0] == 'G' && pixels > kMaxGifPixels) {

@@ -8,6 +8,7 @@
 #include "config/config_impl.h"
 #include "launch/job_runner.h"
 #include "mike/error.h"
+#include "system/text_file.h"
 
 namespace fs = std::filesystem;
 
@@ -40,10 +41,11 @@ void write_sweep_manifest(const fs::path& sweep_dir, const SweepManifest& manife
   for (const auto& job : manifest.jobs) out << YAML::Flow << job;
   out << YAML::EndSeq << YAML::EndMap;
   fs::create_directories(sweep_dir);
-  std::ofstream file(sweep_dir / kSweepManifestFile, std::ios::trunc);
-  file << "# The sweep: how it was composed and each job's overrides (job n runs in <this dir>/n).\n"
-       << out.c_str() << "\n";
-  if (!file) throw Error("cannot write " + (sweep_dir / kSweepManifestFile).string());
+  // Whole or not at all: a sweep killed while writing it must not leave a
+  // manifest that lists fewer jobs than the sweep has.
+  write_text_file(sweep_dir / kSweepManifestFile,
+                  "# The sweep: how it was composed and each job's overrides (job n runs in <this dir>/n).\n" +
+                      std::string(out.c_str()) + "\n");
 }
 
 namespace {
@@ -68,6 +70,23 @@ namespace {
                       kJobConfigFile + " is missing, and it has no " + kSweepManifestFile +
                       " either; fix: restore " + kJobConfigFile + " (the composed config the run started with; run.h5 "
                       "holds a copy in its `config` attribute: h5dump -a config run.h5), or start a new run");
+  // Nothing but temporaries (a file being written when the run was killed):
+  // the run stopped before it wrote its config, so nothing ran.
+  bool only_temporaries = true;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end && only_temporaries; it.increment(ec))
+    only_temporaries = it->path().filename().string().find(".tmp.") != std::string::npos;
+  if (only_temporaries)
+    throw ConfigError("'" + dir.string() + "' holds no run yet (a `mike run` stopped before it wrote its " +
+                      kJobConfigFile + " leaves such a folder), so there is nothing to resume; fix: start the run "
+                      "again with the command that made it (the same out_dir is fine), or check the path");
+  // Job folders (0/, 1/, ...) with their config but no manifest: a sweep
+  // stopped while its jobs were being prepared, before any of them ran (the
+  // manifest is written after the last job folder).
+  if (fs::exists(dir / "0" / kJobConfigFile) && existing_results(dir).empty())
+    throw ConfigError("'" + dir.string() + "' holds a sweep that was stopped while its jobs were being prepared (job "
+                      "folders, no " + kSweepManifestFile + "): none of its jobs ran, so there is nothing to resume; "
+                      "fix: start the sweep again with the command that made it (the same out_dir is fine)");
   throw ConfigError("'" + dir.string() + "' is neither a run nor a sweep directory: it has no " + kJobConfigFile +
                     " and no " + kSweepManifestFile + "; pass a directory made by `mike run` (outputs/<date>/<time>) "
                     "or `mike run -m` (multirun/<date>/<time>)");
@@ -88,6 +107,23 @@ SweepManifest read_sweep_manifest(const fs::path& sweep_dir) {
     for (const auto& job : node["jobs"]) manifest.jobs.push_back(read_string_list(job, "jobs", file));
   }
   return manifest;
+}
+
+std::string existing_results(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return "";
+  std::string found;
+  auto note = [&](const fs::path& path) {
+    if (fs::exists(path, ec)) found += (found.empty() ? "" : ", ") + path.string();
+  };
+  note(dir / "run.h5");
+  note(dir / kRunSummaryFile);
+  note(dir / kSweepManifestFile);
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) note(it->path() / "run.h5");
+  }
+  return found;
 }
 
 fs::path sweep_job_dir(const fs::path& sweep_dir, std::size_t index) { return sweep_dir / std::to_string(index); }

@@ -30,6 +30,13 @@ void write_sweep_manifest(const std::filesystem::path& sweep_dir, const SweepMan
 SweepManifest read_sweep_manifest(const std::filesystem::path& sweep_dir);
 std::filesystem::path sweep_job_dir(const std::filesystem::path& sweep_dir, std::size_t index);
 
+// What in `dir` is a result that a new `mike run` must not write over, as a
+// list of paths ("" when there is none): a run's run.h5 or summary.json, a
+// sweep's multirun.yaml, or a job folder's run.h5. Config, status and log
+// files alone are not results (a run stopped before its first edit leaves
+// only those), so starting again into such a folder is allowed.
+std::string existing_results(const std::filesystem::path& dir);
+
 // <root>/<YYYY-MM-DD>/<HH-MM-SS> (local time); "_2", "_3"... if it already exists.
 std::filesystem::path timestamped_dir(const std::filesystem::path& root);
 

@@ -1,15 +1,23 @@
 #include "log/run_log.h"
 
+#include "log/run_journal.h"
+
 #include <hdf5.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <fstream>
 #include <functional>
 #include <limits>
 #include <numeric>
 
 #include "mike/error.h"
+#include "system/text_file.h"
 
 namespace mike {
 
@@ -239,6 +247,23 @@ void check_structure(hid_t file, const std::filesystem::path& path) {
   }
 }
 
+// The files beside a writer's run.h5 (run_journal.h says why):
+//   .writing  while a writer has it open: the units on disk (the marker a kill leaves behind)
+//   .journal  every write since `.base` was taken, in commits
+//   .base     the log as it was when this writer opened it (absent: it started empty)
+std::filesystem::path writing_marker(const std::filesystem::path& file) { return file.string() + ".writing"; }
+std::filesystem::path journal_of(const std::filesystem::path& file) { return file.string() + ".journal"; }
+std::filesystem::path base_of(const std::filesystem::path& file) { return file.string() + ".base"; }
+
+void write_marker(const std::filesystem::path& file, std::int64_t units) {
+  write_text_file(writing_marker(file), std::to_string(units) + "\n");
+}
+
+void remove_quietly(const std::filesystem::path& path) {
+  std::error_code ignored;
+  std::filesystem::remove(path, ignored);
+}
+
 }  // namespace
 
 // Adds the lifetime of a scope to RunLog::seconds_writing_.
@@ -261,16 +286,21 @@ RunLog::RunLog(std::int64_t file_id) : file_(file_id), columns_(std::make_unique
 RunLog::~RunLog() {
   if (file_ >= 0) {
     if (!read_only_) H5Fflush(file_, H5F_SCOPE_GLOBAL);
-    H5Fclose(file_);
+    const bool closed = H5Fclose(file_) >= 0;
+    // Only a log that reached the disk whole loses its marker; then run.h5
+    // alone is the log again.
+    if (!read_only_ && closed && !path_.empty()) {
+      journal_.reset();
+      remove_quietly(writing_marker(path_));
+      remove_quietly(journal_of(path_));
+      remove_quietly(base_of(path_));
+    }
   }
 }
 
-std::unique_ptr<RunLog> RunLog::create(const std::filesystem::path& file) {
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors become exceptions, not stderr dumps
-  hid_t id = H5Fcreate(file.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
-  if (id < 0)
-    throw Error("cannot create run log " + file.string() + ": " + hdf5_error_message() +
-                " (does it exist already? use --resume to continue a run)");
+std::unique_ptr<RunLog> RunLog::create_structure(const std::filesystem::path& file) {
+  hid_t id = H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (id < 0) throw Error("cannot create run log " + file.string() + ": " + hdf5_error_message());
   std::unique_ptr<RunLog> log(new RunLog(id));
   ensure_group(id, "/edits/stats");
   hid_t strings = log->columns_->strings;
@@ -285,9 +315,75 @@ std::unique_ptr<RunLog> RunLog::create(const std::filesystem::path& file) {
   return log;
 }
 
+std::unique_ptr<RunLog> RunLog::create(const std::filesystem::path& file) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors become exceptions, not stderr dumps
+  if (std::filesystem::exists(file))
+    throw Error("cannot create run log " + file.string() + ": it exists already; use --resume to continue that run");
+  // Left over from a log of this name that is gone: never replayed into this one.
+  for (const auto& stale : {writing_marker(file), journal_of(file), base_of(file)}) remove_quietly(stale);
+  // The file is built under a temporary name and appears as `file` only once
+  // its structure is on disk, so a run killed at any point leaves either no
+  // run.h5 (--resume starts over) or one that opens. A leftover temporary
+  // holds no edits and is replaced here.
+  const std::filesystem::path building = file.string() + ".creating";
+  std::unique_ptr<RunLog> log = create_structure(building);
+  // link() fails when `file` exists, unlike rename(): a run.h5 that another
+  // process made meanwhile is never replaced. The open handle follows the
+  // inode, so writing goes on through it.
+  if (::link(building.c_str(), file.c_str()) != 0) {
+    const int error = errno;
+    throw Error("cannot create run log " + file.string() + ": " + std::strerror(error) +
+                (error == EEXIST ? " (another mike made it meanwhile? use --resume to continue that run)" : ""));
+  }
+  ::unlink(building.c_str());
+  log->path_ = file;
+  log->journal_ = std::make_unique<RunJournal>(journal_of(file));  // no .base: replay starts from an empty log
+  write_marker(file, 0);
+  return log;
+}
+
+void RunLog::rebuild_killed(const std::filesystem::path& file) {
+  namespace fs = std::filesystem;
+  const fs::path rebuilt = file.string() + ".rebuilt";
+  std::int64_t replayed = 0, units = 0;
+  {
+    std::unique_ptr<RunLog> log;
+    if (fs::exists(base_of(file))) {
+      std::error_code ec;
+      fs::copy_file(base_of(file), rebuilt, fs::copy_options::overwrite_existing, ec);
+      if (ec) throw Error("cannot copy " + base_of(file).string() + " to rebuild " + file.string() + ": " + ec.message());
+      open_checked(rebuilt);
+      hid_t id = H5Fopen(rebuilt.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+      if (id < 0) throw_damaged(base_of(file), hdf5_error_message());
+      log.reset(new RunLog(id));
+      log->edits_ = static_cast<std::int64_t>(rows_of(id, "/edits/record_id"));
+    } else {
+      log = create_structure(rebuilt);
+    }
+    replayed = RunJournal::replay(journal_of(file), *log);
+    units = log->edits_;
+  }
+  // The killed file is kept beside it (one copy: an older one is replaced),
+  // and the rename swaps the rebuilt one in atomically: at every moment
+  // `file` is one whole log or the other.
+  const fs::path kept = file.string() + ".killed";
+  std::error_code ec;
+  fs::remove(kept, ec);
+  if (fs::exists(file)) fs::create_hard_link(file, kept, ec);
+  fs::rename(rebuilt, file, ec);
+  if (ec) throw Error("cannot put the rebuilt " + rebuilt.string() + " in place of " + file.string() + ": " + ec.message());
+  spdlog::info("{} was being written when its run was killed: rebuilt it with {} units ({} from its journal); the "
+               "file as the kill left it is kept as {}",
+               file.string(), units, replayed, kept.string());
+}
+
 std::unique_ptr<RunLog> RunLog::resume(const std::filesystem::path& file) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  open_read_only(file);  // a damaged file is reported before anything is written to it
+  // A marker left behind means the writer was killed: run.h5 is not read
+  // at all (HDF5 may crash on it), it is rebuilt from .base + .journal.
+  const bool killed = std::filesystem::exists(writing_marker(file));
+  if (killed) rebuild_killed(file);
+  open_checked(file);  // a damaged file is reported before anything is written to it
   hid_t id = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
   if (id < 0)
     throw_open_failed(file, "reopen", "if the run was killed, try `h5clear -s " + file.string() + "` and resume again");
@@ -311,10 +407,26 @@ std::unique_ptr<RunLog> RunLog::resume(const std::filesystem::path& file) {
     }
   }
   log->flush();
+  log->path_ = file;
+  // A writer opening a cleanly closed log takes its .base now, cut back and
+  // flushed, and starts an empty journal; after a rebuild the two already
+  // describe this file. The marker goes last: until it exists, a kill
+  // leaves a clean log.
+  if (!killed) {
+    const std::filesystem::path base = base_of(file), copying = base.string() + ".copying";
+    std::error_code ec;
+    std::filesystem::copy_file(file, copying, std::filesystem::copy_options::overwrite_existing, ec);
+    if (!ec) std::filesystem::rename(copying, base, ec);
+    if (ec) throw Error("cannot copy " + file.string() + " to " + base.string() + ": " + ec.message() +
+                        "; check the disk has room for a second copy of run.h5");
+    remove_quietly(journal_of(file));
+  }
+  log->journal_ = std::make_unique<RunJournal>(journal_of(file));
+  write_marker(file, log->edits_);
   return log;
 }
 
-std::unique_ptr<RunLog> RunLog::open_read_only(const std::filesystem::path& file) {
+std::unique_ptr<RunLog> RunLog::open_checked(const std::filesystem::path& file) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   hid_t id = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (id < 0)
@@ -326,8 +438,19 @@ std::unique_ptr<RunLog> RunLog::open_read_only(const std::filesystem::path& file
   return log;
 }
 
+std::unique_ptr<RunLog> RunLog::open_read_only(const std::filesystem::path& file) {
+  if (std::filesystem::exists(writing_marker(file))) {
+    const std::string dir = file.parent_path().empty() ? std::string(".") : file.parent_path().string();
+    throw DataError(file.string() + " is being written, or its writer was killed (" + writing_marker(file).string() +
+                    " is there), so it is not read as it is; fix: wait for the run to finish, or continue a killed "
+                    "one with `mike run --resume " + dir + "`, which rebuilds it from its journal");
+  }
+  return open_checked(file);
+}
+
 void RunLog::set_attribute(const std::string& name, const std::string& value) {
   Timer timer(seconds_writing_);
+  if (journal_) journal_->attribute(name, value);
   if (H5Aexists(file_, name.c_str()) > 0) H5Adelete(file_, name.c_str());
   Handle space(H5Screate(H5S_SCALAR), H5Sclose);
   Handle attr(check(H5Acreate2(file_, name.c_str(), columns_->strings, space, H5P_DEFAULT, H5P_DEFAULT),
@@ -349,6 +472,7 @@ std::string RunLog::attribute(const std::string& name) const {
 
 void RunLog::append_metric(const std::string& name, const MetricRow& row) {
   Timer timer(seconds_writing_);
+  if (journal_) journal_->metric(name, row);
   std::string group = "/metrics/" + object_name(name);
   if (!exists(file_, group)) {
     ensure_group(file_, group);
@@ -369,6 +493,11 @@ void RunLog::append_metric(const std::string& name, const MetricRow& row) {
 void RunLog::append_weight_delta(const std::string& param, std::int64_t edit, const std::vector<std::int64_t>& shape,
                                  const float* data) {
   Timer timer(seconds_writing_);
+  if (journal_) {
+    std::size_t count = 1;
+    for (std::int64_t d : shape) count *= static_cast<std::size_t>(d);
+    journal_->weight_delta(param, edit, shape, data, count);
+  }
   std::string group = "/weights/" + object_name(param);
   std::vector<hsize_t> row_shape(shape.begin(), shape.end());
   if (!exists(file_, group)) {
@@ -385,6 +514,8 @@ void RunLog::append_weight_delta(const std::string& param, std::int64_t edit, co
 void RunLog::append_activations(const std::string& tap, std::int64_t edit, std::int64_t sample,
                                 const std::vector<std::int64_t>& positions, std::int64_t width, const float* data) {
   Timer timer(seconds_writing_);
+  if (journal_)
+    journal_->activations(tap, edit, sample, positions, width, data, positions.size() * static_cast<std::size_t>(width));
   std::string group = "/activations/" + object_name(tap);
   if (!exists(file_, group)) {
     ensure_group(file_, group);
@@ -439,7 +570,9 @@ void RunLog::commit_edits(const std::vector<EditRow>& rows) {
   append_rows(file_, "/edits/wall_time_s", H5T_NATIVE_DOUBLE, n, wall.data());
   append_rows(file_, "/edits/record_id", columns_->strings, n, record.data());  // last: marks the unit complete
   edits_ += static_cast<std::int64_t>(n);
+  if (journal_) journal_->commit(rows);  // from here on the unit survives a kill
   check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flushing");  // not flush(): this scope is timed already
+  if (!path_.empty()) write_marker(path_, edits_);
 }
 
 std::vector<MetricRow> RunLog::read_metric(const std::string& name) const {

@@ -22,6 +22,8 @@
 
 namespace mike {
 
+class RunJournal;
+
 struct EditRow {
   std::string record_id;
   std::string entity;
@@ -41,13 +43,18 @@ struct MetricRow {
 
 class RunLog {
  public:
-  // Creates `file` (fails if it exists).
+  // Creates `file` (fails if it exists). It appears only with its structure
+  // complete (built as `<file>.creating`, then linked into place).
   static std::unique_ptr<RunLog> create(const std::filesystem::path& file);
   // Opens an existing log to continue it: every table is cut back to the
-  // complete units. Throws a clear error if the file is unreadable.
+  // complete units. A log whose writer was killed (its `<file>.writing`
+  // marker is still there) is first rebuilt from `<file>.base` and
+  // `<file>.journal` (run_journal.h), keeping the killed file as
+  // `<file>.killed`. Throws a clear error if it is unreadable.
   static std::unique_ptr<RunLog> resume(const std::filesystem::path& file);
   // Opens a log for reading only (`mike report`): nothing is cut back or
-  // written; writes throw. Throws a clear error if the file is unreadable.
+  // written; writes throw. Throws a clear error if the file is unreadable
+  // or a writer has it (or was killed with it) open.
   static std::unique_ptr<RunLog> open_read_only(const std::filesystem::path& file);
   ~RunLog();
   RunLog(const RunLog&) = delete;
@@ -85,7 +92,15 @@ class RunLog {
  private:
   class Timer;
   explicit RunLog(std::int64_t file_id);
+  // A new file with the empty tables every log has.
+  static std::unique_ptr<RunLog> create_structure(const std::filesystem::path& file);
+  // Replaces the run.h5 of a killed writer by .base + its journal's commits.
+  static void rebuild_killed(const std::filesystem::path& file);
+  // open_read_only without the check for a writer's marker.
+  static std::unique_ptr<RunLog> open_checked(const std::filesystem::path& file);
   struct Columns;
+  std::filesystem::path path_;  // writers only: run.h5, beside which .writing/.journal/.base live
+  std::unique_ptr<RunJournal> journal_;
   std::int64_t file_;
   std::int64_t edits_ = 0;
   bool read_only_ = false;
