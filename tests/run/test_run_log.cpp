@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "log/run_log.h"
+#include "mike/error.h"
 #include "process.h"
 
 using namespace mike;
@@ -119,4 +120,27 @@ TEST_CASE("a writer killed with SIGKILL leaves every committed unit readable") {
   REQUIRE(rows.size() >= 5);
   for (std::size_t i = 0; i < 5; ++i) CHECK(rows[i].post == doctest::Approx(1.0 - 0.1 * static_cast<double>(i)));
   for (const auto& row : rows) CHECK(row.edit < log->edit_count());
+}
+
+TEST_CASE("a damaged byte inside a data chunk is an error naming the file, not a wrong number") {
+  std::string file = test::make_temp_dir("run_log_chunk") + "/run.h5";
+  {
+    auto log = RunLog::create(file);
+    for (std::int64_t e = 0; e < 3; ++e) {
+      // A value whose bytes are easy to find in the file.
+      log->append_metric("reliability.exact_match", {e, 1, "rec" + std::to_string(e), 0.0, 0.123456789012345});
+      log->commit_edit({"rec" + std::to_string(e), "ent", 0, "target", 0.1, {}});
+    }
+  }
+  std::string bytes = test::read_file(file);
+  const double marker = 0.123456789012345;
+  const std::string pattern(reinterpret_cast<const char*>(&marker), sizeof marker);
+  const std::size_t at = bytes.find(pattern);
+  REQUIRE(at != std::string::npos);
+  bytes[at + 3] = static_cast<char>(bytes[at + 3] ^ 0x10);
+  test::write_file(file, bytes);
+  auto log = RunLog::open_read_only(file);
+  const std::string expected = file + " is damaged: HDF5 cannot read it (";
+  CHECK_THROWS_WITH_AS(log->read_metric("reliability.exact_match"), doctest::Contains(expected.c_str()),
+                       mike::DataError);
 }

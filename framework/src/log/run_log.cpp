@@ -124,6 +124,11 @@ void create_growing(hid_t file, const std::string& path, hid_t type, const std::
     H5Pset_shuffle(plist);
     H5Pset_deflate(plist, 4);
   }
+  // A checksum per chunk: a damaged byte in a chunk of numbers (a disk
+  // fault, a bad copy) is a read error naming the file, never a silently
+  // wrong number. HDF5 cannot checksum variable-length strings (their bytes
+  // live in the global heap, outside the chunks).
+  if (H5Tis_variable_str(type) <= 0) H5Pset_fletcher32(plist);
   if (H5Tequal(type, H5T_NATIVE_DOUBLE) > 0) {
     double nan = std::numeric_limits<double>::quiet_NaN();
     H5Pset_fill_value(plist, H5T_NATIVE_DOUBLE, &nan);
@@ -433,6 +438,7 @@ std::unique_ptr<RunLog> RunLog::open_checked(const std::filesystem::path& file) 
     throw_open_failed(file, "open", "if the run is still going or was killed, wait for it or `mike run --resume` it first");
   std::unique_ptr<RunLog> log(new RunLog(id));
   log->read_only_ = true;
+  log->path_ = file;  // for messages only: a reader writes no marker
   check_structure(id, file);
   log->edits_ = static_cast<std::int64_t>(rows_of(id, "/edits/record_id"));
   return log;
@@ -579,11 +585,20 @@ std::vector<MetricRow> RunLog::read_metric(const std::string& name) const {
   std::string group = "/metrics/" + object_name(name);
   std::vector<MetricRow> rows;
   if (!exists(file_, group)) return rows;
-  auto edit = read_column<std::int64_t>(file_, group + "/edit", H5T_NATIVE_INT64);
-  auto checkpoint = read_column<std::int64_t>(file_, group + "/checkpoint", H5T_NATIVE_INT64);
-  auto pre = read_column<double>(file_, group + "/pre", H5T_NATIVE_DOUBLE);
-  auto post = read_column<double>(file_, group + "/post", H5T_NATIVE_DOUBLE);
-  auto ids = read_strings(file_, group + "/record_id");
+  std::vector<std::int64_t> edit, checkpoint;
+  std::vector<double> pre, post;
+  std::vector<std::string> ids;
+  try {
+    edit = read_column<std::int64_t>(file_, group + "/edit", H5T_NATIVE_INT64);
+    checkpoint = read_column<std::int64_t>(file_, group + "/checkpoint", H5T_NATIVE_INT64);
+    pre = read_column<double>(file_, group + "/pre", H5T_NATIVE_DOUBLE);
+    post = read_column<double>(file_, group + "/post", H5T_NATIVE_DOUBLE);
+    ids = read_strings(file_, group + "/record_id");
+  } catch (const Error& e) {
+    // The structure opened (open_checked visits it) but a chunk does not
+    // read back: its checksum or its compressed bytes are damaged.
+    throw_damaged(path_, e.what());
+  }
   std::size_t n = std::min({edit.size(), checkpoint.size(), pre.size(), post.size(), ids.size()});
   for (std::size_t i = 0; i < n; ++i) rows.push_back({edit[i], checkpoint[i], ids[i], pre[i], post[i]});
   return rows;
