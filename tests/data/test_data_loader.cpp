@@ -301,12 +301,13 @@ TEST_CASE("images decode to RGB and resize keeps flat colours flat") {
   CHECK_THROWS_WITH_AS(parse_resize_filter("nearest"), "unknown image resize filter 'nearest'; use bilinear or bicubic",
                        mike::ConfigError);
   std::string dir = mike::test::make_temp_dir("image_bad");
-  // A PNG cut in half keeps a valid header; the full decode still catches it.
+  // A PNG cut in half keeps a valid header; its IDAT chunk now claims more
+  // bytes than are left.
   std::string png = mike::test::read_file((kFixtures / "mmedit" / "images" / "heron.png").string());
   mike::test::write_file(dir + "/x.png", png.substr(0, png.size() / 2));
   std::string reason;
   CHECK_FALSE(probe_image(dir + "/x.png", &reason));
-  CHECK(contains(reason, "it is not a readable image ("));
+  CHECK(contains(reason, "it is a damaged PNG: its IDAT chunk at byte "));
   CHECK(probe_image(kFixtures / "mmedit" / "images" / "heron.png", &reason));
   CHECK_THROWS_WITH_AS(read_image(dir + "/missing.png"),
                        ("cannot load image '" + dir + "/missing.png': the file does not exist; fix: point the record "
@@ -441,4 +442,22 @@ TEST_CASE("a file that claims far more pixels than its bytes can hold is refused
   // 1000x1000 image compresses to a few KB and still decodes.
   write_png(dir + "/flat.png", make_image(1000, 1000, 7, 7, 7));
   CHECK(probe_image(dir + "/flat.png", &reason));
+}
+
+TEST_CASE("a PNG chunk that claims more bytes than the file holds is refused before stb allocates for it") {
+  // stb grew its buffer to a 1 GiB IDAT's claimed length before reading it:
+  // a 286-byte file allocated 2 GiB (found by tests/fuzz/fuzz_image).
+  std::string dir = mike::test::make_temp_dir("png_chunk_length");
+  write_png(dir + "/ok.png", make_image(4, 4, 1, 2, 3));
+  std::string png = mike::test::read_file(dir + "/ok.png");
+  const std::size_t idat = png.find("IDAT");
+  REQUIRE(idat == 37);  // signature (8) + IHDR (25) + this chunk's length (4)
+  png[33] = 0x40;       // length 0x40000000 = 1 GiB, big-endian
+  png[34] = png[35] = png[36] = 0;
+  mike::test::write_file(dir + "/huge_idat.png", png);
+  std::string reason;
+  CHECK_FALSE(probe_image(dir + "/huge_idat.png", &reason));
+  CHECK(reason == "it is a damaged PNG: its IDAT chunk at byte 33 claims 1073741824 bytes, but only " +
+                      std::to_string(png.size() - 41) + " are left in the file");
+  CHECK(probe_image(dir + "/ok.png", &reason));
 }

@@ -21,6 +21,7 @@
 #include "data/image.h"
 #include "data/bmp_pixel_data.h"
 #include "data/jpeg_tables.h"
+#include "data/png_chunks.h"
 
 #include <cstdint>
 #include <fstream>
@@ -122,6 +123,12 @@ bool decode(const std::filesystem::path& path, Image* image, std::string* reason
       return false;
     }
   }
+  if (looks_like_png(encoded, bytes.size())) {
+    if (std::string problem = png_chunk_problem(encoded, bytes.size()); !problem.empty()) {
+      *reason = "it is a damaged PNG: " + problem;
+      return false;
+    }
+  }
   if (std::string problem = bmp_pixel_data_problem(encoded, bytes.size()); !problem.empty()) {
     *reason = "it is a damaged BMP: " + problem;
     return false;
@@ -136,17 +143,17 @@ bool decode(const std::filesystem::path& path, Image* image, std::string* reason
                 std::to_string(kMaxImagePixels) + " an image may have; shrink it";
       return false;
     }
+    if (bytes[0] == 'G' && pixels > kMaxGifPixels) {
+      *reason = "it is a " + std::to_string(width) + "x" + std::to_string(height) + " GIF, more than the " +
+                std::to_string(kMaxGifPixels) + " pixels a GIF may have (decoding one costs 12 bytes a pixel); " +
+                "convert it to PNG";
+      return false;
+    }
     const auto file_bytes = static_cast<std::int64_t>(bytes.size());
     if (pixels > kPixelsAlwaysAllowed && pixels > kMaxPixelsPerByte * file_bytes) {
       *reason = "it claims " + std::to_string(width) + "x" + std::to_string(height) + " pixels but holds only " +
                 std::to_string(file_bytes) + " bytes, more than " + std::to_string(kMaxPixelsPerByte) +
                 " pixels a byte: a truncated or crafted file; re-export the image";
-      return false;
-    }
-    if (bytes[0] == 'G' && pixels > kMaxGifPixels) {
-      *reason = "it is a " + std::to_string(width) + "x" + std::to_string(height) + " GIF, more than the " +
-                std::to_string(kMaxGifPixels) + " pixels a GIF may have (decoding one costs 12 bytes a pixel); " +
-                "convert it to PNG";
       return false;
     }
   }
