@@ -303,7 +303,12 @@ int run_multirun(const RunOptions& options, const CommonOptions& common, const C
                                  static_cast<std::int64_t>(kMaxJobsCeiling), "the most jobs one sweep may have"));
   SweepPlan plan =
       plan_sweep(options.overrides, yaml_sweep, base.config.origin("sweep"), composition.group_options_fn(), max_jobs);
-  if (base.config.has("launcher")) local_workers(base.config.sub("launcher"), options);
+  if (base.config.has("launcher")) {
+    const Config launcher = base.config.sub("launcher");
+    local_workers(launcher, options);
+    // Slurm's numbers are checked before any job folder is written.
+    if (launcher.get_or<std::string>("name", "local") == "slurm") slurm_options_from(launcher);
+  }
   if (options.cfg == "job") {
     print_lines(composition.compose(plan.job_count() ? plan.job_overrides(0) : fixed).config.to_yaml() + "\n");
     return 0;

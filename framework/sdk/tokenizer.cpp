@@ -19,6 +19,22 @@ namespace mike {
 
 namespace {
 
+// dlopen(RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND). AddressSanitizer refuses
+// RTLD_DEEPBIND outright, because a deep-bound library would normally take
+// malloc from libc instead of from the sanitizer. In a sanitizer build
+// (./bootstrap.sh sanitize) the backend is instrumented too, so libasan is
+// its first dependency and still provides malloc inside the deep-bound
+// group; the refusal is skipped by calling libc's dlopen, the next
+// definition after this library (libasan's interceptor comes before it).
+void* open_deep_bound(const char* path) {
+  constexpr int kFlags = RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND;
+#if defined(__SANITIZE_ADDRESS__)
+  using DlopenFn = void* (*)(const char*, int);
+  if (auto libc_dlopen = reinterpret_cast<DlopenFn>(dlsym(RTLD_NEXT, "dlopen"))) return libc_dlopen(path, kFlags);
+#endif
+  return dlopen(path, kFlags);
+}
+
 // The backend library sits next to libmike_sdk.so (build tree and install).
 detail::CreateSentencePieceBackendFn* backend_factory() {
   static std::once_flag once;
@@ -30,7 +46,7 @@ detail::CreateSentencePieceBackendFn* backend_factory() {
     if (dladdr(reinterpret_cast<void*>(&backend_factory), &info) && info.dli_fname)
       dir = std::filesystem::path(info.dli_fname).parent_path();
     const std::string path = (dir / detail::kSentencePieceBackendLibrary).string();
-    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    void* handle = open_deep_bound(path.c_str());
     if (!handle) {
       error = "cannot load the SentencePiece backend '" + path + "' (" + dlerror() +
               "); reinstall mike or rebuild the mike_sentencepiece target";

@@ -270,6 +270,15 @@ TEST_CASE("host counts outside their range name the key, the value and the range
                 {"config key 'launcher.jobs' is -1", "from 1 to 1024", "-j N"});
   CHECK_FALSE(fs::exists(dir + "/sweep"));  // refused before any job dir is written
   check_refused(run_in(dir, "-m --dry-run -j 100000 seed=1,2"), {"-j 100000 is out of range", "from 1 to 1024"});
+  // Slurm's numbers become sbatch directives: checked before the sweep is written too.
+  write_file(dir + "/configs/launcher/slurm.yaml", "name: slurm\ncpus_per_task: 1\nmax_parallel: 0\n");
+  for (const auto& [bad, words] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"launcher.max_parallel=-3", {"config key 'launcher.max_parallel' is -3", "from 0 to 1000000", "0 = no limit"}},
+           {"launcher.cpus_per_task=0", {"config key 'launcher.cpus_per_task' is 0", "from 1 to 4096"}}}) {
+    CAPTURE(bad);
+    check_refused(run_in(dir, "-m seed=1,2 launcher=slurm " + bad + " out_dir=" + dir + "/slurm_sweep"), words);
+    CHECK_FALSE(fs::exists(dir + "/slurm_sweep"));
+  }
   // In range, the same keys run.
   check_ok(run_in(
       dir, "threads=0 eval.batch_size=1 +eval.top_k=1 eval.max_new_tokens=1 data.limit=1 out_dir=" + dir + "/run_ok"));

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <thread>
 
+#include "config/config_impl.h"
 #include "launch/interrupt.h"
 #include "mike/error.h"
 
@@ -77,14 +78,16 @@ SlurmOptions slurm_options_from(const Config& launcher) {
   options.partition = optional_string(launcher, "partition", options.partition);
   options.time = optional_string(launcher, "time", options.time);
   options.mem = optional_string(launcher, "mem", options.mem);
-  options.cpus_per_task = launcher.get_or<int>("cpus_per_task", options.cpus_per_task);
-  options.max_parallel = launcher.get_or<int>("max_parallel", options.max_parallel);
+  // Both go into the sbatch script as numbers: a negative or absurd one
+  // would be a script Slurm rejects (or an int overflow) long after the sweep
+  // was prepared.
+  options.cpus_per_task = static_cast<int>(get_int_in_range(launcher, "cpus_per_task", options.cpus_per_task, 1, 4096,
+                                                            "CPUs of each array task (--cpus-per-task)"));
+  options.max_parallel = static_cast<int>(get_int_in_range(launcher, "max_parallel", options.max_parallel, 0, 1000000,
+                                                           "array tasks at once (--array=...%N); 0 = no limit"));
   options.extra_directives = launcher.get_or<std::vector<std::string>>("sbatch_args", {});
   options.sbatch = launcher.get_or<std::string>("sbatch", options.sbatch);
   options.squeue = launcher.get_or<std::string>("squeue", options.squeue);
-  if (options.cpus_per_task < 1)
-    throw ConfigError("config key '" + launcher.path() + ".cpus_per_task' must be at least 1 (from " +
-                      launcher.origin("cpus_per_task") + ")");
   return options;
 }
 
