@@ -94,6 +94,16 @@ TEST_CASE("sweeps declared in YAML; a command-line axis on the same key replaces
         std::vector<std::string>{"editor=ft_llm", "editor.layer=3", "editor.steps=10", "editor.lr=0.5", "seed=1"});
   CHECK(error_of([] { plan({}, "params: [1]\n"); }) ==
         "'sweep.params' in exp.yaml:1:9 must be a map, e.g. editor.lr: [1e-4, 1e-3]");
+  // A bad entry names the file, line and column of its values.
+  CHECK(error_of([] { plan({}, "params:\n  editor.lr: [1e-4]\n  seed: \"1,\"\n"); }) ==
+        "exp.yaml:3:9: sweep 'seed=1,': value 2 of 2 is empty; remove the stray comma, or write '' for the empty "
+        "string");
+  CHECK(error_of([] { plan({}, "zip:\n  - {editor.lr: [1, 2], seed: \"1,\"}\n"); }).rfind("exp.yaml:2:31: sweep 'seed=1,'", 0) ==
+        0);
+  // An origin that already ends in a position (a config key's) gets the node's instead.
+  YAML::Node sweep = YAML::Load("params: [1]\n");
+  CHECK(error_of([&] { mike::plan_sweep({}, sweep, "configs/x.yaml:16:3", editor_options); }) ==
+        "'sweep.params' in configs/x.yaml:1:9 must be a map, e.g. editor.lr: [1e-4, 1e-3]");
 }
 
 TEST_CASE("bad sweeps are clear errors") {

@@ -228,7 +228,19 @@ std::string yaml_values_text(const YAML::Node& node) {
 
 std::string mark_of(const std::string& origin, const YAML::Node& node) {
   if (node.Mark().line < 0) return origin;
-  return origin + ":" + std::to_string(node.Mark().line + 1) + ":" + std::to_string(node.Mark().column + 1);
+  // The config's origin of `sweep` is already "file:line:column" (of the
+  // `sweep` key); the node's own position replaces that one.
+  std::string file = origin;
+  for (int part = 0; part < 2; ++part) {
+    const std::size_t colon = file.rfind(':');
+    if (colon == std::string::npos || colon + 1 == file.size() ||
+        file.find_first_not_of("0123456789", colon + 1) != std::string::npos) {
+      file = origin;
+      break;
+    }
+    file.resize(colon);
+  }
+  return file + ":" + std::to_string(node.Mark().line + 1) + ":" + std::to_string(node.Mark().column + 1);
 }
 
 }  // namespace
@@ -303,6 +315,18 @@ void check_keys_once(const std::vector<std::string>& arguments, const std::vecto
     }
 }
 
+// One `key: values` entry of a config's sweep; its errors start with the
+// file:line:column of the values, as errors of the rest of a config do.
+template <typename Entry>
+SweepAxis yaml_axis(const Entry& entry, const std::string& origin, const GroupOptionsFn& group_options,
+                    const ValueBound& bound) {
+  try {
+    return single_key_axis(entry.first.Scalar() + "=" + yaml_values_text(entry.second), group_options, bound);
+  } catch (const ConfigError& e) {
+    throw ConfigError(mark_of(origin, entry.second) + ": " + e.what());
+  }
+}
+
 }  // namespace
 
 SweepAxis parse_sweep_argument(const std::string& argument, const GroupOptionsFn& group_options,
@@ -323,7 +347,7 @@ std::vector<SweepAxis> parse_yaml_sweep(const YAML::Node& sweep, const std::stri
     if (!params.IsMap())
       throw ConfigError("'sweep.params' in " + mark_of(origin, params) + " must be a map, e.g. editor.lr: [1e-4, 1e-3]");
     for (const auto& kv : params)
-      axes.push_back(single_key_axis(kv.first.Scalar() + "=" + yaml_values_text(kv.second), group_options, bound));
+      axes.push_back(yaml_axis(kv, origin, group_options, bound));
   }
   const YAML::Node zips = sweep["zip"];
   if (zips.IsDefined() && !zips.IsNull()) {
@@ -334,8 +358,7 @@ std::vector<SweepAxis> parse_yaml_sweep(const YAML::Node& sweep, const std::stri
       if (!group.IsMap())
         throw ConfigError("an entry of 'sweep.zip' in " + mark_of(origin, group) + " must be a map of key: values");
       std::vector<SweepAxis> parts;
-      for (const auto& kv : group)
-        parts.push_back(single_key_axis(kv.first.Scalar() + "=" + yaml_values_text(kv.second), group_options, bound));
+      for (const auto& kv : group) parts.push_back(yaml_axis(kv, origin, group_options, bound));
       axes.push_back(zip_axes(parts, "'sweep.zip' in " + mark_of(origin, group)));
     }
   }
