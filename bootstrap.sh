@@ -23,7 +23,7 @@ packages=(
   libtorch-dev libopenblas0-pthread
   libboost-dev libboost-program-options-dev libboost-filesystem-dev
   libyaml-cpp-dev libhdf5-dev hdf5-tools libspdlog-dev doctest-dev
-  nlohmann-json3-dev libstb-dev libsentencepiece-dev libbenchmark-dev
+  nlohmann-json3-dev libstb-dev libjpeg-dev libsentencepiece-dev libbenchmark-dev
   python3-h5py python3-numpy python3-torch python3-nltk python3-sentencepiece python3-pil gnuplot-nox
   slurmctld slurmd slurm-client munge
 )

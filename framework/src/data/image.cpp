@@ -3,11 +3,11 @@
 #define STB_IMAGE_STATIC
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_FAILURE_USERMSG
-// Only the formats datasets use. stb also decodes TGA, PNM, PSD, HDR and PIC,
-// and like its BMP reader (see bmp_pixel_data.h) those accept truncated or
-// hand-made files; every decoder left out is attack surface left out.
+// Only the formats datasets use, and not JPEG (jpeg_decode.h says why). stb
+// also decodes TGA, PNM, PSD, HDR and PIC, and like its BMP reader (see
+// bmp_pixel_data.h) those accept truncated or hand-made files; every decoder
+// left out is attack surface left out.
 #define STBI_ONLY_PNG
-#define STBI_ONLY_JPEG
 #define STBI_ONLY_BMP
 #define STBI_ONLY_GIF
 #define STB_IMAGE_WRITE_STATIC
@@ -20,7 +20,7 @@
 
 #include "data/image.h"
 #include "data/bmp_pixel_data.h"
-#include "data/jpeg_tables.h"
+#include "data/jpeg_decode.h"
 #include "data/png_chunks.h"
 
 #include <cstdint>
@@ -95,6 +95,25 @@ Image make_image(int width, int height, std::uint8_t r, std::uint8_t g, std::uin
 namespace {
 
 // Decodes `path` into `image`; on failure returns false with the reason.
+// Why an image of this size (from its header) may not be decoded, or "".
+std::string size_problem(int width, int height, std::size_t file_bytes, bool gif) {
+  const std::int64_t pixels = static_cast<std::int64_t>(width) * height;
+  const std::string size = std::to_string(width) + "x" + std::to_string(height);
+  if (width <= 0 || height <= 0) return "it is " + size + " pixels: an image with no pixels (damaged, or an empty frame)";
+  if (pixels > kMaxImagePixels)
+    return "it is " + size + " pixels, more than the " + std::to_string(kMaxImagePixels) +
+           " an image may have; shrink it";
+  if (gif && pixels > kMaxGifPixels)
+    return "it is a " + size + " GIF, more than the " + std::to_string(kMaxGifPixels) +
+           " pixels a GIF may have (decoding one costs 12 bytes a pixel); convert it to PNG";
+  const auto bytes = static_cast<std::int64_t>(file_bytes);
+  if (pixels > kPixelsAlwaysAllowed && pixels > kMaxPixelsPerByte * bytes)
+    return "it claims " + size + " pixels but holds only " + std::to_string(bytes) + " bytes, more than " +
+           std::to_string(kMaxPixelsPerByte) + " pixels a byte: a truncated or crafted file; re-export the image";
+  return "";
+}
+
+// Decodes `path` into `image`; on failure returns false with the reason.
 bool decode(const std::filesystem::path& path, Image* image, std::string* reason) {
   reason->clear();
   std::error_code ec;
@@ -118,10 +137,8 @@ bool decode(const std::filesystem::path& path, Image* image, std::string* reason
   }
   const auto* encoded = reinterpret_cast<const stbi_uc*>(bytes.data());
   if (looks_like_jpeg(encoded, bytes.size())) {
-    if (std::string problem = jpeg_huffman_table_problem(encoded, bytes.size()); !problem.empty()) {
-      *reason = "it is a damaged JPEG: " + problem;
-      return false;
-    }
+    return decode_jpeg(
+        encoded, bytes.size(), [&](int w, int h) { return size_problem(w, h, bytes.size(), false); }, image, reason);
   }
   if (looks_like_png(encoded, bytes.size())) {
     if (std::string problem = png_chunk_problem(encoded, bytes.size()); !problem.empty()) {
@@ -137,29 +154,13 @@ bool decode(const std::filesystem::path& path, Image* image, std::string* reason
   // claiming a huge image (a decompression bomb) cost no memory.
   int width = 0, height = 0, channels = 0;
   if (stbi_info_from_memory(encoded, static_cast<int>(bytes.size()), &width, &height, &channels)) {
-    const std::int64_t pixels = static_cast<std::int64_t>(width) * height;
-    if (pixels > kMaxImagePixels) {
-      *reason = "it is " + std::to_string(width) + "x" + std::to_string(height) + " pixels, more than the " +
-                std::to_string(kMaxImagePixels) + " an image may have; shrink it";
-      return false;
-    }
-    if (bytes[0] == 'G' && pixels > kMaxGifPixels) {
-      *reason = "it is a " + std::to_string(width) + "x" + std::to_string(height) + " GIF, more than the " +
-                std::to_string(kMaxGifPixels) + " pixels a GIF may have (decoding one costs 12 bytes a pixel); " +
-                "convert it to PNG";
-      return false;
-    }
-    const auto file_bytes = static_cast<std::int64_t>(bytes.size());
-    if (pixels > kPixelsAlwaysAllowed && pixels > kMaxPixelsPerByte * file_bytes) {
-      *reason = "it claims " + std::to_string(width) + "x" + std::to_string(height) + " pixels but holds only " +
-                std::to_string(file_bytes) + " bytes, more than " + std::to_string(kMaxPixelsPerByte) +
-                " pixels a byte: a truncated or crafted file; re-export the image";
+    if (std::string problem = size_problem(width, height, bytes.size(), bytes[0] == 'G'); !problem.empty()) {
+      *reason = problem;
       return false;
     }
   }
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-      stbi_load_from_memory(encoded, static_cast<int>(bytes.size()),
-                            &image->width, &image->height, &channels, 3),
+      stbi_load_from_memory(encoded, static_cast<int>(bytes.size()), &image->width, &image->height, &channels, 3),
       stbi_image_free);
   if (!pixels) {
     *reason = std::string("it is not a readable image (") + stbi_failure_reason() + ")";
@@ -168,9 +169,9 @@ bool decode(const std::filesystem::path& path, Image* image, std::string* reason
   // stb hands back a GIF whose screen is 0 pixels high (found by
   // tests/fuzz/fuzz_image) as a "decoded" image; there is nothing to resize
   // or look at, and resizing it divides by zero.
-  if (image->width <= 0 || image->height <= 0) {
-    *reason = "it is " + std::to_string(image->width) + "x" + std::to_string(image->height) +
-              " pixels: an image with no pixels (damaged, or an empty frame)";
+  if (std::string problem = size_problem(image->width, image->height, bytes.size(), false);
+      image->width <= 0 || image->height <= 0) {
+    *reason = problem;
     return false;
   }
   image->rgb.assign(pixels.get(), pixels.get() + static_cast<std::size_t>(image->width) * image->height * 3);

@@ -5,7 +5,7 @@ set(mike_data_plain_sources
   ${CMAKE_CURRENT_LIST_DIR}/contact_sheet.cpp
   ${CMAKE_CURRENT_LIST_DIR}/dataset.cpp
   ${CMAKE_CURRENT_LIST_DIR}/image.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/jpeg_tables.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/jpeg_decode.cpp
   ${CMAKE_CURRENT_LIST_DIR}/json_records.cpp
   ${CMAKE_CURRENT_LIST_DIR}/png_chunks.cpp
   ${CMAKE_CURRENT_LIST_DIR}/raster.cpp
