@@ -45,6 +45,7 @@ ComposeRequest compose_request(const std::vector<std::filesystem::path>& config_
 int cmd_plugins(const std::vector<std::string>& args, CommonOptions& common);
 int cmd_run(const std::vector<std::string>& args, CommonOptions& common);
 int cmd_data(const std::vector<std::string>& args, CommonOptions& common);
+int cmd_fit(const std::vector<std::string>& args, CommonOptions& common);
 int cmd_pretrain(const std::vector<std::string>& args, CommonOptions& common);
 int cmd_report(const std::vector<std::string>& args, CommonOptions& common);
 int cmd_sweep(const std::vector<std::string>& args, CommonOptions& common);

@@ -29,6 +29,7 @@ const std::map<std::string, Subcommand>& subcommands() {
   static const std::map<std::string, Subcommand> table = {
       {"run", {cmd_run, "compose a config and run an edit/evaluate experiment (or a sweep with -m)"}},
       {"data", {cmd_data, "make, validate and inspect datasets (synth, validate, stats)"}},
+      {"fit", {cmd_fit, "train a trained editor (MEND, SERAC, KE) on the train split and cache it"}},
       {"pretrain", {cmd_pretrain, "pretrain a model preset on the synthetic world"}},
       {"report", {cmd_report, "collect run/sweep results into tables and plots"}},
       {"plugins", {cmd_plugins, "list discovered plugins, or show one (list, info NAME)"}},

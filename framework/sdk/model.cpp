@@ -136,6 +136,7 @@ EditedModel::~EditedModel() = default;
 ForwardingModel::~ForwardingModel() = default;
 InPlaceEdit::~InPlaceEdit() = default;
 Editor::~Editor() = default;
+FitProgress::~FitProgress() = default;
 Corpus::~Corpus() = default;
 CorpusSource::~CorpusSource() = default;
 

@@ -45,4 +45,33 @@ inline EditRequest edit_request(int i) {
   return r;
 }
 
+// Training edits for editors that fit (Editor::fit_use) on the tiny model: edits on
+// images 2..(1 + count), each with the other question as an in-scope
+// rephrase and two text-only corpus facts out of scope.
+inline std::vector<TrainingEdit> training_edits(int count = 6) {
+  std::vector<TrainingEdit> out;
+  for (int i = 2; i < 2 + count; ++i) {
+    TrainingEdit example;
+    example.edit = edit_request(i);
+    ModelInput rephrase = example.edit.input;
+    rephrase.prompt = "What is this?";
+    example.in_scope.push_back({rephrase, example.edit.target});
+    for (std::size_t k = 0; k < 2; ++k) {
+      // Even lines of the corpus are its questions ("What is the name of this bird? It is Zorvel.").
+      const std::string& line = tiny_corpus().at((4 * static_cast<std::size_t>(i) + 2 * k) % tiny_corpus().size());
+      const std::size_t q = line.find('?');
+      ModelInput fact;
+      fact.prompt = line.substr(0, q + 1);
+      example.out_of_scope.push_back({fact, line.substr(q + 2)});
+    }
+    out.push_back(std::move(example));
+  }
+  return out;
+}
+
+class SilentFitProgress : public FitProgress {
+ public:
+  void update(std::int64_t, std::int64_t, const std::string&) override {}
+};
+
 }  // namespace mike::test

@@ -15,6 +15,10 @@
 //     both) and restore in reverse order, each step bitwise;
 //   - supports_batch() says what a two-request edit does: both land, or a
 //     mike::Error refuses it;
+//   - a trained editor (fit_use() required) is fitted first, briefly, and
+//     fit() leaves every parameter of the model bitwise as it was and a state
+//     to cache (an optional fit, IKE's demonstrations, is its own test's:
+//     the contract runs editors as a dataset without a train split would);
 //   - a bad config value (a string where a number goes) is refused at
 //     creation with the key named (as a plugin failure, exit 4, like every
 //     error a plugin throws).
@@ -134,6 +138,24 @@ std::shared_ptr<Editor> make_editor(const std::string& name, const std::string& 
   return build_registry().create_editor(name, Config::from_yaml(yaml, name + " defaults"));
 }
 
+// An editor with its defaults; a trained one fitted briefly (fit_steps cut
+// to 12) on the tiny model, as the host would before its first edit.
+std::shared_ptr<Editor> make_ready_editor(const std::string& name, const std::string& yaml, Model& model) {
+  const FitUse use = make_editor(name, yaml)->fit_use();
+  const bool trained = use == FitUse::required;
+  auto editor = make_editor(name, trained && yaml.find("\nfit_steps:") != std::string::npos
+                                      ? with_value(yaml, "fit_steps", "12")
+                                      : yaml);
+  if (trained) {
+    SilentFitProgress progress;
+    const std::uint64_t before = all_parameters_hash(model);
+    editor->fit(model, training_edits(3), progress);
+    CHECK(all_parameters_hash(model) == before);
+    CHECK_FALSE(editor->fitted_state().empty());
+  }
+  return editor;
+}
+
 // Every numeric scalar leaf of `node`, as dotted keys.
 void numeric_leaves(const YAML::Node& node, const std::string& prefix, std::vector<std::string>& out) {
   for (const auto& kv : node) {
@@ -168,7 +190,7 @@ void for_each_editor_and_model(const std::function<void(Model&, Editor&)>& check
       CAPTURE(name);
       CAPTURE(fixture.name);
       auto model = fixture.make();
-      auto editor = make_editor(name, default_yaml(record));
+      auto editor = make_ready_editor(name, default_yaml(record), *model);
       check(*model, *editor);
     }
   }
@@ -219,7 +241,7 @@ TEST_CASE("every editor: supports_batch() says what a two-request edit does") {
     CAPTURE(name);
     const PluginRecord& record = build_registry().require("editor", name);
     auto model = make_tiny_model();
-    auto editor = make_editor(name, default_yaml(record));
+    auto editor = make_ready_editor(name, default_yaml(record), *model);
     const std::uint64_t original = all_parameters_hash(*model);
     const std::vector<EditRequest> batch{edit_request(0), edit_request(1)};
     if (editor->supports_batch()) {

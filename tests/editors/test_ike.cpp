@@ -4,7 +4,7 @@
 // similar first; no weight changes. Sequential edits keep one context of
 // facts on the base model (no nested wrappers), forgetting the oldest facts
 // when the context is full.
-#include "../model/llava_fixture.h"
+#include "edit_fixture.h"
 #include "mike/editor.h"
 #include "mike/error.h"
 
@@ -33,12 +33,21 @@ EditRequest request(const std::string& id, const std::string& prompt, const std:
 }
 
 // Demonstrations whose similarity to "What is the name of this bird?" falls in this order.
-std::vector<EditRequest> train() {
-  return {request("d_far", "Describe the colours you see.", "Blue and green.", 1),
-          request("d_same", "What is the name of this bird?", "It is Praxiel.", 2),
-          request("d_near", "What is the name of this bird here?", "It is Belmuth.", 3),
-          request("d_mid", "What is the name of this building?", "It is Akkodine.", 4),
-          request("d_other", "How many wheels does it have?", "Four.", 5)};
+std::vector<TrainingEdit> train() {
+  std::vector<TrainingEdit> out;
+  for (EditRequest r : {request("d_far", "Describe the colours you see.", "Blue and green.", 1),
+                        request("d_same", "What is the name of this bird?", "It is Praxiel.", 2),
+                        request("d_near", "What is the name of this bird here?", "It is Belmuth.", 3),
+                        request("d_mid", "What is the name of this building?", "It is Akkodine.", 4),
+                        request("d_other", "How many wheels does it have?", "Four.", 5)})
+    out.push_back({std::move(r), {}, {}});
+  return out;
+}
+
+// Fits `editor` on train() (IKE keeps the edits as demonstrations).
+void fit_on_train(Editor& editor, Model& model) {
+  SilentFitProgress progress;
+  editor.fit(model, train(), progress);
 }
 
 // The tiny model with room for a few demonstrations.
@@ -66,7 +75,7 @@ std::size_t count(const std::string& text, const std::string& what) {
 TEST_CASE("ike: k demonstrations ranked by similarity, then the new fact, within the context") {
   auto model = make_model();
   auto editor = make_ike(3, 400);
-  editor->fit(*model, train());
+  fit_on_train(*editor, *model);
   const ParameterSnapshot before = model->snapshot();
   RecordingModel recorder(*model);
   auto edited = editor->edit(recorder, {request("e", "What is the name of this bird?", "Zorvel", 6)});
@@ -90,12 +99,12 @@ TEST_CASE("ike: k demonstrations ranked by similarity, then the new fact, within
 TEST_CASE("ike: demonstrations that do not fit are dropped least similar first") {
   auto model = make_model();
   auto full = make_ike(3, 400);
-  full->fit(*model, train());
+  fit_on_train(*full, *model);
   const EditRequest edit = request("e", "What is the name of this bird?", "Zorvel", 6);
   const double all_tokens = full->edit(*model, {edit})->stats().at("context_tokens");
   // A budget one token short of all three demonstrations keeps two: the most similar.
   auto tight = make_ike(3, static_cast<int>(all_tokens) - 1);
-  tight->fit(*model, train());
+  fit_on_train(*tight, *model);
   RecordingModel recorder(*model);
   auto edited = tight->edit(recorder, {edit});
   CHECK(edited->stats().at("demos") == 2);
@@ -107,7 +116,7 @@ TEST_CASE("ike: demonstrations that do not fit are dropped least similar first")
   CHECK(recorder.prompts.at(0).find("It is Akkodine") == std::string::npos);
   // Too small for even the new fact: one clear error.
   auto tiny = make_ike(3, 3);
-  tiny->fit(*model, train());
+  fit_on_train(*tiny, *model);
   CHECK_THROWS_WITH_AS(tiny->edit(*model, {edit}),
                        doctest::Contains("the new fact and prompt of edit 'e' alone are more than max_prompt_tokens = 3"),
                        DataError);
@@ -118,7 +127,7 @@ TEST_CASE("ike: model embeddings rank the identical input first") {
   std::string yaml = build_registry().find("editor", "ike")->default_config;
   yaml.replace(yaml.find("embedding: text"), 15, "embedding: model");
   auto editor = build_registry().create_editor("ike", Config::from_yaml(yaml, "ike.yaml"));
-  editor->fit(*model, train());
+  fit_on_train(*editor, *model);
   // The edit input equals demo d_mid (same prompt, same image): cosine 1.
   RecordingModel recorder(*model);
   auto edited = editor->edit(recorder, {request("e", "What is the name of this building?", "Zorvel", 4)});
@@ -131,7 +140,7 @@ TEST_CASE("ike: model embeddings rank the identical input first") {
 TEST_CASE("ike: sequential edits keep one context of facts, oldest dropped when it is full") {
   auto model = make_model();
   auto editor = make_ike(2, 400);
-  editor->fit(*model, train());
+  fit_on_train(*editor, *model);
   RecordingModel recorder(*model);
   auto first = editor->edit(recorder, {request("e1", "What is the name of this bird?", "Zorvel", 6)});
   auto second = editor->edit(*first, {request("e2", "What is the name of this building?", "Quillan", 7)});
@@ -163,7 +172,7 @@ TEST_CASE("ike: sequential edits keep one context of facts, oldest dropped when 
           .at(0)
           .target_tokens.size());
   auto tight = make_ike(2, static_cast<int>(two_facts));
-  tight->fit(*model, train());
+  fit_on_train(*tight, *model);
   auto t1 = tight->edit(recorder, {request("e1", "What is the name of this bird?", "Zorvel", 6)});
   auto t2 = tight->edit(*t1, {request("e2", "What is the name of this bird?", "Quillan", 7)});
   CHECK(t2->stats().at("demos") == 0);

@@ -5,6 +5,7 @@
 // runs on it. Parametric editors change weights in place (InPlaceEdit keeps
 // the snapshot that restore() writes back); in-context and memory editors
 // wrap the model and route inference (derive from ForwardingModel).
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -81,14 +82,57 @@ class MIKE_API InPlaceEdit : public ForwardingModel {
   std::map<std::string, double> stats_;
 };
 
+// One example a trained editor learns from (fit): an edit of the train split,
+// the inputs in its scope that should answer edit.target once it is made (a
+// rephrased question, other photos of the entity; the edit's own input is not
+// repeated here), and inputs outside it whose outputs must not change
+// (unrelated questions and images, teacher-forced with their own answers, so
+// an editor can compare output distributions at those positions).
+struct TrainingEdit {
+  EditRequest edit;
+  std::vector<ScoreRequest> in_scope;
+  std::vector<ScoreRequest> out_of_scope;
+};
+
+// What fit() reports as it goes; the host draws a progress bar with an ETA.
+class MIKE_API FitProgress {
+ public:
+  virtual ~FitProgress();
+  // `done` of `total` steps, with a short status such as "loss 0.41".
+  virtual void update(std::int64_t done, std::int64_t total, const std::string& status) = 0;
+};
+
+// What a fit learned, as named tensors: the host stores it (safetensors) in
+// its cache keyed by the model's parameters, the editor config and the
+// training data, and gives it back through load_fitted() on a later run.
+using FittedState = std::map<std::string, torch::Tensor>;
+
+// How an editor uses fit() (Editor::fit_use):
+//   none      fit() is never called;
+//   optional  the host calls fit() with the train split when the dataset has
+//             one (IKE's demonstrations), and the editor works without it;
+//   required  trained editors (MEND, SERAC, KE): no edit without a fit, and a
+//             dataset without a separate train split is an error.
+enum class FitUse { none, optional, required };
+
 class MIKE_API Editor : public Component {
  public:
   ~Editor() override;
-  // Train the editor itself (MEND, SERAC, KE); others keep this no-op.
-  virtual void fit(Model& model, const std::vector<EditRequest>& train) {
+  virtual FitUse fit_use() const { return FitUse::none; }
+  // Learns from `train` (never test records) before the first edit().
+  // Deterministic, so a cached fit is the fit a rerun would make.
+  virtual void fit(Model& model, const std::vector<TrainingEdit>& train, FitProgress& progress) {
     (void)model;
     (void)train;
+    (void)progress;
   }
+  // The state fit() learned, and the way back: the host caches a non-empty
+  // state on disk and later runs load_fitted() it instead of fitting; an
+  // editor whose fit is cheap returns nothing and is fitted on every run.
+  // load_fitted() must refuse (mike::Error naming the tensor) a state it did
+  // not write, e.g. one from another version of the editor or a damaged file.
+  virtual FittedState fitted_state() const { return {}; }
+  virtual void load_fitted(const FittedState& state) { (void)state; }
   // Whether edit() accepts more than one request at once (MEMIT-style).
   virtual bool supports_batch() const { return false; }
   // Independent edits (the single and batch protocols: every edit runs on

@@ -32,7 +32,8 @@ namespace mike {
 //    seeded from teacher forcing).
 // 7: Editor::independent_edit_window/prepare_independent_edits,
 //    minimise_groups_with_adam.
-inline constexpr std::uint32_t kSdkAbiVersion = 7;
+// 8: Editor::fit_use/fitted_state/load_fitted, fit(TrainingEdit, FitProgress).
+inline constexpr std::uint32_t kSdkAbiVersion = 8;
 
 // Layout is frozen: `abi_version` stays the first member so that any host
 // can read it from any plugin before trusting the rest.

@@ -454,6 +454,10 @@ std::string Problem::to_string() const {
   return out;
 }
 
+fs::path split_path(const fs::path& dir, const std::string& split, const std::string& format) {
+  return split_file(dir, split, parse_dataset_format(format));
+}
+
 Dataset load_dataset(const fs::path& dir, const std::string& split, const std::string& format,
                      const LoadOptions& options) {
   Dataset dataset;

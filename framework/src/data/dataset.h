@@ -125,6 +125,9 @@ struct LoadOptions {
 Dataset load_dataset(const std::filesystem::path& dir, const std::string& split, const std::string& format,
                      const LoadOptions& options = {});
 
+// The file load_dataset() reads for `split` of `dir` (which may not exist).
+std::filesystem::path split_path(const std::filesystem::path& dir, const std::string& split, const std::string& format);
+
 // One validation finding.
 struct Problem {
   std::string file;

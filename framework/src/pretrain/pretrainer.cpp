@@ -1,6 +1,8 @@
 // The pretraining loop behind `mike pretrain` (see pretrainer.h).
 #include "pretrain/pretrainer.h"
 
+#include "system/progress_bar.h"
+
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 #include <yaml-cpp/yaml.h>
@@ -166,14 +168,6 @@ class AdamW {
   std::vector<torch::Tensor> params_, m_, v_;
   long long t_ = 0;
 };
-
-std::string duration(double seconds) {
-  const int s = static_cast<int>(seconds + 0.5);
-  char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%dh%02dm", s / 3600, (s / 60) % 60);
-  else std::snprintf(buf, sizeof buf, "%dm%02ds", s / 60, s % 60);
-  return buf;
-}
 
 struct EvalItem {
   std::string image;  // "" = text only
@@ -381,11 +375,9 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
 
   data::ImageTensorCache images;
   const auto t0 = std::chrono::steady_clock::now();
-  auto last_print = t0;
   double tokens = 0;
   PretrainReport report;
-  const bool progress_on_terminal = isatty(fileno(stderr)) != 0;
-  int last_line_bucket = start * 20 / std::max(1, s.steps);
+  ProgressBar bar("pretrain", s.steps, options.progress, start);
   for (int step = start; step < s.steps; ++step) {
     // Batches are a function of (seed, step), so --resume continues the same sequence.
     std::mt19937_64 rng(s.seed * 1000003ULL + static_cast<std::uint64_t>(step));
@@ -406,28 +398,10 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
     optimizer.step(learning_rate(s, step), s.weight_decay);
     const double value = loss.item<double>();
     loss_avg = step == 0 ? value : 0.95 * loss_avg + 0.05 * value;
-    const auto now = std::chrono::steady_clock::now();
-    const double elapsed = std::chrono::duration<double>(now - t0).count();
-    const int done = step + 1;
-    // A terminal gets a bar redrawn twice a second; a log file (Slurm,
-    // nohup, CI) one line per 5% instead of thousands of redraws.
-    const bool redraw = progress_on_terminal && std::chrono::duration<double>(now - last_print).count() > 0.5;
-    const bool next_line = !progress_on_terminal && done * 20 / s.steps > last_line_bucket;
-    if (options.progress && (redraw || next_line || done == s.steps)) {
-      last_print = now;
-      last_line_bucket = done * 20 / s.steps;
-      const double rate = (done - start) / std::max(elapsed, 1e-9);
-      const int width = 30, filled = width * done / s.steps;
-      const std::string eta = duration((s.steps - done) / std::max(rate, 1e-9));
-      if (progress_on_terminal)
-        std::fprintf(stderr, "\rpretrain [%s%s] %d/%d loss %.4f  %.0f target tok/s  ETA %s   ",
-                     std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), done, s.steps,
-                     loss_avg, tokens / std::max(elapsed, 1e-9), eta.c_str());
-      else
-        std::fprintf(stderr, "pretrain %d/%d (%d%%) loss %.4f  %.0f target tok/s  ETA %s\n", done, s.steps,
-                     100 * done / s.steps, loss_avg, tokens / std::max(elapsed, 1e-9), eta.c_str());
-      std::fflush(stderr);
-    }
+    const double elapsed = bar.elapsed_seconds();
+    char status[96];
+    std::snprintf(status, sizeof status, "loss %.4f  %.0f target tok/s", loss_avg, tokens / std::max(elapsed, 1e-9));
+    bar.update(step + 1, status);
     if (s.checkpoint_every > 0 && (step + 1) % s.checkpoint_every == 0 && step + 1 < s.steps) {
       char loss_text[32];
       std::snprintf(loss_text, sizeof loss_text, "%.17g", loss_avg);  // round-trips exactly
@@ -435,7 +409,7 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
       model->save_checkpoint(partial.string());  // a loadable snapshot; --resume reads only the state file
     }
   }
-  if (options.progress && progress_on_terminal) std::fprintf(stderr, "\n");
+  bar.finish();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   report.steps = s.steps;
   report.final_loss = loss_avg;

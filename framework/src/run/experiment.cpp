@@ -22,6 +22,7 @@
 #include "launch/interrupt.h"
 #include "mike/error.h"
 #include "plugins/plugin_registry.h"
+#include "run/editor_fit.h"
 #include "run/runner.h"
 #include "run/summary.h"
 #include "system/build_info.h"
@@ -148,46 +149,103 @@ RunnerOptions runner_options(const Config& config) {
   return options;
 }
 
-}  // namespace
+// What a job and `mike fit` both set up: threads, plugins, the evaluated
+// split, the model and the editor.
+struct ExperimentSetup {
+  int threads = 1;
+  RunnerOptions options;
+  PluginRegistry registry;
+  std::string format;
+  std::filesystem::path data_dir;
+  data::LoadOptions load;
+  data::Dataset dataset;
+  Config model_config, editor_config;
+  std::string model_name, editor_name;
+  std::shared_ptr<Model> model;
+  std::shared_ptr<Editor> editor;
+};
 
-void run_experiment(const Config& config, const JobContext& context) {
-  auto started = std::chrono::steady_clock::now();
-  int threads = configure_threads(config);
+void set_up(const Config& config, const std::vector<std::string>& plugin_paths, ExperimentSetup& setup) {
+  setup.threads = configure_threads(config);
   torch::manual_seed(static_cast<std::uint64_t>(config.get_or<std::int64_t>("seed", 0)));
-  RunnerOptions options = runner_options(config);
+  setup.options = runner_options(config);
 
   // Plugins.
-  PluginRegistry registry;
-  registry.discover(PluginRegistry::default_search_path(context.plugin_paths));
+  PluginRegistry& registry = setup.registry;
+  registry.discover(PluginRegistry::default_search_path(plugin_paths));
   // Refusals matter only if the run needs that plugin, and then creating it says why.
   for (const std::string& warning : registry.warnings()) spdlog::debug("{}", warning);
 
   // Data: a dataset that exists is read, never rewritten; the default
   // synthetic world is generated on first use (data/synth_folder.h).
   Config data_config = config.sub("data");
-  const std::string format = data_config.get_or<std::string>("format", "mike");
-  const std::filesystem::path data_dir = data::ready_data_dir(data_config);
-  data::LoadOptions load;
-  load.allow_outside_root = data_config.get_or<bool>("allow_outside_root", false);
-  load.limit =
+  setup.format = data_config.get_or<std::string>("format", "mike");
+  setup.data_dir = data::ready_data_dir(data_config);
+  setup.load.allow_outside_root = data_config.get_or<bool>("allow_outside_root", false);
+  setup.load.limit =
       static_cast<std::size_t>(get_int_in_range(data_config, "limit", 0, 0, INT32_MAX, "records to edit; 0 = all"));
-  data::Dataset dataset = data::load_dataset(data_dir, data_config.get_or<std::string>("split", "test"), format, load);
-  if (dataset.records.empty()) throw DataError(dataset.file.string() + " has no records to edit");
+  setup.dataset =
+      data::load_dataset(setup.data_dir, data_config.get_or<std::string>("split", "test"), setup.format, setup.load);
+  if (setup.dataset.records.empty()) throw DataError(setup.dataset.file.string() + " has no records to edit");
 
-  // Model, editor, metrics.
+  // Model and editor.
   // A preset with a `pretrain` section runs on its pretrained weights (cached
   // by config hash); an unknown plugin is reported before the cache is asked.
   registry.require("model", config.sub("model").get<std::string>("plugin"));
-  Config model_config = model_config_for_run(config, context.plugin_paths);
-  Config editor_config = config.sub("editor");
-  const std::string model_name = model_config.get<std::string>("plugin");
-  const std::string editor_name = editor_config.get<std::string>("plugin");
-  auto model = registry.create_model(model_name, model_config);
-  threads = settle_threads(config, parameter_count(*model));
-  auto editor = registry.create_editor(editor_name, editor_config);
+  setup.model_config = model_config_for_run(config, plugin_paths);
+  setup.editor_config = config.sub("editor");
+  setup.model_name = setup.model_config.get<std::string>("plugin");
+  setup.editor_name = setup.editor_config.get<std::string>("plugin");
+  setup.model = registry.create_model(setup.model_name, setup.model_config);
+  setup.threads = settle_threads(config, parameter_count(*setup.model));
+  setup.editor = registry.create_editor(setup.editor_name, setup.editor_config);
+}
+
+// Trained editors (MEND, SERAC, KE) learn from the train split first, or
+// load their cached fit (run/editor_fit.h); other editors read no train data.
+FitOutcome fit_for_setup(const Config& config, const ExperimentSetup& setup, Evaluator& evaluator, bool force) {
+  FitRequest fit;
+  fit.data_dir = setup.data_dir;
+  fit.format = setup.format;
+  fit.load = setup.load;
+  fit.task = setup.options.task;
+  fit.igen = setup.options.igen;
+  fit.editor_plugin = setup.editor_name;
+  fit.editor_version = setup.registry.find("editor", setup.editor_name)->version;
+  fit.editor_config = setup.editor_config;
+  fit.seed = static_cast<std::uint64_t>(config.get_or<std::int64_t>("seed", 0));
+  fit.force = force;
+  return fit_editor(fit, *setup.editor, "editor '" + setup.editor_name + "'", *setup.model, setup.dataset, evaluator);
+}
+
+}  // namespace
+
+FitOutcome fit_experiment_editor(const Config& config, const std::vector<std::string>& plugin_paths, bool force) {
+  ExperimentSetup setup;
+  set_up(config, plugin_paths, setup);
+  Evaluator evaluator(evaluator_options(config, setup.options.task));
+  return fit_for_setup(config, setup, evaluator, force);
+}
+
+void run_experiment(const Config& config, const JobContext& context) {
+  auto started = std::chrono::steady_clock::now();
+  ExperimentSetup setup;
+  set_up(config, context.plugin_paths, setup);
+  const RunnerOptions& options = setup.options;
+  const int threads = setup.threads;
+  PluginRegistry& registry = setup.registry;
+  const Config data_config = config.sub("data");
+  const std::string& format = setup.format;
+  const std::filesystem::path& data_dir = setup.data_dir;
+  const data::Dataset& dataset = setup.dataset;
+  const Config& model_config = setup.model_config;
+  const std::string& model_name = setup.model_name;
+  const std::string& editor_name = setup.editor_name;
+  Model* model = setup.model.get();
+  Editor* editor = setup.editor.get();
   Plugins plugins;
-  plugins.model = model.get();
-  plugins.editor = editor.get();
+  plugins.model = model;
+  plugins.editor = editor;
   plugins.model_label = "model '" + model_name + "'";
   plugins.editor_label = "editor '" + editor_name + "'";
   std::string plugin_versions;
@@ -198,19 +256,7 @@ void run_experiment(const Config& config, const JobContext& context) {
   plugins.metrics = create_metrics(config, options, eval, registry, plugin_versions);
   Evaluator evaluator(eval);
 
-  // Trained editors (MEND, SERAC, ...) learn from the train split first.
-  if (data_config.get_or<bool>("fit_editor", true)) {
-    std::filesystem::path train_file = data_dir / "train.jsonl";
-    if (format == "mike" && std::filesystem::exists(train_file) && std::filesystem::file_size(train_file) > 0) {
-      data::Dataset train = data::load_dataset(data_dir, "train", format, load);
-      std::vector<EditRequest> requests;
-      for (const auto& record : train.records) {
-        EditSpec spec = edit_spec(record, options.task, 0);
-        requests.push_back({record.id, record.entity_id, evaluator.input(spec.image, spec.prompt), spec.target, 0});
-      }
-      call_plugin(plugins.editor_label, [&] { editor->fit(*model, requests); });
-    }
-  }
+  const FitOutcome fitted = fit_for_setup(config, setup, evaluator, false);
 
   // The log.
   std::filesystem::path log_path = context.job_dir / "run.h5";
@@ -239,6 +285,7 @@ void run_experiment(const Config& config, const JobContext& context) {
   log->set_attribute("libtorch", torch_version());
   log->set_attribute("blas", blas.vendor + " " + blas.library);
   log->set_attribute("threads", std::to_string(threads));
+  if (!fitted.file.empty()) log->set_attribute("editor_fit", fitted.file.string());
   log->set_attribute("status", "running");
   log->flush();
 
@@ -293,6 +340,12 @@ void run_experiment(const Config& config, const JobContext& context) {
   summary["memory"] = {{"peak_rss_bytes", peak_rss_bytes()}};
   if (const auto cuda = peak_cuda_allocated_bytes(device)) summary["memory"]["peak_cuda_allocated_bytes"] = *cuda;
   summary["editor"] = editor_name;
+  if (fitted.fitted)
+    summary["editor_fit"] = {{"file", fitted.file.empty() ? nlohmann::json(nullptr) : nlohmann::json(fitted.file.string())},
+                             {"from_cache", fitted.from_cache},
+                             {"train_edits", fitted.train_edits},
+                             {"train_locality_left_out", fitted.dropped_locality},
+                             {"seconds", fitted.seconds}};
   summary["records"] = dataset.records.size();
   summary["edits"] = log->edit_count();
   summary["wall_time_s"] =

@@ -21,4 +21,11 @@ struct JobContext {
 // continued, not overwritten: complete edits are kept and skipped.
 void run_experiment(const Config& config, const JobContext& context);
 
+struct FitOutcome;  // run/editor_fit.h (kept out of this header: it pulls in LibTorch)
+
+// `mike fit`: sets up the job `config` describes (data, model, editor) and
+// fits its editor, or finds the fit in the cache (force: fit again); runs no
+// edit. The outcome says fitted = false for an editor that needs no fit.
+FitOutcome fit_experiment_editor(const Config& config, const std::vector<std::string>& plugin_paths, bool force);
+
 }  // namespace mike

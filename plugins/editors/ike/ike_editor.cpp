@@ -107,12 +107,19 @@ class IkeEditor : public mike::Editor {
     if (embedding_layer_ < 0) throw mike::ConfigError("editor ike: `embedding_layer` must be >= 0 (an LM block index)");
   }
 
-  void fit(mike::Model& model, const std::vector<mike::EditRequest>& train) override {
+  // Demonstrations come from the train split when the dataset has one; the
+  // embeddings take one forward per record, so nothing is cached.
+  mike::FitUse fit_use() const override { return mike::FitUse::optional; }
+
+  void fit(mike::Model& model, const std::vector<mike::TrainingEdit>& train, mike::FitProgress& progress) override {
     demos_.clear();
     std::vector<torch::Tensor> embeddings;
-    for (const auto& request : train) {
+    for (const mike::TrainingEdit& example : train) {
+      const mike::EditRequest& request = example.edit;
       demos_.push_back(fill(fill(demo_template_, "prompt", request.input.prompt), "target", request.target));
       embeddings.push_back(embed(model, request.input));
+      progress.update(static_cast<std::int64_t>(embeddings.size()), static_cast<std::int64_t>(train.size()),
+                      "demonstrations");
     }
     demo_embeddings_ = embeddings.empty() ? torch::Tensor() : torch::stack(embeddings);
   }
