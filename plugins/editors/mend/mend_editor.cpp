@@ -36,62 +36,19 @@
 #include "mike/error.h"
 #include "mike/plugin.h"
 #include "mike_plugin_default_config.h"
+#include "fit_support.h"
+#include "site_gradients.h"
 
 namespace {
 
 using mike::EditSite;
 
-// One site's factors of an edit: rows of u [N, in] and delta [N, out].
-struct SiteFactors {
-  torch::Tensor u, delta;
-};
+using mike::site_gradients::PreparedEdit;
+using mike::site_gradients::SiteFactors;
 
-// The factors of the edit loss of `batch` at every site: one forward and one
-// backward pass (the model's own parameters get no gradient). `loss_value`
-// is the loss of that forward.
-std::vector<SiteFactors> capture_factors(mike::Model& model, const std::vector<EditSite>& sites,
-                                         const std::vector<mike::ScoreRequest>& batch, double& loss_value) {
-  mike::FrozenParameters frozen(model);
-  const std::size_t n = sites.size();
-  std::vector<torch::Tensor> inputs(n), leaves(n);
-  std::vector<int> calls(2 * n, 0);
-  {
-    std::vector<mike::TapHandle> taps;
-    for (std::size_t i = 0; i < n; ++i) {
-      taps.push_back(model.add_tap(sites[i].input_tap, [&, i](const std::string&, const torch::Tensor& x) {
-        ++calls[2 * i];
-        inputs[i] = x.detach();
-        return x;
-      }));
-      // delta is the gradient at the projection's output: add a zero leaf
-      // there and ask autograd for its gradient (the graph stays whole, so a
-      // lower site's delta includes the paths through higher sites).
-      taps.push_back(model.add_tap(sites[i].output_tap, [&, i](const std::string&, const torch::Tensor& y) {
-        ++calls[2 * i + 1];
-        leaves[i] = torch::zeros_like(y).requires_grad_(true);
-        return y + leaves[i];
-      }));
-    }
-    torch::Tensor loss = model.loss(batch);
-    for (std::size_t i = 0; i < 2 * n; ++i)
-      if (calls[i] != 1)
-        throw mike::Error("editor mend: the model ran tap '" +
-                          (i % 2 ? sites[i / 2].output_tap : sites[i / 2].input_tap) + "' " +
-                          std::to_string(calls[i]) + " times in one loss() call; MEND needs it exactly once");
-    const std::vector<torch::Tensor> grads =
-        torch::autograd::grad({loss}, leaves, {}, /*retain_graph=*/false, /*create_graph=*/false, /*allow_unused=*/true);
-    loss_value = loss.item<double>();
-    std::vector<SiteFactors> out;
-    for (std::size_t i = 0; i < n; ++i) {
-      const torch::Tensor u = inputs[i].reshape({-1, sites[i].input_dim}).to(torch::kFloat32);
-      const torch::Tensor delta = grads[i].defined() ? grads[i].reshape({-1, sites[i].output_dim}).to(torch::kFloat32)
-                                                     : torch::zeros({u.size(0), sites[i].output_dim}, u.options());
-      const torch::Tensor keep = (u != 0).any(1).logical_and((delta != 0).any(1));
-      out.push_back({u.index({keep}), delta.index({keep})});
-    }
-    return out;
-  }
-}
+using mike::site_gradients::capture_site_gradients;
+using mike::site_gradients::post_edit_losses;
+using mike::site_gradients::prepare_training_edits;
 
 class MendEditor : public mike::Editor {
  public:
@@ -131,23 +88,14 @@ class MendEditor : public mike::Editor {
 
     // What does not change while the network trains: each training edit's
     // factors on the unedited model and its out-of-scope log-probabilities.
-    std::vector<std::vector<SiteFactors>> factors;
-    std::vector<torch::Tensor> base_log_probs;
-    for (std::size_t i = 0; i < train.size(); ++i) {
-      double loss = 0;
-      factors.push_back(capture_factors(model, sites, mike::edit_training_batch({train[i].edit}), loss));
-      torch::NoGradGuard no_grad;
-      base_log_probs.push_back(train[i].out_of_scope.empty() ? torch::Tensor()
-                                                             : model.target_log_probs(train[i].out_of_scope));
-      progress.update(static_cast<std::int64_t>(i + 1), total, "factors of the training edits");
-    }
+    const std::vector<PreparedEdit> prepared = prepare_training_edits(model, sites, train, progress, total);
     for (std::size_t g = 0; g < networks_.size(); ++g) {
       std::vector<torch::Tensor> us, deltas;
-      for (const auto& edit : factors)
+      for (const PreparedEdit& edit : prepared)
         for (std::size_t l = 0; l < sites.size(); ++l)
           if (group_[l] == g) {
-            us.push_back(edit[l].u);
-            deltas.push_back(edit[l].delta);
+            us.push_back(edit.factors[l].u);
+            deltas.push_back(edit.factors[l].delta);
           }
       networks_[g].set_normalisation(torch::cat(us), torch::cat(deltas));
     }
@@ -160,36 +108,25 @@ class MendEditor : public mike::Editor {
     groups.emplace_back(std::vector<torch::Tensor>{edit_lrs_}, std::make_unique<torch::optim::AdamOptions>(fit_lr_lr_));
     torch::optim::Adam adam(std::move(groups), torch::optim::AdamOptions(fit_lr_));
 
-    std::vector<std::size_t> order(train.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::mt19937_64 shuffle(static_cast<std::uint64_t>(fit_seed_));
-    mike::FrozenParameters frozen(model);
+    mike::site_gradients::EditOrder order(train.size(), static_cast<std::uint64_t>(fit_seed_));
     double edit_avg = 0, locality_avg = 0;
     for (int step = 0; step < fit_steps_; ++step) {
-      const std::size_t epoch_step = static_cast<std::size_t>(step) % order.size();
-      if (epoch_step == 0) std::shuffle(order.begin(), order.end(), shuffle);
-      const std::size_t i = order[epoch_step];
-      const mike::TrainingEdit& example = train[i];
+      const std::size_t i = order.next();
       std::vector<torch::Tensor> u_tilde, delta_tilde;
       for (std::size_t l = 0; l < sites.size(); ++l) {
-        auto [u, delta] = networks_[group_[l]].transform(factors[i][l].u, factors[i][l].delta, mode_[l]);
+        const SiteFactors& f = prepared[i].factors[l];
+        auto [u, delta] = networks_[group_[l]].transform(f.u, f.delta, mode_[l]);
         u_tilde.push_back(u);
         delta_tilde.push_back(delta);
       }
-      torch::Tensor edit_loss, locality_loss;
-      {
-        const EditThroughTaps edited(model, sites, u_tilde, delta_tilde, edit_lrs_);
-        std::vector<mike::ScoreRequest> scope = mike::edit_training_batch({example.edit});
-        for (mike::ScoreRequest request : example.in_scope) {
-          request.end_with_eos = true;
-          scope.push_back(std::move(request));
-        }
-        edit_loss = model.loss(scope);
-        if (base_log_probs[i].defined()) {
-          const torch::Tensor post = model.target_log_probs(example.out_of_scope);
-          locality_loss = (base_log_probs[i].exp() * (base_log_probs[i] - post)).sum(-1).mean();
-        }
-      }
+      // The post-edit model: site l's output gains -eta_l (x u~^T) delta~,
+      // the forward of W - eta_l delta~^T u~, differentiable in the network
+      // and the steps while W itself stays untouched.
+      const auto losses = post_edit_losses(model, sites, train[i], prepared[i], [&](std::size_t l, const torch::Tensor& x) {
+        return -edit_lrs_[static_cast<std::int64_t>(l)] * torch::matmul(torch::matmul(x, u_tilde[l].t()), delta_tilde[l]);
+      });
+      const torch::Tensor& edit_loss = losses.edit;
+      const torch::Tensor& locality_loss = losses.locality;
       torch::Tensor objective = edit_weight_ * edit_loss;
       if (locality_loss.defined()) objective = objective + locality_weight_ * locality_loss;
       adam.zero_grad();
@@ -281,7 +218,7 @@ class MendEditor : public mike::Editor {
     place(sites, model.device());
     double loss_before = 0;
     const std::vector<SiteFactors> factors =
-        capture_factors(model, sites, mike::edit_training_batch(requests), loss_before);
+        capture_site_gradients(model, sites, mike::edit_training_batch(requests), loss_before);
     std::vector<std::string> weights;
     for (const EditSite& site : sites) weights.push_back(site.weight);
     mike::ParameterSnapshot before = model.snapshot(weights);
@@ -293,7 +230,7 @@ class MendEditor : public mike::Editor {
         positions = std::max(positions, factors[l].u.size(0));
         if (factors[l].u.size(0) == 0) continue;  // no gradient at this site: nothing to change
         auto [u, delta] = networks_[group_[l]].transform(factors[l].u, factors[l].delta, mode_[l]);
-        const torch::Tensor update = edit_lrs_[static_cast<std::int64_t>(l)] * torch::matmul(delta.t(), u);
+        const torch::Tensor update = edit_lrs_[static_cast<std::int64_t>(l)] * SiteFactors{u, delta}.gradient();
         torch::Tensor weight = model.parameter(sites[l].weight);
         weight.sub_(update.to(weight.scalar_type()));
         delta_norm += update.pow(2).sum().item<double>();
@@ -306,36 +243,6 @@ class MendEditor : public mike::Editor {
   }
 
  private:
-  // The post-edit model during fit(): at each site, the output gains
-  // -eta_l * (x u~^T) delta~, i.e. the forward of W - eta_l delta~^T u~,
-  // differentiable in the network and the steps, with W itself untouched.
-  class EditThroughTaps {
-   public:
-    EditThroughTaps(mike::Model& model, const std::vector<EditSite>& sites, const std::vector<torch::Tensor>& u,
-                    const std::vector<torch::Tensor>& delta, const torch::Tensor& lrs)
-        : inputs_(sites.size()) {
-      for (std::size_t l = 0; l < sites.size(); ++l) {
-        taps_.push_back(model.add_tap(sites[l].input_tap, [this, l](const std::string&, const torch::Tensor& x) {
-          inputs_[l] = x;
-          return x;
-        }));
-        taps_.push_back(model.add_tap(sites[l].output_tap, [this, l, &u, &delta, &lrs, &sites](
-                                                               const std::string&, const torch::Tensor& y) {
-          if (!inputs_[l].defined())
-            throw mike::Error("editor mend: tap '" + sites[l].output_tap + "' ran before '" + sites[l].input_tap + "'");
-          const torch::Tensor x = inputs_[l].to(torch::kFloat32);
-          inputs_[l] = torch::Tensor();
-          const torch::Tensor shift = torch::matmul(torch::matmul(x, u[l].t()), delta[l]);
-          return y - (lrs[static_cast<std::int64_t>(l)] * shift).to(y.scalar_type());
-        }));
-      }
-    }
-
-   private:
-    std::vector<torch::Tensor> inputs_;
-    std::vector<mike::TapHandle> taps_;
-  };
-
   std::vector<EditSite> edited_sites(const mike::Model& model) const {
     std::vector<EditSite> sites;
     for (int layer : layers_) sites.push_back(mike::edit_site(model, layer, "editor mend: layers"));
