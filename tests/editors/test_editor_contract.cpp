@@ -139,12 +139,12 @@ std::shared_ptr<Editor> make_editor(const std::string& name, const std::string& 
 }
 
 // An editor with its defaults; a trained one fitted briefly (fit_steps cut
-// to 12) on the tiny model, as the host would before its first edit.
+// to 60) on the tiny model, as the host would before its first edit.
 std::shared_ptr<Editor> make_ready_editor(const std::string& name, const std::string& yaml, Model& model) {
   const FitUse use = make_editor(name, yaml)->fit_use();
   const bool trained = use == FitUse::required;
   auto editor = make_editor(name, trained && yaml.find("\nfit_steps:") != std::string::npos
-                                      ? with_value(yaml, "fit_steps", "12")
+                                      ? with_value(yaml, "fit_steps", "60")
                                       : yaml);
   if (trained) {
     SilentFitProgress progress;
