@@ -69,6 +69,40 @@ inline std::vector<TrainingEdit> training_edits(int count = 6) {
   return out;
 }
 
+// A trained editor plugin (mend, ke) with its defaults but `fit_steps` and `layers`.
+inline std::shared_ptr<Editor> make_trained_editor(const std::string& plugin, int fit_steps, const std::string& layers) {
+  std::string yaml = build_registry().find("editor", plugin)->default_config;
+  yaml = with_value(with_value(yaml, "fit_steps", std::to_string(fit_steps)), "layers", layers);
+  return build_registry().create_editor(plugin, Config::from_yaml(yaml, plugin + ".yaml"));
+}
+
+// Teacher-forced NLL of the request's target.
+inline double request_loss(Model& model, const EditRequest& r) { return model.score({{r.input, r.target, 1}}).at(0).loss; }
+
+// Mean post-edit NLL of `edits` under `editor`, each edit restored after.
+inline double mean_post_edit_loss(Model& model, Editor& editor, const std::vector<TrainingEdit>& edits) {
+  double sum = 0;
+  for (const TrainingEdit& e : edits) {
+    auto edited = editor.edit(model, {e.edit});
+    sum += request_loss(*edited, e.edit);
+    edited->restore_original();
+  }
+  return sum / static_cast<double>(edits.size());
+}
+
+// Whether `a` and `b` (e.g. a fitted editor and one that loaded its state)
+// edit block `block`'s weight bitwise alike for edit_request(1).
+inline bool same_edit(Model& model, Editor& a, Editor& b, int block) {
+  const EditSite site = edit_site(model, block, "test");
+  auto by_a = a.edit(model, {edit_request(1)});
+  const torch::Tensor weight_a = model.parameter(site.weight).detach().clone();
+  by_a->restore_original();
+  auto by_b = b.edit(model, {edit_request(1)});
+  const bool same = torch::equal(model.parameter(site.weight), weight_a);
+  by_b->restore_original();
+  return same;
+}
+
 class SilentFitProgress : public FitProgress {
  public:
   void update(std::int64_t, std::int64_t, const std::string&) override {}

@@ -15,22 +15,9 @@ namespace mike::test {
 namespace {
 
 std::shared_ptr<Editor> make_ke(int fit_steps, const std::string& layers = "[0, 1]") {
-  std::string yaml = build_registry().find("editor", "ke")->default_config;
-  yaml = with_value(with_value(yaml, "fit_steps", std::to_string(fit_steps)), "layers", layers);
-  return build_registry().create_editor("ke", Config::from_yaml(yaml, "ke.yaml"));
+  return make_trained_editor("ke", fit_steps, layers);
 }
 
-double target_loss(Model& model, const EditRequest& r) { return model.score({{r.input, r.target, 1}}).at(0).loss; }
-
-double mean_post_edit_loss(Model& model, Editor& editor, const std::vector<TrainingEdit>& edits) {
-  double sum = 0;
-  for (const TrainingEdit& e : edits) {
-    auto edited = editor.edit(model, {e.edit});
-    sum += target_loss(*edited, e.edit);
-    edited->restore_original();
-  }
-  return sum / static_cast<double>(edits.size());
-}
 
 }  // namespace
 
@@ -75,13 +62,7 @@ TEST_CASE("ke: the fitted state round-trips; a damaged one is refused by tensor 
   const FittedState state = fitted->fitted_state();
   auto loaded = make_ke(20);
   loaded->load_fitted(state);
-  const EditSite site = edit_site(*model, 1, "test");
-  auto a = fitted->edit(*model, {edit_request(1)});
-  const torch::Tensor by_fitted = model->parameter(site.weight).detach().clone();
-  a->restore_original();
-  auto b = loaded->edit(*model, {edit_request(1)});
-  CHECK(torch::equal(model->parameter(site.weight), by_fitted));
-  b->restore_original();
+  CHECK(same_edit(*model, *fitted, *loaded, 1));
 
   FittedState missing = state;
   missing.erase("net.lstm.backward.w_hh");

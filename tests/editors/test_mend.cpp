@@ -14,23 +14,9 @@ namespace mike::test {
 namespace {
 
 std::shared_ptr<Editor> make_mend(int fit_steps, const std::string& layers = "[0, 1]") {
-  std::string yaml = build_registry().find("editor", "mend")->default_config;
-  yaml = with_value(with_value(yaml, "fit_steps", std::to_string(fit_steps)), "layers", layers);
-  return build_registry().create_editor("mend", Config::from_yaml(yaml, "mend.yaml"));
+  return make_trained_editor("mend", fit_steps, layers);
 }
 
-double target_loss(Model& model, const EditRequest& r) { return model.score({{r.input, r.target, 1}}).at(0).loss; }
-
-// Mean post-edit NLL of `edits` under `editor`, each edit restored after.
-double mean_post_edit_loss(Model& model, Editor& editor, const std::vector<TrainingEdit>& edits) {
-  double sum = 0;
-  for (const TrainingEdit& e : edits) {
-    auto edited = editor.edit(model, {e.edit});
-    sum += target_loss(*edited, e.edit);
-    edited->restore_original();
-  }
-  return sum / static_cast<double>(edits.size());
-}
 
 // Scales every loss by zero: the edit's gradient is exactly zero everywhere.
 class ZeroLossModel : public ForwardingModel {
@@ -64,7 +50,7 @@ TEST_CASE("mend: training lowers the post-edit NLL of the training edits; the up
   long_fit->fit(*model, train, progress);
   const double before = [&] {
     double sum = 0;
-    for (const TrainingEdit& e : train) sum += target_loss(*model, e.edit);
+    for (const TrainingEdit& e : train) sum += request_loss(*model, e.edit);
     return sum / static_cast<double>(train.size());
   }();
   const double after_short = mean_post_edit_loss(*model, *short_fit, train);
@@ -117,13 +103,7 @@ TEST_CASE("mend: the fitted state round-trips; a damaged one is refused by tenso
 
   auto loaded = make_mend(20);
   loaded->load_fitted(state);
-  const EditSite site = edit_site(*model, 0, "test");
-  auto a = fitted->edit(*model, {edit_request(1)});
-  const torch::Tensor by_fitted = model->parameter(site.weight).detach().clone();
-  a->restore_original();
-  auto b = loaded->edit(*model, {edit_request(1)});
-  CHECK(torch::equal(model->parameter(site.weight), by_fitted));
-  b->restore_original();
+  CHECK(same_edit(*model, *fitted, *loaded, 0));
 
   auto refuses = [&](FittedState damaged, const std::string& needle) {
     auto fresh = make_mend(20);

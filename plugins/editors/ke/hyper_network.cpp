@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "fitted_state.h"
 #include "mike/error.h"
 #include "mike/model.h"
 
@@ -127,16 +128,7 @@ HyperNetwork HyperNetwork::read(const mike::FittedState& state, Sizes sizes, dou
   net.max_scale_ = max_scale;
   net.sites_.resize(net.sizes_.sites.size());
   auto need = [&](const std::string& name, const std::vector<std::int64_t>& shape) {
-    const auto it = state.find(name);
-    if (it == state.end()) throw mike::Error("editor ke: the fitted state has no tensor '" + name + "'");
-    const torch::Tensor& t = it->second;
-    if (t.sizes() != torch::IntArrayRef(shape) || t.scalar_type() != torch::kFloat32)
-      throw mike::Error("editor ke: fitted tensor '" + name + "' is " + mike::shape_string(t) + " " +
-                        std::string(t.dtype().name()) + ", expected " +
-                        mike::shape_string(torch::empty(shape, torch::kFloat32)) + " float");
-    if (!torch::isfinite(t).all().item<bool>())
-      throw mike::Error("editor ke: fitted tensor '" + name + "' holds non-finite values");
-    return t.clone();
+    return mike::site_gradients::fitted_float(state, name, shape, "ke");
   };
   const auto expected = net.shapes();
   const auto slots = net.named();

@@ -23,6 +23,7 @@
 #include <set>
 
 #include "fit_support.h"
+#include "fitted_state.h"
 #include "hyper_network.h"
 #include "mike/edit_training.h"
 #include "mike/editor.h"
@@ -85,7 +86,8 @@ class KnowledgeEditor : public mike::Editor {
 
     torch::optim::Adam adam(network_.parameters(), torch::optim::AdamOptions(fit_lr_));
     mike::site_gradients::EditOrder order(train.size(), static_cast<std::uint64_t>(fit_seed_));
-    double lambda = lagrange_init_, edit_avg = 0, kl_avg = 0;
+    mike::site_gradients::TrainingStatus status(progress, static_cast<std::int64_t>(train.size()), total);
+    double lambda = lagrange_init_;
     for (int step = 0; step < fit_steps_; ++step) {
       const std::size_t i = order.next();
       const std::vector<torch::Tensor> updates = predict(prepared[i].factors);
@@ -103,12 +105,9 @@ class KnowledgeEditor : public mike::Editor {
       objective.backward();
       adam.step();
       lambda = std::max(0.0, lambda + lagrange_lr_ * (kl - kl_margin_));
-      const double e = losses.edit.item<double>();
-      edit_avg = step == 0 ? e : 0.95 * edit_avg + 0.05 * e;
-      kl_avg = step == 0 ? kl : 0.95 * kl_avg + 0.05 * kl;
-      char status[96];
-      std::snprintf(status, sizeof status, "edit nll %.3f  locality kl %.4f  lambda %.3g", edit_avg, kl_avg, lambda);
-      progress.update(static_cast<std::int64_t>(train.size()) + step + 1, total, status);
+      char multiplier[32];
+      std::snprintf(multiplier, sizeof multiplier, "  lambda %.3g", lambda);
+      status.step(step, losses.edit.item<double>(), kl, multiplier);
     }
     fitted_ = true;
   }
@@ -116,7 +115,7 @@ class KnowledgeEditor : public mike::Editor {
   mike::FittedState fitted_state() const override {
     if (!fitted_) return {};
     mike::FittedState state;
-    state["layers"] = torch::tensor(std::vector<std::int64_t>(layers_.begin(), layers_.end()), torch::kInt64);
+    state["layers"] = mike::site_gradients::blocks_tensor(layers_);
     std::vector<std::int64_t> dims = {sizes_.sequence_dim, static_cast<std::int64_t>(reader_)};
     for (const auto& [in, out] : sizes_.sites) dims.insert(dims.end(), {in, out});
     state["dims"] = torch::tensor(dims, torch::kInt64);
@@ -127,16 +126,10 @@ class KnowledgeEditor : public mike::Editor {
   }
 
   void load_fitted(const mike::FittedState& state) override {
+    mike::site_gradients::check_fitted_blocks(state, layers_, "ke");
     auto tensor = [&](const std::string& name) -> const torch::Tensor& {
-      const auto it = state.find(name);
-      if (it == state.end()) throw mike::Error("editor ke: the fitted state has no tensor '" + name + "'");
-      return it->second;
+      return mike::site_gradients::fitted_entry(state, name, "ke");
     };
-    const torch::Tensor& layers = tensor("layers");
-    if (layers.scalar_type() != torch::kInt64 || layers.dim() != 1 ||
-        std::vector<std::int64_t>(layers.data_ptr<std::int64_t>(), layers.data_ptr<std::int64_t>() + layers.numel()) !=
-            std::vector<std::int64_t>(layers_.begin(), layers_.end()))
-      throw mike::Error("editor ke: the fitted state was trained for other layers than `layers` of this config");
     const torch::Tensor& dims = tensor("dims");
     const std::int64_t expected = 2 + 2 * static_cast<std::int64_t>(layers_.size());
     if (dims.scalar_type() != torch::kInt64 || dims.dim() != 1 || dims.numel() != expected)
@@ -174,20 +167,16 @@ class KnowledgeEditor : public mike::Editor {
     std::vector<std::string> weights;
     for (const EditSite& site : sites) weights.push_back(site.weight);
     mike::ParameterSnapshot before = model.snapshot(weights);
-    double delta_norm = 0;
+    std::vector<torch::Tensor> updates;
     {
       torch::NoGradGuard no_grad;
-      const std::vector<torch::Tensor> updates = predict(factors);
-      for (std::size_t l = 0; l < sites.size(); ++l) {
-        torch::Tensor weight = model.parameter(sites[l].weight);
-        weight.add_(updates[l].to(weight.scalar_type()));
-        delta_norm += updates[l].pow(2).sum().item<double>();
-      }
+      updates = predict(factors);
     }
+    const double delta_norm = mike::site_gradients::add_to_weights(model, sites, updates);
     return std::make_unique<mike::InPlaceEdit>(
         model, std::move(before),
         std::map<std::string, double>{{"loss_first", loss_before},
-                                      {"delta_norm", std::sqrt(delta_norm)},
+                                      {"delta_norm", delta_norm},
                                       {"positions", static_cast<double>(factors[reader_].u.size(0))}});
   }
 
@@ -206,9 +195,7 @@ class KnowledgeEditor : public mike::Editor {
   }
 
   std::vector<EditSite> edited_sites(const mike::Model& model) const {
-    std::vector<EditSite> sites;
-    for (int layer : layers_) sites.push_back(mike::edit_site(model, layer, "editor ke: layers"));
-    return sites;
+    return mike::site_gradients::sites_of_blocks(model, layers_, "ke");
   }
 
   // The widths the hypernetwork is built for, and which site it reads (the

@@ -1,5 +1,6 @@
 #include "gradient_network.h"
 
+#include "fitted_state.h"
 #include "mike/error.h"
 #include "mike/model.h"
 
@@ -9,16 +10,7 @@ namespace {
 constexpr double kStdFloor = 1e-7;  // the reference's u_std + 1e-7
 
 torch::Tensor need(const mike::FittedState& state, const std::string& name, std::vector<std::int64_t> shape) {
-  const auto it = state.find(name);
-  if (it == state.end()) throw mike::Error("editor mend: the fitted state has no tensor '" + name + "'");
-  const torch::Tensor& t = it->second;
-  if (t.sizes() != torch::IntArrayRef(shape) || t.scalar_type() != torch::kFloat32)
-    throw mike::Error("editor mend: fitted tensor '" + name + "' is " + mike::shape_string(t) + " " +
-                      std::string(t.dtype().name()) + ", expected " +
-                      mike::shape_string(torch::empty(shape, torch::kFloat32)) + " float");
-  if (!torch::isfinite(t).all().item<bool>())
-    throw mike::Error("editor mend: fitted tensor '" + name + "' holds non-finite values");
-  return t.clone();
+  return mike::site_gradients::fitted_float(state, name, shape, "mend");
 }
 }  // namespace
 

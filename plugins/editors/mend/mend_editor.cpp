@@ -37,6 +37,7 @@
 #include "mike/plugin.h"
 #include "mike_plugin_default_config.h"
 #include "fit_support.h"
+#include "fitted_state.h"
 #include "site_gradients.h"
 
 namespace {
@@ -109,7 +110,7 @@ class MendEditor : public mike::Editor {
     torch::optim::Adam adam(std::move(groups), torch::optim::AdamOptions(fit_lr_));
 
     mike::site_gradients::EditOrder order(train.size(), static_cast<std::uint64_t>(fit_seed_));
-    double edit_avg = 0, locality_avg = 0;
+    mike::site_gradients::TrainingStatus status(progress, static_cast<std::int64_t>(train.size()), total);
     for (int step = 0; step < fit_steps_; ++step) {
       const std::size_t i = order.next();
       std::vector<torch::Tensor> u_tilde, delta_tilde;
@@ -132,12 +133,7 @@ class MendEditor : public mike::Editor {
       adam.zero_grad();
       objective.backward();
       adam.step();
-      const double e = edit_loss.item<double>(), k = locality_loss.defined() ? locality_loss.item<double>() : 0.0;
-      edit_avg = step == 0 ? e : 0.95 * edit_avg + 0.05 * e;
-      locality_avg = step == 0 ? k : 0.95 * locality_avg + 0.05 * k;
-      char status[96];
-      std::snprintf(status, sizeof status, "edit nll %.3f  locality kl %.4f", edit_avg, locality_avg);
-      progress.update(static_cast<std::int64_t>(train.size()) + step + 1, total, status);
+      status.step(step, edit_loss.item<double>(), locality_loss.defined() ? locality_loss.item<double>() : 0.0);
     }
     fitted_ = true;
   }
@@ -145,7 +141,7 @@ class MendEditor : public mike::Editor {
   mike::FittedState fitted_state() const override {
     if (!fitted_) return {};
     mike::FittedState state;
-    state["layers"] = torch::tensor(std::vector<std::int64_t>(layers_.begin(), layers_.end()), torch::kInt64);
+    state["layers"] = mike::site_gradients::blocks_tensor(layers_);
     std::vector<std::int64_t> dims;
     for (std::size_t g = 0; g < networks_.size(); ++g) {
       dims.push_back(networks_[g].in_dim());
@@ -163,16 +159,10 @@ class MendEditor : public mike::Editor {
   }
 
   void load_fitted(const mike::FittedState& state) override {
+    mike::site_gradients::check_fitted_blocks(state, layers_, "mend");
     auto tensor = [&](const std::string& name) -> const torch::Tensor& {
-      const auto it = state.find(name);
-      if (it == state.end()) throw mike::Error("editor mend: the fitted state has no tensor '" + name + "'");
-      return it->second;
+      return mike::site_gradients::fitted_entry(state, name, "mend");
     };
-    const torch::Tensor& layers = tensor("layers");
-    if (layers.scalar_type() != torch::kInt64 || layers.dim() != 1 ||
-        std::vector<std::int64_t>(layers.data_ptr<std::int64_t>(), layers.data_ptr<std::int64_t>() + layers.numel()) !=
-            std::vector<std::int64_t>(layers_.begin(), layers_.end()))
-      throw mike::Error("editor mend: the fitted state was trained for other layers than `layers` of this config");
     const torch::Tensor& dims = tensor("dims");
     if (dims.scalar_type() != torch::kInt64 || dims.dim() != 2 || dims.size(1) != 3 || dims.size(0) < 1 ||
         dims.size(0) > static_cast<std::int64_t>(layers_.size()))
@@ -222,7 +212,7 @@ class MendEditor : public mike::Editor {
     std::vector<std::string> weights;
     for (const EditSite& site : sites) weights.push_back(site.weight);
     mike::ParameterSnapshot before = model.snapshot(weights);
-    double delta_norm = 0;
+    std::vector<torch::Tensor> updates(sites.size());
     std::int64_t positions = 0;
     {
       torch::NoGradGuard no_grad;
@@ -230,23 +220,19 @@ class MendEditor : public mike::Editor {
         positions = std::max(positions, factors[l].u.size(0));
         if (factors[l].u.size(0) == 0) continue;  // no gradient at this site: nothing to change
         auto [u, delta] = networks_[group_[l]].transform(factors[l].u, factors[l].delta, mode_[l]);
-        const torch::Tensor update = edit_lrs_[static_cast<std::int64_t>(l)] * SiteFactors{u, delta}.gradient();
-        torch::Tensor weight = model.parameter(sites[l].weight);
-        weight.sub_(update.to(weight.scalar_type()));
-        delta_norm += update.pow(2).sum().item<double>();
+        updates[l] = -edit_lrs_[static_cast<std::int64_t>(l)] * SiteFactors{u, delta}.gradient();
       }
     }
+    const double delta_norm = mike::site_gradients::add_to_weights(model, sites, updates);
     return std::make_unique<mike::InPlaceEdit>(model, std::move(before),
                                                std::map<std::string, double>{{"loss_first", loss_before},
-                                                                             {"delta_norm", std::sqrt(delta_norm)},
+                                                                             {"delta_norm", delta_norm},
                                                                              {"positions", static_cast<double>(positions)}});
   }
 
  private:
   std::vector<EditSite> edited_sites(const mike::Model& model) const {
-    std::vector<EditSite> sites;
-    for (int layer : layers_) sites.push_back(mike::edit_site(model, layer, "editor mend: layers"));
-    return sites;
+    return mike::site_gradients::sites_of_blocks(model, layers_, "mend");
   }
 
   // Layers of the same shape share a network; mode_ is the layer's index in it.

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <numeric>
 
 #include "mike/edit_training.h"
@@ -44,6 +45,14 @@ PostEditLosses post_edit_losses(Model& model, const std::vector<EditSite>& sites
     losses.locality = (pre.exp() * (pre - post)).sum(-1).mean();
   }
   return losses;
+}
+
+void TrainingStatus::step(std::int64_t step, double edit_nll, double locality_kl, const std::string& extra) {
+  edit_ = step == 0 ? edit_nll : 0.95 * edit_ + 0.05 * edit_nll;
+  locality_ = step == 0 ? locality_kl : 0.95 * locality_ + 0.05 * locality_kl;
+  char status[64];
+  std::snprintf(status, sizeof status, "edit nll %.3f  locality kl %.4f", edit_, locality_);
+  progress_.update(first_ + step + 1, total_, status + extra);
 }
 
 EditOrder::EditOrder(std::size_t n, std::uint64_t seed) : order_(n), at_(n), shuffle_(seed) {

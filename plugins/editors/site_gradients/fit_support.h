@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "mike/editor.h"
@@ -37,6 +38,20 @@ struct PostEditLosses {
 // shift(l, x) (OutputShift): differentiable in what shift reads.
 PostEditLosses post_edit_losses(Model& model, const std::vector<EditSite>& sites, const TrainingEdit& example,
                                 const PreparedEdit& prepared, const OutputShift::Shift& shift);
+
+// The status of a fit's training steps on its progress bar: smoothed
+// (exponential average, 0.95) post-edit NLL and locality KL, and `extra`.
+class TrainingStatus {
+ public:
+  TrainingStatus(FitProgress& progress, std::int64_t first, std::int64_t total)
+      : progress_(progress), first_(first), total_(total) {}
+  void step(std::int64_t step, double edit_nll, double locality_kl, const std::string& extra = "");
+
+ private:
+  FitProgress& progress_;
+  std::int64_t first_, total_;
+  double edit_ = 0, locality_ = 0;
+};
 
 // Visits 0..n-1 in epochs, each a fresh shuffle from one seeded generator.
 class EditOrder {
