@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <utility>
+#include <vector>
 
 #include "config/config_impl.h"
 #include "config/interpolation.h"
@@ -314,14 +316,20 @@ class Composer {
   // merge key by key, anything else replaces. Nodes are shared, not copied,
   // so each keeps its line:col for messages.
   void merge_map(YAML::Node target, const YAML::Node& source_map, const std::string& path, const std::string& source) {
-    for (const auto& kv : source_map) {
-      std::string key = kv.first.Scalar();
+    // The pairs are copied out first: target and source_map can be the same
+    // map (or share one through an alias), and inserting a key into a map
+    // while iterating it frees the iterator's storage (fuzz_compose, ASan
+    // heap-use-after-free, with a null and an empty key that are both "").
+    std::vector<std::pair<YAML::Node, YAML::Node>> pairs;
+    for (const auto& kv : source_map) pairs.emplace_back(kv.first, kv.second);
+    for (const auto& [key_node, value] : pairs) {
+      std::string key = key_node.Scalar();
       std::string child_path = join_key_path(path, key);
       YAML::Node existing = find_config_node(target, {key});
-      if (existing.IsMap() && kv.second.IsMap()) {
-        merge_map(existing, kv.second, child_path, source);
+      if (existing.IsMap() && value.IsMap()) {
+        merge_map(existing, value, child_path, source);
       } else {
-        target[key] = kv.second;
+        target[key] = value;
         set_origin(child_path, source);
       }
     }
