@@ -205,7 +205,6 @@ FitOutcome fit_editor(const FitRequest& request, Editor& editor, const std::stri
     spdlog::info("{}: fitted on {} train records in {:.1f} s", editor_label, examples.size(), outcome.seconds);
     return outcome;
   }
-  outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::filesystem::create_directories(outcome.file.parent_path());
   save_safetensors(outcome.file.string(), state,
                    {{"editor", request.editor_plugin},
