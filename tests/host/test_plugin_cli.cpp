@@ -60,9 +60,9 @@ TEST_CASE("an unknown editor option lists the options and the editor plugins") {
   auto r = run_mike(cfg_job("editor=nope"));
   CHECK(r.exit_code == 2);
   CHECK(contains(r.err, "mike: error: unknown option 'nope' for config group 'editor' (from override 'editor=nope'); "
-                        "available options: alphaedit, ft_llm, ft_vis, grace, ike, ke, lora, memit, mend, rome, wise; editor plugins (with "
+                        "available options: alphaedit, ft_llm, ft_vis, grace, ike, ke, lora, memit, mend, rome, serac, wise; editor plugins (with "
                         "their default config): "));
-  CHECK(contains(r.err, "scale, throws, wise; pick one of them or add " MIKE_SOURCE_DIR "/configs/editor/nope.yaml\n"));
+  CHECK(contains(r.err, "scale, serac, throws, wise; pick one of them or add " MIKE_SOURCE_DIR "/configs/editor/nope.yaml\n"));
 }
 
 TEST_CASE("editor.plugin=lora over the default ft_llm has lora's keys and none of ft's") {
