@@ -246,6 +246,14 @@ class YamlChecker : public YAML::EventHandler {
     add_leaf(mark, anchor, &value);
   }
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    // An alias inside the node its anchor names makes that node contain
+    // itself: a cycle every walk over the config (interpolation, merging,
+    // printing) would follow until the stack runs out (fuzz_compose).
+    for (const Container& open_container : stack_)
+      if (open_container.anchor != YAML::NullAnchor && open_container.anchor == anchor)
+        throw ConfigError("YAML in " + position_text(origin_, mark) + ": the alias *" + anchor_name(anchor) +
+                          " is inside the node &" + anchor_name(anchor) +
+                          " names, so that node would contain itself; alias it only outside that node");
     auto found = sizes_.find(anchor);
     const std::uint64_t size = found == sizes_.end() ? 1 : found->second;
     alias_nodes_ = saturating_add(alias_nodes_, size);

@@ -162,6 +162,11 @@ TEST_CASE("YAML alias bombs are refused with the file or override that holds the
                 {dir + "/configs/editor/bomb.yaml:", "alias bomb", "more than 1000000 nodes"});
   check_refused(run_in(dir, "-m --dry-run editor=bomb"), {dir + "/configs/editor/bomb.yaml:", "alias bomb"});
   check_refused(run_in(dir, "--cfg job '+x={" + alias_bomb(", ") + "}'"), {"override '+x={a: &a", "alias bomb"});
+  // An alias inside the node its anchor names: a node that contains itself
+  // (fuzz_compose found the stack overflow this was).
+  write_file(dir + "/configs/editor/cycle.yaml", "plugin: scale\nloop: &a\n  - <<: *a\n");
+  check_refused(run_in(dir, "--cfg job editor=cycle"),
+                {dir + "/configs/editor/cycle.yaml:3:", "the alias *a is inside the node &a", "contain itself"});
   // A few aliases are fine: they are values like any other.
   write_file(dir + "/configs/editor/aliases.yaml", "plugin: scale\nbase: &base {factor: 3.0}\ncopy: *base\n");
   auto fine = run_in(dir, "--cfg job editor=aliases");

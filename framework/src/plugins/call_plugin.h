@@ -4,6 +4,7 @@
 #include <new>
 #include <string>
 
+#include "launch/interrupt.h"
 #include "mike/error.h"
 
 namespace mike {
@@ -16,7 +17,9 @@ namespace mike {
 // (PluginError, a plain mike::Error, std::runtime_error, std::bad_alloc, a
 // non-std exception) is a PluginError, exit 4: the plugin failed, and its
 // message says why. Host code (data loading, logging) stays outside the call
-// so its own errors keep their exit codes.
+// so its own errors keep their exit codes. A JobInterrupted (the host's own
+// progress callback saw Ctrl-C / SIGTERM while the plugin ran, e.g. in a
+// fit) passes through unchanged: the job is interrupted, not failed.
 template <class F>
 auto call_plugin(const std::string& label, F&& call) -> decltype(call()) {
   const std::string prefix = label + ": ";
@@ -26,6 +29,8 @@ auto call_plugin(const std::string& label, F&& call) -> decltype(call()) {
   };
   try {
     return call();
+  } catch (const JobInterrupted&) {
+    throw;
   } catch (const PluginError& e) {
     throw PluginError(labelled(e.what()));
   } catch (const ConfigError& e) {

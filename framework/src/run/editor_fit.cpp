@@ -9,6 +9,7 @@
 #include "mike/error.h"
 #include "mike/hash.h"
 #include "mike/safetensors.h"
+#include "launch/interrupt.h"
 #include "plugins/call_plugin.h"
 #include "pretrain/pretrainer.h"
 #include "run/parameter_hashes.h"
@@ -41,7 +42,10 @@ void add_request(Fnv1a64& hash, const ScoreRequest& request) {
 class BarProgress : public FitProgress {
  public:
   BarProgress(const std::string& label, bool enabled) : label_(label), enabled_(enabled) {}
+  // A fit can take minutes: Ctrl-C / SIGTERM ends it at its next step
+  // (nothing is cached, so the next run fits again) instead of after it.
   void update(std::int64_t done, std::int64_t total, const std::string& status) override {
+    if (stop_requested()) throw JobInterrupted();
     if (!bar_) bar_ = std::make_unique<ProgressBar>(label_, total, enabled_);
     bar_->set_total(total);
     bar_->update(done, status);

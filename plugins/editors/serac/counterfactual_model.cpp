@@ -85,26 +85,51 @@ SwappedWeights::~SwappedWeights() { model_.restore(original_); }
 
 namespace {
 
-// A pronounceable invented name of one or two words, e.g. "Kovarin" or
-// "Talem Sudo": letters only, so it splits into ordinary sub-word pieces.
-std::string invented_name(std::mt19937_64& rng) {
-  static const std::string consonants = "bcdfghklmnprstvz";
-  static const std::string vowels = "aeiou";
-  auto pick = [&](const std::string& from) { return from[rng() % from.size()]; };
-  auto word = [&] {
-    std::string w;
-    const int syllables = 2 + static_cast<int>(rng() % 2);
-    for (int s = 0; s < syllables; ++s) {
-      w += pick(consonants);
-      w += pick(vowels);
-      if (rng() % 3 == 0) w += pick(consonants);
+// The words of the train split's names, the material invented names are
+// made of.
+std::vector<std::string> name_words(const std::vector<CounterfactualExample>& examples) {
+  std::vector<std::string> words;
+  for (const CounterfactualExample& e : examples) {
+    std::size_t at = 0;
+    while (at < e.name.size()) {
+      const std::size_t space = std::min(e.name.find(' ', at), e.name.size());
+      const std::string word = e.name.substr(at, space - at);
+      if (word.size() >= 2 && std::find(words.begin(), words.end(), word) == words.end()) words.push_back(word);
+      at = space + 1;
     }
+  }
+  return words;
+}
+
+// `name` with each word, with probability 1/2 (at least one word), replaced
+// by an invented one: the front of one train-name word joined to the back of
+// another, cut at random inner points. Invented names are then spelled in
+// the same sub-word pieces as real ones (a name of random letters would
+// teach copying pieces the world's names never use), and a word kept (e.g.
+// a kind of bird) stays what the image and the fact agree on.
+std::string invented_name(const std::string& name, const std::vector<std::string>& words, std::mt19937_64& rng) {
+  auto invented_word = [&] {
+    const std::string& front = words[rng() % words.size()];
+    const std::string& back = words[rng() % words.size()];
+    const std::size_t cut_front = 1 + rng() % (front.size() - 1), cut_back = 1 + rng() % (back.size() - 1);
+    std::string w = front.substr(0, cut_front) + back.substr(cut_back);
     w[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(w[0])));
     return w;
   };
-  std::string name = word();
-  if (rng() % 3 == 0) name += " " + word();
-  return name;
+  std::vector<std::string> parts;
+  std::size_t at = 0;
+  while (at <= name.size()) {
+    const std::size_t space = std::min(name.find(' ', at), name.size());
+    parts.push_back(name.substr(at, space - at));
+    at = space + 1;
+  }
+  const std::size_t forced = rng() % parts.size();  // at least this word is replaced
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (i) out += ' ';
+    out += (i == forced || rng() % 2 == 0) && !parts[i].empty() ? invented_word() : parts[i];
+  }
+  return out;
 }
 
 std::string replaced(std::string text, const std::string& from, const std::string& to) {
@@ -122,13 +147,15 @@ CounterfactualFit train_counterfactual(Model& model, const std::vector<std::stri
                                        std::int64_t first, std::int64_t total) {
   if (examples.empty()) throw DataError("editor serac: no training rows for the counterfactual model");
   const ParameterSnapshot original = model.snapshot(names);
+  const std::vector<std::string> words = name_words(examples);
+  if (words.empty()) throw DataError("editor serac: the train split's names have no word of two letters or more");
   std::mt19937_64 rng(options.seed);
   std::uniform_real_distribution<double> coin(0.0, 1.0);
   auto draw_batch = [&] {
     std::vector<ScoreRequest> batch;
     for (int i = 0; i < options.batch_size; ++i) {
       const CounterfactualExample& example = examples[rng() % examples.size()];
-      const std::string name = coin(rng) < options.invented_name_fraction ? invented_name(rng) : example.name;
+      const std::string name = coin(rng) < options.invented_name_fraction ? invented_name(example.name, words, rng) : example.name;
       ScoreRequest request{with_fact(example.input, fact_for(options.fact_template, name)),
                            replaced(example.answer, example.name, name), 1};
       request.end_with_eos = true;  // teaches greedy decoding to stop after the answer

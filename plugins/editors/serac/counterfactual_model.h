@@ -12,8 +12,9 @@
 //
 // The train split has few entities, so a model tuned on their names alone
 // would learn those names, not to read a name from its prompt: most training
-// rows replace the edit's name (in the fact and the answer alike) by a
-// freshly invented one, which only copying from the fact can get right.
+// rows replace words of the edit's name (in the fact and the answer alike)
+// by invented ones, recombined from pieces of the train split's names, which
+// only copying from the fact can get right.
 #include <torch/types.h>
 
 #include <cstdint>
