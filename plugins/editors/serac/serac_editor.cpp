@@ -92,11 +92,8 @@ class SeracModel : public mike::ForwardingModel {
     const std::vector<int> routes = route(input_features(inner_, batch, routing_.classifier_layer, &results));
     const std::vector<std::size_t> in_scope = rows_in_scope(routes);
     if (in_scope.empty()) return results;
-    std::vector<mike::ScoreResult> answered;
-    {
-      mike::serac::SwappedWeights counterfactual(inner_, fitted_->counterfactual);
-      answered = inner_.score(with_facts(batch, routes, in_scope));
-    }
+    std::vector<mike::ScoreResult> answered =
+        by_counterfactual([&] { return inner_.score(with_facts(batch, routes, in_scope)); });
     for (std::size_t k = 0; k < in_scope.size(); ++k) results[in_scope[k]] = std::move(answered[k]);
     return results;
   }
@@ -111,11 +108,7 @@ class SeracModel : public mike::ForwardingModel {
     const std::vector<std::size_t> out_of_scope = rows_out_of_scope(routes);
     const std::vector<mike::ScoreRequest> answered_rows = with_facts(batch, routes, in_scope);
     const double answered_tokens = static_cast<double>(target_tokens(inner_.token_layout(answered_rows)));
-    torch::Tensor total;
-    {
-      mike::serac::SwappedWeights counterfactual(inner_, fitted_->counterfactual);
-      total = inner_.loss(answered_rows).detach() * answered_tokens;
-    }
+    torch::Tensor total = by_counterfactual([&] { return inner_.loss(answered_rows).detach(); }) * answered_tokens;
     double tokens = answered_tokens;
     if (!out_of_scope.empty()) {
       const std::vector<mike::ScoreRequest> rows = subset(batch, out_of_scope);
@@ -132,11 +125,8 @@ class SeracModel : public mike::ForwardingModel {
     if (in_scope.empty()) return inner_.target_log_probs(batch);
     const std::vector<std::size_t> out_of_scope = rows_out_of_scope(routes);
     const std::vector<mike::ScoreRequest> answered_rows = with_facts(batch, routes, in_scope);
-    torch::Tensor answered;
-    {
-      mike::serac::SwappedWeights counterfactual(inner_, fitted_->counterfactual);
-      answered = inner_.target_log_probs(answered_rows).detach();
-    }
+    const torch::Tensor answered =
+        by_counterfactual([&] { return inner_.target_log_probs(answered_rows).detach(); });
     torch::Tensor untouched;
     if (!out_of_scope.empty()) untouched = inner_.target_log_probs(subset(batch, out_of_scope));
     // Back into request order, each row's target positions in one piece.
@@ -190,11 +180,7 @@ class SeracModel : public mike::ForwardingModel {
       // the counterfactual model decodes its own.
       mike::GenerateOptions answered_options = options;
       answered_options.known_tokens.clear();
-      std::vector<std::string> text;
-      {
-        mike::serac::SwappedWeights counterfactual(inner_, fitted_->counterfactual);
-        text = inner_.generate(inputs, answered_options);
-      }
+      const std::vector<std::string> text = by_counterfactual([&] { return inner_.generate(inputs, answered_options); });
       for (std::size_t k = 0; k < in_scope.size(); ++k) out[in_scope[k]] = text[k];
     }
     return out;
@@ -215,6 +201,13 @@ class SeracModel : public mike::ForwardingModel {
       routes.push_back(best[r].item<double>() > routing_.logit_threshold ? static_cast<int>(which[r].item<std::int64_t>())
                                                                           : -1);
     return routes;
+  }
+
+  // `call()` run by the counterfactual model: its weights swapped in for the call.
+  template <class Call>
+  auto by_counterfactual(Call call) -> decltype(call()) {
+    mike::serac::SwappedWeights counterfactual(inner_, fitted_->counterfactual);
+    return call();
   }
 
   static std::vector<std::size_t> rows_in_scope(const std::vector<int>& routes) {
