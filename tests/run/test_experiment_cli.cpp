@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "log/run_log.h"
 #include "process.h"
 
 namespace fs = std::filesystem;
@@ -29,6 +30,18 @@ TEST_CASE("mike run writes a run dir; --resume of a finished run is a no-op; rep
   CHECK(contains(r.out, "reliability.token_acc"));
   for (const char* file : {"config.yaml", "overrides.yaml", "status.yaml", "mike.log", "run.h5", "summary.json"})
     CHECK(fs::exists(root + "/run/" + file));
+  {
+    // Every probe's generation is kept beside its metrics: 2 records, one reliability sample each.
+    auto log = mike::RunLog::open_read_only(root + "/run/run.h5");
+    auto reliability = log->read_generations("reliability");
+    REQUIRE(reliability.size() == 2);
+    CHECK(reliability[0].sample == 0);
+    CHECK(!reliability[0].prompt.empty());
+    CHECK(!reliability[0].answer.empty());
+    CHECK(fs::exists(reliability[0].image));
+    CHECK(log->read_generations("t_locality").size() == 2);
+    CHECK(log->read_generations("t_locality")[0].image.empty());  // text-only probe
+  }
   auto again = run_mike("run --resume " + root + "/run");
   CHECK(again.exit_code == 0);
   CHECK(contains(again.err, "is already done"));

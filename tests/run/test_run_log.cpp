@@ -22,6 +22,11 @@ void write_unit(RunLog& log, std::int64_t edit, bool commit = true) {
   log.append_weight_delta("lm.layers.1.mlp.down_proj.weight", edit, {2, 3}, delta.data());
   std::vector<float> act = {1.0f * edit, 2.0f, 3.0f, 4.0f};
   log.append_activations("lm.layers.1.mlp.down_proj.in", edit, 0, {7, 8}, 2, act.data());
+  const std::string id = "rec" + std::to_string(edit);
+  log.append_generations("i_generality", {{edit, 1, id, 2, "images/e" + std::to_string(edit) + "_v1.png", "Name this.",
+                                           "Varnel Finch", "", "a small finch", "Varnel Finch #" + std::to_string(edit)},
+                                          {edit, 1, id, 3, "images/e_v2.png", "Name this.", "Varnel Finch",
+                                           "A finch.\nA red bird.", "", "Varnel Finch"}});
   if (commit) {
     EditRow row{"rec" + std::to_string(edit), "ent" + std::to_string(edit), 0, "Varnel Finch", 0.25, {{"loss", 0.5}}};
     if (edit == 1) row.stats["steps"] = 12;  // a statistic that appears late gets a NaN-filled column
@@ -45,6 +50,17 @@ TEST_CASE("run.h5 holds attributes, edits, metrics, weights and activations read
     REQUIRE(rows.size() == 3);
     CHECK(rows[2].post == doctest::Approx(0.8));
     CHECK(rows[1].record_id == "rec1");
+    auto generations = log->read_generations("i_generality");
+    REQUIRE(generations.size() == 6);
+    CHECK(generations[2].record_id == "rec1");
+    CHECK(generations[2].sample == 2);
+    CHECK(generations[2].image == "images/e1_v1.png");
+    CHECK(generations[2].pre == "a small finch");
+    CHECK(generations[2].post == "Varnel Finch #1");
+    CHECK(generations[3].pre.empty());
+    CHECK(generations[3].answer == "Varnel Finch");
+    CHECK(generations[3].references == "A finch.\nA red bird.");
+    CHECK(log->generation_probes() == std::vector<std::string>{"i_generality"});
   }
   CHECK_THROWS_WITH(RunLog::create(file), doctest::Contains("use --resume to continue that run"));
   std::string script = R"(
@@ -66,6 +82,11 @@ a = f['activations/lm.layers.1.mlp.down_proj.in']
 assert a['values'].compression == 'gzip' and a['values'].shuffle
 assert a['values'].shape == (6, 2) and list(a['position'][:]) == [7, 8, 7, 8, 7, 8]
 assert list(a['edit'][:]) == [0, 0, 1, 1, 2, 2]
+g = f['generations/i_generality']
+assert [s.decode() for s in g['post'][:]] == ['Varnel Finch #0', 'Varnel Finch', 'Varnel Finch #1', 'Varnel Finch',
+                                              'Varnel Finch #2', 'Varnel Finch'], g['post'][:]
+assert list(g['sample'][:]) == [2, 3] * 3 and list(g['edit'][:]) == [0, 0, 1, 1, 2, 2]
+assert g['prompt'][0].decode() == 'Name this.' and g['image'][4].decode() == 'images/e2_v1.png'
 print('ok')
 )";
   test::write_file(dir + "/check.py", script);
@@ -87,6 +108,7 @@ TEST_CASE("resume cuts every table back to the complete units") {
   CHECK(log->edit_count() == 2);
   CHECK(log->read_metric("reliability.token_acc").size() == 2);
   CHECK(log->weight_rows("lm.layers.1.mlp.down_proj.weight") == 2);
+  CHECK(log->read_generations("i_generality").size() == 4);
   write_unit(*log, 2);
   CHECK(log->edit_count() == 3);
   CHECK(log->read_metric("reliability.token_acc").back().record_id == "rec2");
@@ -120,6 +142,11 @@ TEST_CASE("a writer killed with SIGKILL leaves every committed unit readable") {
   REQUIRE(rows.size() >= 5);
   for (std::size_t i = 0; i < 5; ++i) CHECK(rows[i].post == doctest::Approx(1.0 - 0.1 * static_cast<double>(i)));
   for (const auto& row : rows) CHECK(row.edit < log->edit_count());
+  // Rebuilt from .base + journal: the generations of the committed units, word for word.
+  auto generations = log->read_generations("i_generality");
+  REQUIRE(generations.size() == 2 * static_cast<std::size_t>(log->edit_count()));
+  for (std::size_t i = 0; i < generations.size(); i += 2)
+    CHECK(generations[i].post == "Varnel Finch #" + std::to_string(i / 2));
 }
 
 TEST_CASE("a damaged byte inside a data chunk is an error naming the file, not a wrong number") {

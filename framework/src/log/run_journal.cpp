@@ -15,7 +15,7 @@ namespace mike {
 
 namespace {
 
-enum RecordType : std::uint32_t { kAttribute = 1, kMetric = 2, kWeightDelta = 3, kActivations = 4, kCommit = 5 };
+enum RecordType : std::uint32_t { kAttribute = 1, kMetric = 2, kWeightDelta = 3, kActivations = 4, kCommit = 5, kGenerations = 6 };
 
 std::uint64_t fnv1a(const char* data, std::size_t size) {
   std::uint64_t hash = 1469598103934665603ULL;
@@ -115,6 +115,26 @@ void apply(std::uint32_t type, const std::string& payload, RunLog& log) {
       log.append_metric(name, row);
       return;
     }
+    case kGenerations: {
+      const std::string probe = in.text();
+      const auto count = in.get<std::uint64_t>();
+      if (count > payload.size()) throw Error("journal: bad generation count");  // each row takes > 1 byte
+      std::vector<GenerationRow> rows(count);
+      for (GenerationRow& row : rows) {
+        row.edit = in.get<std::int64_t>();
+        row.checkpoint = in.get<std::int64_t>();
+        row.record_id = in.text();
+        row.sample = in.get<std::int64_t>();
+        row.image = in.text();
+        row.prompt = in.text();
+        row.answer = in.text();
+        row.references = in.text();
+        row.pre = in.text();
+        row.post = in.text();
+      }
+      log.append_generations(probe, rows);
+      return;
+    }
     case kWeightDelta: {
       const std::string param = in.text();
       const auto edit = in.get<std::int64_t>();
@@ -201,6 +221,25 @@ void RunJournal::metric(const std::string& name, const MetricRow& row) {
   w.put(row.pre);
   w.put(row.post);
   append(kMetric, w.bytes());
+}
+
+void RunJournal::generations(const std::string& probe, const std::vector<GenerationRow>& rows) {
+  Writer w;
+  w.text(probe);
+  w.put<std::uint64_t>(rows.size());
+  for (const GenerationRow& row : rows) {
+    w.put(row.edit);
+    w.put(row.checkpoint);
+    w.text(row.record_id);
+    w.put(row.sample);
+    w.text(row.image);
+    w.text(row.prompt);
+    w.text(row.answer);
+    w.text(row.references);
+    w.text(row.pre);
+    w.text(row.post);
+  }
+  append(kGenerations, w.bytes());
 }
 
 void RunJournal::weight_delta(const std::string& param, std::int64_t edit, const std::vector<std::int64_t>& shape,

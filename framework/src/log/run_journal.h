@@ -20,6 +20,7 @@ namespace mike {
 class RunLog;
 struct EditRow;
 struct MetricRow;
+struct GenerationRow;
 
 class RunJournal {
  public:
@@ -31,6 +32,7 @@ class RunJournal {
 
   void attribute(const std::string& name, const std::string& value);
   void metric(const std::string& name, const MetricRow& row);
+  void generations(const std::string& probe, const std::vector<GenerationRow>& rows);
   void weight_delta(const std::string& param, std::int64_t edit, const std::vector<std::int64_t>& shape,
                     const float* data, std::size_t count);
   void activations(const std::string& tap, std::int64_t edit, std::int64_t sample,

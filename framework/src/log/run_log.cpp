@@ -314,6 +314,7 @@ std::unique_ptr<RunLog> RunLog::create_structure(const std::filesystem::path& fi
   create_growing(id, "/edits/step", H5T_NATIVE_INT64, {}, false);
   create_growing(id, "/edits/wall_time_s", H5T_NATIVE_DOUBLE, {}, false);
   ensure_group(id, "/metrics");
+  ensure_group(id, "/generations");
   ensure_group(id, "/weights");
   ensure_group(id, "/activations");
   log->flush();
@@ -402,7 +403,8 @@ std::unique_ptr<RunLog> RunLog::resume(const std::filesystem::path& file) {
       if (name != "stats") set_rows(id, path + "/" + name, complete);
   log->edits_ = static_cast<std::int64_t>(complete);
   // Everything else: keep rows of complete units only.
-  for (const std::string& top : {std::string("/metrics"), std::string("/weights"), std::string("/activations")}) {
+  for (const std::string& top : {std::string("/metrics"), std::string("/generations"), std::string("/weights"),
+                                 std::string("/activations")}) {
     for (const std::string& name : children(id, top)) {
       std::string group = top + "/" + name;
       auto edit = read_column<std::int64_t>(id, group + "/edit", H5T_NATIVE_INT64);
@@ -494,6 +496,47 @@ void RunLog::append_metric(const std::string& name, const MetricRow& row) {
   append_rows(file_, group + "/pre", H5T_NATIVE_DOUBLE, 1, &row.pre);
   append_rows(file_, group + "/post", H5T_NATIVE_DOUBLE, 1, &row.post);
   append_rows(file_, group + "/edit", H5T_NATIVE_INT64, 1, &row.edit);
+}
+
+void RunLog::append_generations(const std::string& probe, const std::vector<GenerationRow>& rows) {
+  Timer timer(seconds_writing_);
+  if (rows.empty()) return;
+  if (journal_) journal_->generations(probe, rows);
+  const std::string group = "/generations/" + object_name(probe);
+  hid_t strings = columns_->strings;
+  if (!exists(file_, group)) {
+    ensure_group(file_, group);
+    create_growing(file_, group + "/edit", H5T_NATIVE_INT64, {}, false);
+    create_growing(file_, group + "/checkpoint", H5T_NATIVE_INT64, {}, false);
+    create_growing(file_, group + "/sample", H5T_NATIVE_INT64, {}, false);
+    for (const char* column : {"record_id", "image", "prompt", "answer", "references", "pre", "post"})
+      create_growing(file_, group + "/" + column, strings, {}, false);
+  }
+  const hsize_t n = rows.size();
+  std::vector<std::int64_t> edit, checkpoint, sample;
+  std::vector<const char*> record, image, prompt, answer, references, pre, post;
+  for (const GenerationRow& row : rows) {
+    edit.push_back(row.edit);
+    checkpoint.push_back(row.checkpoint);
+    sample.push_back(row.sample);
+    record.push_back(row.record_id.c_str());
+    image.push_back(row.image.c_str());
+    prompt.push_back(row.prompt.c_str());
+    answer.push_back(row.answer.c_str());
+    references.push_back(row.references.c_str());
+    pre.push_back(row.pre.c_str());
+    post.push_back(row.post.c_str());
+  }
+  append_rows(file_, group + "/checkpoint", H5T_NATIVE_INT64, n, checkpoint.data());
+  append_rows(file_, group + "/sample", H5T_NATIVE_INT64, n, sample.data());
+  append_rows(file_, group + "/record_id", strings, n, record.data());
+  append_rows(file_, group + "/image", strings, n, image.data());
+  append_rows(file_, group + "/prompt", strings, n, prompt.data());
+  append_rows(file_, group + "/answer", strings, n, answer.data());
+  append_rows(file_, group + "/references", strings, n, references.data());
+  append_rows(file_, group + "/pre", strings, n, pre.data());
+  append_rows(file_, group + "/post", strings, n, post.data());
+  append_rows(file_, group + "/edit", H5T_NATIVE_INT64, n, edit.data());  // last, as in append_metric
 }
 
 void RunLog::append_weight_delta(const std::string& param, std::int64_t edit, const std::vector<std::int64_t>& shape,
@@ -605,6 +648,36 @@ std::vector<MetricRow> RunLog::read_metric(const std::string& name) const {
 }
 
 std::vector<std::string> RunLog::metric_names() const { return children(file_, "/metrics"); }
+
+std::vector<GenerationRow> RunLog::read_generations(const std::string& probe) const {
+  const std::string group = "/generations/" + object_name(probe);
+  std::vector<GenerationRow> rows;
+  if (!exists(file_, group)) return rows;
+  std::vector<std::int64_t> edit, checkpoint, sample;
+  std::vector<std::string> record, image, prompt, answer, references, pre, post;
+  try {
+    edit = read_column<std::int64_t>(file_, group + "/edit", H5T_NATIVE_INT64);
+    checkpoint = read_column<std::int64_t>(file_, group + "/checkpoint", H5T_NATIVE_INT64);
+    sample = read_column<std::int64_t>(file_, group + "/sample", H5T_NATIVE_INT64);
+    record = read_strings(file_, group + "/record_id");
+    image = read_strings(file_, group + "/image");
+    prompt = read_strings(file_, group + "/prompt");
+    answer = read_strings(file_, group + "/answer");
+    references = read_strings(file_, group + "/references");
+    pre = read_strings(file_, group + "/pre");
+    post = read_strings(file_, group + "/post");
+  } catch (const Error& e) {
+    throw_damaged(path_, e.what());
+  }
+  const std::size_t n = std::min({edit.size(), checkpoint.size(), sample.size(), record.size(), image.size(),
+                                  prompt.size(), answer.size(), references.size(), pre.size(), post.size()});
+  for (std::size_t i = 0; i < n; ++i)
+    rows.push_back({edit[i], checkpoint[i], record[i], sample[i], image[i], prompt[i], answer[i], references[i],
+                    pre[i], post[i]});
+  return rows;
+}
+
+std::vector<std::string> RunLog::generation_probes() const { return children(file_, "/generations"); }
 
 std::int64_t RunLog::weight_rows(const std::string& param) const {
   std::string path = "/weights/" + object_name(param) + "/edit";

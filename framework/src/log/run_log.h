@@ -41,6 +41,21 @@ struct MetricRow {
   double post = 0.0;
 };
 
+// One greedy generation of a probe sample, before and after the edit: what
+// the exact-match and caption metrics judged, kept so that a reader (and
+// `mike human export`, which rates ELC captions) sees the words themselves.
+struct GenerationRow {
+  std::int64_t edit = 0;        // as MetricRow
+  std::int64_t checkpoint = 0;  // as MetricRow
+  std::string record_id;
+  std::int64_t sample = 0;  // the sample's index among its record's probe samples (I-Gen has several)
+  std::string image;        // the probe's image path as the run read it ("" for text-only probes)
+  std::string prompt;
+  std::string answer;      // what the generation must say (exact match / ELC mention)
+  std::string references;  // ELC reference captions, one per line ("" for other tasks)
+  std::string pre, post;   // the unedited and the edited model's generation
+};
+
 class RunLog {
  public:
   // Creates `file` (fails if it exists). It appears only with its structure
@@ -67,6 +82,8 @@ class RunLog {
   std::int64_t edit_count() const { return edits_; }
 
   void append_metric(const std::string& name, const MetricRow& row);
+  // Rows of `/generations/<probe>` (one call per evaluation and probe).
+  void append_generations(const std::string& probe, const std::vector<GenerationRow>& rows);
   // `shape` excludes the leading row dimension; `data` holds product(shape) floats.
   void append_weight_delta(const std::string& param, std::int64_t edit, const std::vector<std::int64_t>& shape,
                            const float* data);
@@ -81,6 +98,8 @@ class RunLog {
   // Per-record metric values already logged (for summaries after a resume).
   std::vector<MetricRow> read_metric(const std::string& name) const;
   std::vector<std::string> metric_names() const;
+  std::vector<GenerationRow> read_generations(const std::string& probe) const;
+  std::vector<std::string> generation_probes() const;  // empty for a log written before generations were kept
   std::int64_t weight_rows(const std::string& param) const;
 
   void flush();

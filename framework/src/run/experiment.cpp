@@ -145,6 +145,7 @@ RunnerOptions runner_options(const Config& config) {
   options.steps = protocol.get_or<int>("steps", 4);
   options.log_taps = config.get_or<std::vector<std::string>>("log.taps", {});
   options.log_weights = config.get_or<bool>("log.weights", true);
+  options.log_generations = config.get_or<bool>("log.generations", true);
   options.probe_metrics = probe_metrics(config, options.task);
   return options;
 }

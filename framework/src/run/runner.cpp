@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 
 #include "launch/interrupt.h"
 #include "mike/error.h"
@@ -127,9 +128,18 @@ void Runner::evaluate_records(Model& model, const std::vector<std::size_t>& reco
   auto start = std::chrono::steady_clock::now();
   auto post = evaluator_.evaluate(model, plugins_.model_label, samples, options_.log_taps, sink);
   timing_.post_eval_s += seconds_since(start);
+  std::map<std::string, std::vector<GenerationRow>> generations;  // by probe
   for (std::size_t i = 0; i < samples.size(); ++i) {
     const ProbeSample& sample = samples[i];
     const SampleOutput& before = pre_[origin[i].first][origin[i].second];
+    if (options_.log_generations) {
+      std::string references;
+      for (const std::string& reference : sample.references) references += (references.empty() ? "" : "\n") + reference;
+      generations[sample.probe].push_back({edit, checkpoint, records_[sample.record].id,
+                                           static_cast<std::int64_t>(origin[i].second), sample.image.string(),
+                                           sample.prompt, sample.answer, references, before.generated,
+                                           post[i].generated});
+    }
     MetricInput input;
     input.probe = sample.probe;
     input.target = sample.answer;
@@ -160,6 +170,7 @@ void Runner::evaluate_records(Model& model, const std::vector<std::size_t>& reco
       }
     }
   }
+  for (const auto& [probe, rows] : generations) log_.append_generations(probe, rows);
 }
 
 void Runner::log_weights(const EditedModel& edited, Model& model, std::int64_t edit) {

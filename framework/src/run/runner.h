@@ -42,6 +42,7 @@ struct RunnerOptions {
   int steps = 4;                        // multi_step: images per entity
   std::vector<std::string> log_taps;    // activations to record during post-edit scoring
   bool log_weights = true;              // record weight deltas of parametric edits
+  bool log_generations = true;          // record every probe's greedy generation, pre and post (/generations)
   // probe -> names of the metrics (keys of Plugins::metrics) applied to its samples
   std::map<std::string, std::vector<std::string>> probe_metrics;
 };
