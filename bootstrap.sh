@@ -24,11 +24,13 @@ packages=(
   libboost-dev libboost-program-options-dev libboost-filesystem-dev
   libyaml-cpp-dev libhdf5-dev hdf5-tools libspdlog-dev doctest-dev
   nlohmann-json3-dev libstb-dev libjpeg-dev libsentencepiece-dev libbenchmark-dev
-  python3-h5py python3-numpy python3-torch python3-nltk python3-sentencepiece python3-pil gnuplot-nox
+  python3-h5py python3-numpy python3-torch python3-nltk python3-sentencepiece python3-pil python3-sklearn gnuplot-nox
   slurmctld slurmd slurm-client munge
 )
 # libFuzzer comes with clang only; the fuzz targets need nothing else extra.
 [ "${1:-}" = fuzz ] && packages+=(clang-14 libfuzzer-14-dev)
+# The suite tests the human-evaluation rating sheet in a headless browser.
+case "${1:-}" in test | sanitize) packages+=(chromium) ;; esac
 
 missing=()
 for p in "${packages[@]}"; do

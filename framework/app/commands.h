@@ -50,5 +50,6 @@ int cmd_pretrain(const std::vector<std::string>& args, CommonOptions& common);
 int cmd_report(const std::vector<std::string>& args, CommonOptions& common);
 int cmd_sweep(const std::vector<std::string>& args, CommonOptions& common);
 int cmd_model(const std::vector<std::string>& args, CommonOptions& common);
+int cmd_human(const std::vector<std::string>& args, CommonOptions& common);
 
 }  // namespace mike::cli

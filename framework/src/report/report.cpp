@@ -11,6 +11,7 @@
 
 #include "mike/error.h"
 #include "report/comparison_table.h"
+#include "report/job_dirs.h"
 #include "report/record_totals.h"
 
 namespace fs = std::filesystem;
@@ -45,50 +46,11 @@ const std::vector<Column>& columns() {
   return table;
 }
 
-std::vector<std::pair<std::string, std::string>> parse_overrides_file(const fs::path& file);
-
 struct Job {
   fs::path dir;
   json summary;
   std::vector<std::pair<std::string, std::string>> keys;  // swept key -> value
 };
-
-// overrides.yaml is what `mike run` wrote: a list of "key=value" strings (or
-// a map of them). Anything else is named with its position and the fix.
-std::vector<std::pair<std::string, std::string>> read_overrides(const fs::path& dir) {
-  const fs::path file = dir / "overrides.yaml";
-  if (!fs::exists(file)) return {};
-  try {
-    return parse_overrides_file(file);
-  } catch (const YAML::Exception& e) {
-    std::string where = e.mark.is_null() ? std::string()
-                                         : ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1);
-    throw DataError("report: " + file.string() + where + ": not the overrides list `mike run` writes (" + e.msg +
-                    "); fix: restore it as a YAML list of key=value strings (e.g. `- editor.lr=0.5`), or move it "
-                    "aside: the report then shows that job without its overrides");
-  }
-}
-
-std::vector<std::pair<std::string, std::string>> parse_overrides_file(const fs::path& file) {
-  std::vector<std::pair<std::string, std::string>> out;
-  YAML::Node node = YAML::LoadFile(file.string());
-  auto add = [&](std::string text) {
-    while (!text.empty() && (text[0] == '+' || text[0] == '~')) text.erase(0, 1);
-    auto eq = text.find('=');
-    if (eq == std::string::npos) return;
-    out.emplace_back(text.substr(0, eq), text.substr(eq + 1));
-  };
-  if (node.IsSequence())
-    for (const auto& item : node) add(item.as<std::string>());
-  else if (node.IsMap())
-    for (const auto& kv : node) {
-      if (kv.second.IsSequence())
-        for (const auto& item : kv.second) add(item.as<std::string>());
-      else if (kv.second.IsScalar())
-        out.emplace_back(kv.first.as<std::string>(), kv.second.as<std::string>());
-    }
-  return out;
-}
 
 // Throws DataError naming `file` and the key path unless `value` has type `type`.
 void expect_type(const fs::path& file, const json& value, json::value_t type, const std::string& key,
@@ -232,20 +194,7 @@ ReportFiles write_report(const fs::path& dir, bool plots) {
   if (!fs::is_directory(dir)) throw UsageError("report: '" + dir.string() + "' is not a directory");
   std::vector<Job> jobs;
   std::vector<fs::path> summaries;
-  if (fs::exists(dir / "summary.json")) {
-    summaries.push_back(dir / "summary.json");
-  } else {
-    for (const auto& entry : fs::recursive_directory_iterator(dir))
-      if (entry.path().filename() == "summary.json") summaries.push_back(entry.path());
-  }
-  std::sort(summaries.begin(), summaries.end(), [](const fs::path& a, const fs::path& b) {
-    // Job dirs are numbered: compare numerically where both are numbers.
-    std::string x = a.parent_path().filename().string(), y = b.parent_path().filename().string();
-    bool nx = !x.empty() && std::all_of(x.begin(), x.end(), ::isdigit);
-    bool ny = !y.empty() && std::all_of(y.begin(), y.end(), ::isdigit);
-    if (nx && ny && a.parent_path().parent_path() == b.parent_path().parent_path()) return std::stoll(x) < std::stoll(y);
-    return a < b;
-  });
+  for (const fs::path& job_dir : find_job_dirs(dir)) summaries.push_back(job_dir / "summary.json");
   if (summaries.empty())
     throw UsageError("report: no summary.json under '" + dir.string() +
                      "'; point it at a finished run (outputs/<date>/<time>) or sweep (multirun/<date>/<time>)");
@@ -261,7 +210,7 @@ ReportFiles write_report(const fs::path& dir, bool plots) {
                       job.dir.string() + "` to write it again from run.h5");
     }
     check_summary_shape(file, job.summary);
-    job.keys = read_overrides(job.dir);
+    job.keys = read_overrides(job.dir, "report");
     jobs.push_back(std::move(job));
   }
   auto key_value = [](const Job& job, const std::string& key) -> std::string {
