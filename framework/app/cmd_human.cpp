@@ -1,10 +1,13 @@
-// `mike human export`: the blinded rating sheet for human evaluation of ELC
-// captions (human/rating_sheet.h, docs/human_eval.md).
+// `mike human export|import`: the blinded rating sheet for human evaluation
+// of ELC captions, and the scores, agreement and correlations of its ratings
+// (human/rating_sheet.h, human/human_scores.h, docs/human_eval.md).
 #include <cstdio>
 #include <iostream>
 
 #include "commands.h"
+#include "human/human_scores.h"
 #include "human/rating_sheet.h"
+#include "system/text_file.h"
 #include "mike/error.h"
 
 namespace po = boost::program_options;
@@ -18,7 +21,10 @@ const char* const kHumanUsage =
     "actions:\n"
     "  export DIR --out OUT [--per-system N] [--seed S]\n"
     "                      a blinded offline rating sheet (OUT/sheet/) of the ELC captions of the task=elc\n"
-    "                      run(s) under DIR, and its key (OUT/key.csv, for the researcher only)\n";
+    "                      run(s) under DIR, and its key (OUT/key.csv, for the researcher only)\n"
+    "  import RATINGS.csv... --key KEY [--out REPORT.md]\n"
+    "                      per-system human scores with CIs, inter-rater agreement, and Spearman's rho of the\n"
+    "                      ratings with mention / BLEU-4 / ROUGE-L\n";
 
 int human_export(const std::vector<std::string>& args, CommonOptions& common) {
   po::options_description desc("mike human export DIR --out OUT");
@@ -49,6 +55,36 @@ int human_export(const std::vector<std::string>& args, CommonOptions& common) {
   return 0;
 }
 
+int human_import(const std::vector<std::string>& args, CommonOptions& common) {
+  po::options_description desc("mike human import RATINGS.csv... --key KEY");
+  desc.add_options()                                                                          //
+      ("help,h", "show help")                                                                 //
+      ("ratings", po::value<std::vector<std::string>>(), "ratings CSV files (one or more raters each)")  //
+      ("key", po::value<std::string>(), "the key.csv `mike human export` wrote with the sheet")        //
+      ("out,o", po::value<std::string>(), "also write the report here (a new file)");
+  po::positional_options_description positional;
+  positional.add("ratings", -1);
+  auto vm = parse_command("human import", args, desc, positional, common);
+  if (vm.count("help")) {
+    std::cout << desc;
+    return 0;
+  }
+  if (!vm.count("ratings") || !vm.count("key"))
+    throw UsageError("human import: usage: mike human import RATINGS.csv... --key KEY");
+  std::vector<std::filesystem::path> files;
+  for (const std::string& file : vm["ratings"].as<std::vector<std::string>>()) files.emplace_back(file);
+  const std::filesystem::path out = vm.count("out") ? vm["out"].as<std::string>() : std::string();
+  if (!out.empty() && std::filesystem::exists(out))
+    throw UsageError("human import: '" + out.string() + "' exists; it is never overwritten; fix: give --out a new file");
+  const HumanScores scores = import_ratings(files, vm["key"].as<std::string>());
+  std::printf("%s", scores.markdown.c_str());
+  if (!out.empty()) {
+    write_text_file(out, scores.markdown);
+    std::printf("\nreport: %s\n", out.c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int cmd_human(const std::vector<std::string>& args, CommonOptions& common) {
@@ -59,7 +95,8 @@ int cmd_human(const std::vector<std::string>& args, CommonOptions& common) {
   const std::string action = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (action == "export") return human_export(rest, common);
-  throw UsageError("human: unknown action '" + action + "'; use export\n\n" + kHumanUsage);
+  if (action == "import") return human_import(rest, common);
+  throw UsageError("human: unknown action '" + action + "'; use export or import\n\n" + kHumanUsage);
 }
 
 }  // namespace mike::cli

@@ -31,7 +31,7 @@ const std::map<std::string, Subcommand>& subcommands() {
       {"data", {cmd_data, "make, validate and inspect datasets (synth, validate, stats)"}},
       {"fit", {cmd_fit, "train a trained editor (MEND, SERAC, KE) on the train split and cache it"}},
       {"pretrain", {cmd_pretrain, "pretrain a model preset on the synthetic world"}},
-      {"human", {cmd_human, "human evaluation of ELC captions: a blinded rating sheet (export)"}},
+      {"human", {cmd_human, "human evaluation of ELC captions: a blinded rating sheet (export), its ratings scored (import)"}},
       {"report", {cmd_report, "collect run/sweep results into tables and plots"}},
       {"plugins", {cmd_plugins, "list discovered plugins, or show one (list, info NAME)"}},
       {"sweep", {cmd_sweep, "show the state of a sweep's jobs (status DIR)"}},

@@ -166,3 +166,52 @@ document.getElementById('sheet').addEventListener('load', function () {
                 std::to_string(1 + (i - 1) % 5) + "," + std::to_string(5 - (i - 1) % 5) + "\n";
   CHECK(csv == expected);
 }
+
+TEST_CASE("human import scores each system with CIs, measures agreement and correlates with the automatic metrics") {
+  const std::string root = elc_sweep();
+  const std::string dir = root + "/import";
+  REQUIRE(run_mike("human export " + root + "/sweep --out " + dir + " --per-system 3 --seed 5").exit_code == 0);
+  const auto key = csv_lines(mike::test::read_file(dir + "/key.csv"));
+  // Two raters who agree: names = 1 exactly for the lr=0.5 captions, describes
+  // alternates 2/4 by caption, fluent 5 everywhere; the second rater leaves
+  // the last caption unrated.
+  std::string a = "rater,item_id,names,describes,fluent\n", b = a;
+  for (std::size_t i = 1; i < key.size(); ++i) {
+    const std::string row = key[i][0] + "," + (key[i][1] == "editor.lr=0.5" ? "1" : "0") + "," + (i % 2 ? "2" : "4") + ",5\n";
+    a += "ann," + row;
+    b += i + 1 < key.size() ? "bob," + row : "bob," + key[i][0] + ",,,\n";
+  }
+  mike::test::write_file(dir + "/ann.csv", a);
+  mike::test::write_file(dir + "/bob.csv", b);
+  auto r = run_mike("human import " + dir + "/ann.csv " + dir + "/bob.csv --key " + dir + "/key.csv --out " + dir + "/human.md");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(contains(r.out, "Raters: ann, bob (2). Captions rated: 9."));
+  CHECK(contains(r.out, "| editor.lr=0.5 | 1.000 [1.000, 1.000] |"));
+  CHECK(contains(r.out, "| editor.lr=0.05 | 0.000 [0.000, 0.000] |"));
+  CHECK(contains(r.out, "| unedited | 0.000 [0.000, 0.000] |"));
+  CHECK(contains(r.out, "| names | 1.000 | 1.000 | 8 |"));      // alpha, kappa, captions both rated
+  CHECK(contains(r.out, "| describes | 1.000 | 1.000 | 8 |"));
+  CHECK(contains(r.out, "| fluent | n/a | n/a | 8 |"));          // one value only: no expected disagreement
+  CHECK(contains(r.out, "Spearman's rho"));
+  CHECK(mike::test::read_file(dir + "/human.md") + "\nreport: " + dir + "/human.md\n" == r.out);
+  auto again = run_mike("human import " + dir + "/ann.csv --key " + dir + "/key.csv --out " + dir + "/human.md");
+  CHECK(again.exit_code != 0);
+  CHECK(contains(again.err, "never overwritten"));
+
+  // Bad ratings: one line each, naming file:line and the fix.
+  mike::test::write_file(dir + "/off_scale.csv", "rater,item_id,names,describes,fluent\nann," + key[1][0] + ",7,3,3\n");
+  auto off = run_mike("human import " + dir + "/off_scale.csv --key " + dir + "/key.csv");
+  CHECK(off.exit_code != 0);
+  CHECK(contains(off.err, "off_scale.csv:2: names is '7'; use a whole number from 0 to 1"));
+  mike::test::write_file(dir + "/unknown.csv", "rater,item_id,names,describes,fluent\nann,c9999,1,3,3\n");
+  auto unknown = run_mike("human import " + dir + "/unknown.csv --key " + dir + "/key.csv");
+  CHECK(unknown.exit_code != 0);
+  CHECK(contains(unknown.err, "unknown.csv:2: item 'c9999' is not in the key"));
+  auto twice = run_mike("human import " + dir + "/ann.csv " + dir + "/ann.csv --key " + dir + "/key.csv");
+  CHECK(twice.exit_code != 0);
+  CHECK(contains(twice.err, "ann rated " + key[1][0] + " already (" + dir + "/ann.csv:2)"));
+  mike::test::write_file(dir + "/torn.csv", "rater,item_id,names,describes,fluent\nann,\"" + key[1][0] + ",1,3\n");
+  auto torn = run_mike("human import " + dir + "/torn.csv --key " + dir + "/key.csv");
+  CHECK(torn.exit_code != 0);
+  CHECK(contains(torn.err, "torn.csv:2: a quoted field is never closed"));
+}
