@@ -31,8 +31,8 @@ TEST_CASE("--version names mike, git, LibTorch and the BLAS in use") {
 TEST_CASE("unknown subcommands and options exit 2 with the error and usage") {
   auto r = run_mike("frobnicate");
   CHECK(r.exit_code == 2);
-  CHECK(contains(r.err, "mike: error: unknown command 'frobnicate'; available commands: data, fit, model, "
-                        "plugins, pretrain, report, run, sweep"));
+  CHECK(contains(r.err, "mike: error: unknown command 'frobnicate'; available commands: data, fit, human, "
+                        "model, plugins, pretrain, report, run, sweep"));
   CHECK(contains(r.err, "usage: mike"));
   auto o = run_mike("--bogus");
   CHECK(o.exit_code == 2);
