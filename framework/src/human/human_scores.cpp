@@ -67,6 +67,8 @@ std::optional<int> parse_rating(const CsvTable& table, const CsvRow& row, std::s
 HumanScores import_ratings(const std::vector<fs::path>& ratings, const fs::path& key_file) {
   if (ratings.empty()) throw UsageError("human import: which ratings? usage: mike human import RATINGS.csv... --key KEY");
   const auto& criteria = rating_criteria();
+  if (criteria.size() != kCriteria) throw Error("human import: built with " + std::to_string(criteria.size()) +
+                                               " rating criteria but scores " + std::to_string(kCriteria));
 
   // The key: item -> system, record, automatic scores.
   const CsvTable key = read_csv(key_file);
