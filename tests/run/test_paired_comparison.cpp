@@ -100,8 +100,8 @@ TEST_CASE("a comparison table shows both means, the paired CI, p and Holm's p, a
   a["t_locality.top1_agreement"] = system(30, 1, [](int, int) { return 1.0; });
   b["t_locality.top1_agreement"] = system(29, 1, [](int, int) { return 1.0; });
   auto comparison = compare_systems("rome", a, "ft", b,
-                                    {{"Rel EM", "reliability.exact_match"}, {"T-Loc", "t_locality.top1_agreement"},
-                                     {"M-Loc", "m_locality.top1_agreement"}});
+                                    {{"Rel EM", {"reliability.exact_match"}}, {"T-Loc", {"t_locality.top1_agreement"}},
+                                     {"M-Loc", {"m_locality.top1_agreement"}}});
   REQUIRE(comparison.rows.size() == 2);  // M-Loc is in neither
   const std::string md = format_comparison(comparison);
   CHECK(md.find("### rome vs ft\n") != std::string::npos);
@@ -110,4 +110,23 @@ TEST_CASE("a comparison table shows both means, the paired CI, p and Holm's p, a
         std::string::npos);
   CHECK(md.find("| T-Loc | 1.000 | 1.000 | not paired: not evaluated on the same records (30 and 29 records, 29 "
                 "shared) | – | – | – |") != std::string::npos);
+}
+
+TEST_CASE("a report column pairs the metric each system shows in it, and names both when they differ") {
+  // A VNA run shows Rel EM as exact_match, an ELC run as mention (report.cpp's columns).
+  std::map<std::string, RecordTotals> vna, elc;
+  vna["reliability.exact_match"] = system(20, 1, [](int r, int) { return r < 15 ? 1.0 : 0.0; });
+  elc["reliability.mention"] = system(20, 1, [](int r, int) { return r < 5 ? 1.0 : 0.0; });
+  elc["reliability.bleu4"] = system(20, 1, [](int, int) { return 0.5; });
+  auto comparison = compare_systems("vna", vna, "elc", elc,
+                                    {{"Rel EM", {"reliability.exact_match", "reliability.mention"}},
+                                     {"Rel BLEU-4", {"reliability.bleu4"}}});
+  REQUIRE(comparison.rows.size() == 1);  // BLEU-4: the VNA run has none
+  CHECK(comparison.rows[0].metric_a == "reliability.exact_match");
+  CHECK(comparison.rows[0].metric_b == "reliability.mention");
+  CHECK(comparison.rows[0].result.paired);
+  CHECK(comparison.rows[0].result.difference == doctest::Approx(0.5));
+  const std::string md = format_comparison(comparison);
+  CHECK(md.find("| Rel EM (reliability.exact_match vs reliability.mention) | 0.750 | 0.250 | +0.500 [") !=
+        std::string::npos);
 }

@@ -6,7 +6,7 @@ namespace mike {
 
 Comparison compare_systems(const std::string& label_a, const std::map<std::string, RecordTotals>& a,
                            const std::string& label_b, const std::map<std::string, RecordTotals>& b,
-                           const std::vector<std::pair<std::string, std::string>>& metrics,
+                           const std::vector<std::pair<std::string, std::vector<std::string>>>& columns,
                            const BootstrapOptions& options) {
   Comparison out;
   out.label_a = label_a;
@@ -21,12 +21,18 @@ Comparison compare_systems(const std::string& label_a, const std::map<std::strin
   };
   std::vector<double> p;
   std::vector<std::size_t> paired_rows;
-  for (const auto& [title, metric] : metrics) {
-    auto ia = a.find(metric), ib = b.find(metric);
+  auto first_present = [](const std::map<std::string, RecordTotals>& system, const std::vector<std::string>& names) {
+    for (const std::string& name : names)
+      if (auto it = system.find(name); it != system.end()) return it;
+    return system.end();
+  };
+  for (const auto& [title, candidates] : columns) {
+    auto ia = first_present(a, candidates), ib = first_present(b, candidates);
     if (ia == a.end() || ib == b.end()) continue;
     ComparisonRow row;
     row.title = title;
-    row.metric = metric;
+    row.metric_a = ia->first;
+    row.metric_b = ib->first;
     row.mean_a = mean_of(ia->second);
     row.mean_b = mean_of(ib->second);
     row.result = compare_paired(ia->second, ib->second, options);
@@ -67,7 +73,10 @@ std::string format_comparison(const Comparison& comparison, const BootstrapOptio
   };
   for (const ComparisonRow& row : comparison.rows) {
     char buf[256];
-    std::snprintf(buf, sizeof buf, "| %s | %.3f | %.3f | ", row.title.c_str(), row.mean_a, row.mean_b);
+    // A column that shows different metrics for the two says which (e.g. VNA's exact match against ELC's mention).
+    const std::string title = row.metric_a == row.metric_b ? row.title
+                                                           : row.title + " (" + row.metric_a + " vs " + row.metric_b + ")";
+    std::snprintf(buf, sizeof buf, "| %s | %.3f | %.3f | ", title.c_str(), row.mean_a, row.mean_b);
     md += buf;
     if (!row.result.paired) {
       md += "not paired: " + row.result.why_not + " | – | – | – |\n";

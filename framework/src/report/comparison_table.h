@@ -13,7 +13,8 @@ namespace mike {
 
 struct ComparisonRow {
   std::string title;   // the report column ("Rel EM")
-  std::string metric;  // the run.h5 metric it shows ("reliability.exact_match")
+  std::string metric_a, metric_b;  // the run.h5 metric it shows for each ("reliability.exact_match"): the
+                                   // same, unless the systems ran tasks whose column has different metrics
   double mean_a = 0.0, mean_b = 0.0;
   PairedComparison result;
   double p_holm = 1.0;  // Holm-adjusted over the paired rows of this table
@@ -24,11 +25,13 @@ struct Comparison {
   std::vector<ComparisonRow> rows;
 };
 
-// One row per (title, metric) present in both systems; Holm over the rows
-// that pair.
+// One row per report column that both systems have: `columns` gives each
+// title with its candidate metrics, and each system shows the first one it
+// has (as the report's cell does), so a VNA run's Rel EM (exact_match) pairs
+// with an ELC run's (mention) on the same records. Holm over the rows that pair.
 Comparison compare_systems(const std::string& label_a, const std::map<std::string, RecordTotals>& a,
                            const std::string& label_b, const std::map<std::string, RecordTotals>& b,
-                           const std::vector<std::pair<std::string, std::string>>& metrics,
+                           const std::vector<std::pair<std::string, std::vector<std::string>>>& columns,
                            const BootstrapOptions& options = {});
 
 // "### A vs B" and the table; rows that do not pair say why.

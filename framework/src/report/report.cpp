@@ -144,9 +144,8 @@ std::vector<std::pair<std::size_t, std::size_t>> compared_pairs(std::size_t jobs
 
 // The paired comparisons of a multi-job report, as Markdown sections.
 std::string comparisons_markdown(const std::vector<fs::path>& dirs, const std::vector<std::string>& labels) {
-  std::vector<std::pair<std::string, std::string>> metrics;
-  for (const Column& column : columns())
-    for (const std::string& name : column.metrics) metrics.emplace_back(column.title, name);
+  std::vector<std::pair<std::string, std::vector<std::string>>> metrics;
+  for (const Column& column : columns()) metrics.emplace_back(column.title, column.metrics);
   std::vector<std::map<std::string, RecordTotals>> totals(dirs.size());
   std::vector<std::string> missing(dirs.size());
   for (std::size_t j = 0; j < dirs.size(); ++j) {
