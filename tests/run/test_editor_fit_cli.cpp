@@ -95,3 +95,23 @@ TEST_CASE("fit errors: a damaged cache file, no train split, an editor with noth
   CHECK(ft.exit_code == 0);
   CHECK(contains(ft.out, "editor ft is not a trained editor"));
 }
+
+TEST_CASE("SIGTERM during a fit ends the run at the fit's next step, as interrupted, with nothing cached") {
+  const Setup s;
+  // 200,000 MEND steps would take many minutes: only the fit's own stop
+  // check can end the run within the 60 s allowed below.
+  const std::string run_dir = s.dir + "/run";
+  const auto r = run_command(
+      "(" + s.mike("run", "editor.fit_steps=200000 out_dir=" + run_dir) + ") & pid=$!; "
+      "for i in $(seq 1 600); do [ -f " + run_dir + "/status.yaml ] && break; sleep 0.1; done; sleep 3; "
+      "kill -TERM $pid; start=$(date +%s); "
+      "( sleep 60; kill -KILL $pid 2>/dev/null ) & guard=$!; "
+      "wait $pid; rc=$?; kill $guard 2>/dev/null; echo \"rc=$rc seconds=$(( $(date +%s) - start ))\"");
+  CHECK_MESSAGE(contains(r.out, "rc=130 "), r.out, r.err);
+  const std::string status = mike::test::read_file(run_dir + "/status.yaml");
+  CHECK_MESSAGE(contains(status, "interrupted"), status);
+  bool cached = false;
+  if (fs::exists(s.cache + "/fit"))
+    for (const auto& entry : fs::directory_iterator(s.cache + "/fit")) cached = cached || entry.is_regular_file();
+  CHECK_FALSE(cached);
+}
