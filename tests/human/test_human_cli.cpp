@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "human/csv_table.h"
 #include "process.h"
 
 namespace fs = std::filesystem;
@@ -28,23 +29,11 @@ std::string run_args(const std::string& root, const std::string& task, const std
          "data.synth.image_size=16 data.synth.images_per_entity=4 threads=1 task=" + task;
 }
 
-std::vector<std::vector<std::string>> csv_lines(const std::string& text) {
-  // The files here have no quoted line breaks in the columns read.
-  std::vector<std::vector<std::string>> rows;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> fields;
-    std::string field;
-    bool quoted = false;
-    for (char c : line) {
-      if (c == '"') quoted = !quoted;
-      else if (c == ',' && !quoted) fields.push_back(field), field.clear();
-      else field += c;
-    }
-    fields.push_back(field);
-    rows.push_back(fields);
-  }
+// A CSV file as its header row, then its rows, read with the reader `mike human import` uses.
+std::vector<std::vector<std::string>> csv_lines(const std::string& file) {
+  const mike::CsvTable table = mike::read_csv(file);
+  std::vector<std::vector<std::string>> rows = {table.header};
+  for (const mike::CsvRow& row : table.rows) rows.push_back(row.fields);
   return rows;
 }
 
@@ -67,8 +56,8 @@ TEST_CASE("human export writes a blinded sheet of every system's caption per ent
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   CHECK(contains(r.out, "3 entities x 3 systems = 9 captions to rate"));
   const std::string sheet = mike::test::read_file(root + "/rating/sheet/sheet.html");
-  const auto key = csv_lines(mike::test::read_file(root + "/rating/key.csv"));
-  const auto items = csv_lines(mike::test::read_file(root + "/rating/sheet/items.csv"));
+  const auto key = csv_lines(root + "/rating/key.csv");
+  const auto items = csv_lines(root + "/rating/sheet/items.csv");
   REQUIRE(key.size() == 10);
   REQUIRE(items.size() == 10);
   CHECK(key[0] == std::vector<std::string>{"item_id", "system", "job_dir", "record_id", "mention", "bleu4", "rouge_l"});
@@ -159,7 +148,7 @@ document.getElementById('sheet').addEventListener('load', function () {
   // --dump-dom escapes the text: &quot; stays as it is inside <pre>, only & < > are entities.
   for (const auto& [entity, text] : std::vector<std::pair<std::string, std::string>>{{"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}})
     for (std::size_t at = csv.find(entity); at != std::string::npos; at = csv.find(entity, at + 1)) csv.replace(at, entity.size(), text);
-  const auto key = csv_lines(mike::test::read_file(root + "/browser/key.csv"));
+  const auto key = csv_lines(root + "/browser/key.csv");
   std::string expected = "rater,item_id,names,describes,fluent\n";
   for (std::size_t i = 1; i < key.size(); ++i)
     expected += "\"rater, \"\"one\"\"\"," + key[i][0] + "," + std::to_string((i - 1) % 2) + "," +
@@ -171,7 +160,7 @@ TEST_CASE("human import scores each system with CIs, measures agreement and corr
   const std::string root = elc_sweep();
   const std::string dir = root + "/import";
   REQUIRE(run_mike("human export " + root + "/sweep --out " + dir + " --per-system 3 --seed 5").exit_code == 0);
-  const auto key = csv_lines(mike::test::read_file(dir + "/key.csv"));
+  const auto key = csv_lines(dir + "/key.csv");
   // Two raters who agree: names = 1 exactly for the lr=0.5 captions, describes
   // alternates 2/4 by caption, fluent 5 everywhere; the second rater leaves
   // the last caption unrated.

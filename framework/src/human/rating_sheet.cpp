@@ -8,6 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 
 #include "human/sheet_text.h"
 #include "log/run_log.h"
@@ -59,15 +60,11 @@ std::string string_field(const json& summary, const char* key) {
   return summary.contains(key) && summary.at(key).is_string() ? summary.at(key).get<std::string>() : "";
 }
 
+// The references column: one reference per line ("" holds none).
 std::vector<std::string> split_lines(const std::string& text) {
   std::vector<std::string> lines;
-  std::size_t start = 0;
-  while (start <= text.size() && !text.empty()) {
-    const std::size_t end = text.find('\n', start);
-    lines.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
 }
 
