@@ -277,7 +277,10 @@ TEST_CASE("experiments/benchmark_scale composes the full world with a larger pre
   CHECK(c.get<std::string>("data.dir") == "data/synth_full");
   CHECK(c.get<int>("data.synth.entities") == 1001);
   CHECK(c.get<std::string>("model.plugin") == "llava");
-  CHECK(c.get<int>("model.lm.hidden") == 384);  // llava_m
+  CHECK(c.get<int>("model.lm.hidden") == 384);  // the config's own model section, over llava_m
+  CHECK(c.get<int>("model.vision.image_size") == 64);
+  CHECK(c.get<int>("model.lm.kv_heads") == 4);  // kept from llava_m where the section is silent
+  CHECK(c.get<int>("model.pretrain.batch_size") == 32);
   CHECK(c.get<std::string>("editor.plugin") == "ft");
   CHECK(c.get<std::string>("task") == "vna");
 }

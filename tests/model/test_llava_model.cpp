@@ -322,7 +322,7 @@ TEST_CASE("bad inputs and configs are clear errors") {
   CHECK_THROWS_WITH_AS(untokenized->score({r}), doctest::Contains("needs a tokenizer to read text"), Error);
 }
 
-TEST_CASE("the size presets build from one code path and span more than 30x in parameters") {
+TEST_CASE("the size presets build from one code path and span at least 10x in parameters (the model-size ablation)") {
   std::vector<std::int64_t> counts;
   for (const char* preset : {"llava_xs", "llava_s", "llava_m", "llava_l"}) {
     const std::string path = std::string(MIKE_SOURCE_DIR) + "/configs/model/" + preset + ".yaml";
@@ -334,7 +334,7 @@ TEST_CASE("the size presets build from one code path and span more than 30x in p
     if (!counts.empty()) CHECK(total > counts.back());
     counts.push_back(total);
   }
-  CHECK(counts.back() >= 30 * counts.front());
+  CHECK(counts.back() >= 10 * counts.front());
 }
 
 TEST_CASE("image features are encoded once per image and again only after a vision weight changes") {

@@ -237,3 +237,48 @@ TEST_CASE("mike run ++model.initial_weights=true on a fresh world needs no other
   CHECK(fs::exists(s.dir + "/run/summary.json"));
   CHECK(r.out.find("reliability.token_acc") != std::string::npos);
 }
+
+TEST_CASE("pretrain -m trains each job in turn, caches each, and a rerun reuses them") {
+  const Setup s = make_setup();
+  int code = -1;
+  std::string err;
+  // Two step budgets of the tiny preset: two configs, two cache entries.
+  const std::string swept = "-m model.pretrain.steps=6,8 model.pretrain.eval_limit=2";
+  const std::string dry = pretrain(s, swept + " --dry-run", &code, &err);
+  INFO(dry, err);
+  REQUIRE(code == 0);
+  CHECK(dry.find("0: model.pretrain.steps=6") != std::string::npos);
+  CHECK(dry.find("1: model.pretrain.steps=8") != std::string::npos);
+  CHECK(dry.find("(cached)") == std::string::npos);
+  CHECK_FALSE(fs::exists(s.cache + "/pretrain"));  // a dry run trains nothing
+
+  const std::string first = pretrain(s, swept, &code, &err);
+  INFO(first, err);
+  REQUIRE(code == 0);
+  CHECK(err.find("job 1/2: model.pretrain.steps=6") != std::string::npos);
+  CHECK(err.find("job 2/2: model.pretrain.steps=8") != std::string::npos);
+  std::smatch m;
+  REQUIRE(std::regex_search(first, m, std::regex("\\| model.pretrain.steps=6 model.pretrain.eval_limit=2 \\| "
+                                                 "(llava-[0-9a-f]+) \\| 6 \\|")));
+  const std::string six = m[1];
+  REQUIRE(std::regex_search(first, m, std::regex("\\| model.pretrain.steps=8 model.pretrain.eval_limit=2 \\| "
+                                                 "(llava-[0-9a-f]+) \\| 8 \\|")));
+  const std::string eight = m[1];
+  CHECK(six != eight);
+  CHECK(fs::exists(s.cache + "/pretrain/" + six + "/model.safetensors"));
+  CHECK(fs::exists(s.cache + "/pretrain/" + eight + "/model.safetensors"));
+  CHECK(first.find("| known_seen |") != std::string::npos);
+
+  // The same sweep again trains nothing: both jobs come from the cache.
+  const std::string again = pretrain(s, swept, &code, &err);
+  INFO(again);
+  REQUIRE(code == 0);
+  CHECK(again.find(six + " (cached) | 6 |") != std::string::npos);
+  CHECK(again.find(eight + " (cached) | 8 |") != std::string::npos);
+
+  // A bad value in any job fails before the first one trains.
+  const std::string bad = pretrain(s, "-m model.pretrain.steps=10,-3 ++seed=7", &code, &err);
+  CHECK(code != 0);
+  CHECK(err.find("steps") != std::string::npos);
+  CHECK(err.find("job 1/2") == std::string::npos);
+}

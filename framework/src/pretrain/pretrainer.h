@@ -64,6 +64,10 @@ std::filesystem::path pretrained_checkpoint_dir(const Config& root);
 void train_corpus_tokenizer(const std::vector<data::PretrainRecord>& records, const TokenizerTrainOptions& options,
                             const std::filesystem::path& path);
 
+// Throws ConfigError when root.model.pretrain's settings are unusable (what
+// run_pretraining would reject), so a sweep checks every job before training.
+void validate_pretrain_settings(const Config& root);
+
 // Runs (or finds in the cache) the pretraining of root.model on root.data.
 PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& options);
 
