@@ -89,7 +89,7 @@ Settings settings_of(const Config& root) {
   s.checkpoint_every = p.get_or<int>("checkpoint_every", 500);
   s.holdout = p.get_or<int>("holdout_images_per_entity", 1);
   s.eval_limit = p.get_or<int>("eval_limit", 0);
-  s.length_groups = p.get_or<int>("length_groups", kDefaultLengthGroups);
+  s.length_groups = p.get_or<int>("length_groups", std::min(kDefaultLengthGroups, std::max(s.batch_size, 1)));
   s.lr = p.get_or<double>("lr", 3e-3);
   s.min_lr = p.get_or<double>("min_lr", 3e-4);
   s.weight_decay = p.get_or<double>("weight_decay", 0.01);

@@ -12,7 +12,9 @@
 //
 // Settings live under `model.pretrain` (per preset):
 //   steps, batch_size, lr, min_lr, warmup_steps, weight_decay, grad_clip,
-//   checkpoint_every, holdout_images_per_entity, eval_limit
+//   checkpoint_every, holdout_images_per_entity, eval_limit, length_groups
+// (passes per batch, records sorted by length: pretrain/grouped_loss.h; it
+// changes only float rounding, so it is outside the hash like threads)
 #include <filesystem>
 #include <functional>
 #include <map>
