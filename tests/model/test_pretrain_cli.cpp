@@ -281,7 +281,7 @@ TEST_CASE("pretrain -m trains each job in turn, caches each, and a rerun reuses 
   CHECK(code != 0);
   CHECK(err.find("steps") != std::string::npos);
   CHECK(err.find("job 1/2") == std::string::npos);
-  pretrain(s, "model.pretrain.length_groups=99", &code, &err);
+  pretrain(s, "+model.pretrain.length_groups=99", &code, &err);
   CHECK(code != 0);
   CHECK(err.find("length_groups is 99") != std::string::npos);
 }

@@ -109,3 +109,28 @@ TEST_CASE("the metric group is composed, swept and saved like an editor; too lar
   auto raised = run_mike(base_args(root + "/world") + " metric.locality.top_k=8 eval.top_k=8 out_dir=" + root + "/ok");
   CHECK_MESSAGE(raised.exit_code == 0, raised.err);
 }
+
+TEST_CASE("report of a multi-step run: scores per step and the last step paired with step 1") {
+  std::string root = mike::test::make_temp_dir("run_cli_multi_step");
+  auto r = run_mike(base_args(root + "/world") + " protocol=multi_step protocol.steps=2 out_dir=" + root + "/run");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  auto report = run_mike("report --no-plots " + root + "/run");
+  REQUIRE_MESSAGE(report.exit_code == 0, report.err);
+  INFO(report.out);
+  CHECK(contains(report.out, "## Multi-step: scores per step, last step vs step 1"));
+  CHECK(contains(report.out, "| step | Rel EM | T-Gen EM | I-Gen acc | I-Gen EM | T-Loc | M-Loc |"));
+  CHECK(contains(report.out, "\n| 1 | "));
+  CHECK(contains(report.out, "\n| 2 | "));
+  CHECK_FALSE(contains(report.out, "\n| 3 | "));
+  CHECK(contains(report.out, "### toy ft vna multi_step step 2 vs toy ft vna multi_step step 1"));
+  // Paired over the run's 2 records (the same I-Gen images at both steps).
+  CHECK(contains(report.out, "| 2 |\n| I-Gen EM |"));
+  const auto i_gen = report.out.find("| I-Gen acc | ", report.out.find("step 2 vs"));
+  REQUIRE(i_gen != std::string::npos);
+  CHECK(report.out.substr(i_gen, report.out.find('\n', i_gen) - i_gen).find("not paired") == std::string::npos);
+
+  // A single-protocol run has no per-step section.
+  auto single = run_mike(base_args(root + "/world") + " out_dir=" + root + "/single");
+  REQUIRE(single.exit_code == 0);
+  CHECK_FALSE(contains(run_mike("report --no-plots " + root + "/single").out, "## Multi-step"));
+}

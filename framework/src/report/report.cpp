@@ -170,6 +170,66 @@ std::string comparisons_markdown(const std::vector<fs::path>& dirs, const std::v
   return md;
 }
 
+// A multi-step job (MIKE's 1..k images per entity): its scores per step and
+// the paired difference of the last step against the first on the same
+// records, so "more images help generality" is a claim with a CI. The I-Gen
+// images are the same at every step and never edited (protocol/multi_step).
+std::string multi_step_markdown(const fs::path& job_dir, const json& summary, const std::string& label) {
+  const char* shown[] = {"Rel EM", "T-Gen EM", "I-Gen acc", "I-Gen EM", "T-Loc", "M-Loc"};
+  std::vector<const Column*> picked;
+  for (const char* title : shown)
+    for (const Column& column : columns())
+      if (column.title == title) picked.push_back(&column);
+  const json& metrics = summary.at("metrics");
+  std::vector<std::string> steps;
+  for (const Column* column : picked)
+    for (const std::string& name : column->metrics)
+      if (metrics.contains(name))
+        for (const auto& [step, values] : metrics.at(name).items())
+          if (std::find(steps.begin(), steps.end(), step) == steps.end()) steps.push_back(step);
+  std::sort(steps.begin(), steps.end(), [](const std::string& a, const std::string& b) { return std::stoll(a) < std::stoll(b); });
+  if (steps.size() < 2) return "";
+  std::string md = "### " + label + ": per step\n\n| step |";
+  for (const Column* column : picked) md += " " + column->title + " |";
+  md += "\n|---|";
+  for (std::size_t i = 0; i < picked.size(); ++i) md += "---|";
+  md += "\n";
+  for (const std::string& step : steps) {
+    md += "| " + step + " |";
+    for (const Column* column : picked) {
+      const json* found = nullptr;
+      for (const std::string& name : column->metrics)
+        if (metrics.contains(name) && metrics.at(name).contains(step)) {
+          found = &metrics.at(name).at(step);
+          break;
+        }
+      if (!found) {
+        md += " – |";
+        continue;
+      }
+      const json& post = found->at("post");
+      char buf[96];
+      std::snprintf(buf, sizeof buf, " %.3f [%.3f, %.3f] |", post.at("mean").get<double>(),
+                    post.at("ci_low").get<double>(), post.at("ci_high").get<double>());
+      md += buf;
+    }
+    md += "\n";
+  }
+  md += "\n";
+  if (!fs::exists(job_dir / "run.h5")) return md + "Steps not compared: " + job_dir.string() + " has no run.h5.\n\n";
+  const auto by_step = record_totals_by_checkpoint(job_dir / "run.h5");
+  if (by_step.size() < 2) return md;
+  std::vector<std::pair<std::string, std::vector<std::string>>> compared;
+  for (const Column* column : picked) compared.emplace_back(column->title, column->metrics);
+  const BootstrapOptions options;
+  const auto& [first_step, first] = *by_step.begin();
+  const auto& [last_step, last] = *by_step.rbegin();
+  return md + format_comparison(compare_systems(label + " step " + std::to_string(last_step), last,
+                                                label + " step " + std::to_string(first_step), first, compared,
+                                                options),
+                                options);
+}
+
 std::string quote_gnuplot(const std::string& s) {
   std::string out;
   for (char c : s) out += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
@@ -301,6 +361,16 @@ ReportFiles write_report(const fs::path& dir, bool plots) {
       if (std::count(plain.begin(), plain.end(), plain[j]) > 1)
         labels[j] = plain[j] + " (" + fs::relative(jobs[j].dir, dir).string() + ")";
     md += "\n" + comparisons_markdown(dirs, labels);
+  }
+  {
+    std::string steps_md;
+    for (const Job& job : jobs)
+      if (job.summary.value("protocol", std::string()) == "multi_step" && job.summary.contains("metrics"))
+        steps_md += multi_step_markdown(job.dir, job.summary, row_label(job));
+    if (!steps_md.empty())
+      md += "\n## Multi-step: scores per step, last step vs step 1\n\nPost-edit mean [95% CI] per step; the "
+            "comparison pairs the last step with step 1 on the same records (" +
+            std::string(kPairedCiMethod) + ", Holm across its rows). * = the CI excludes 0.\n\n" + steps_md;
   }
   // What produced the numbers (a number without its setting cannot be compared).
   std::vector<std::string> settings;
