@@ -110,6 +110,8 @@ TEST_CASE("SIGTERM during a fit ends the run at the fit's next step, as interrup
   CHECK_MESSAGE(contains(r.out, "rc=130 "), r.out, r.err);
   const std::string status = mike::test::read_file(run_dir + "/status.yaml");
   CHECK_MESSAGE(contains(status, "interrupted"), status);
+  CHECK_MESSAGE(contains(status, "SIGTERM"), status);  // the signal that was sent, not "Ctrl-C"
+  CHECK_FALSE(contains(status, "Ctrl-C"));
   bool cached = false;
   if (fs::exists(s.cache + "/fit"))
     for (const auto& entry : fs::directory_iterator(s.cache + "/fit")) cached = cached || entry.is_regular_file();

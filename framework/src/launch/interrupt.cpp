@@ -6,6 +6,7 @@ namespace mike {
 namespace {
 
 volatile std::sig_atomic_t g_stop_requested = 0;
+volatile std::sig_atomic_t g_stop_signal = 0;  // the first signal that asked
 struct sigaction g_previous_int {};
 struct sigaction g_previous_term {};
 
@@ -16,6 +17,7 @@ extern "C" void on_stop_signal(int signal) {
     std::raise(SIGINT);
     return;
   }
+  if (!g_stop_requested) g_stop_signal = signal;
   g_stop_requested = 1;
 }
 
@@ -35,6 +37,15 @@ InterruptScope::~InterruptScope() {
 }
 
 bool stop_requested() { return g_stop_requested != 0; }
-void reset_stop_request() { g_stop_requested = 0; }
+void reset_stop_request() {
+  g_stop_requested = 0;
+  g_stop_signal = 0;
+}
+
+std::string stop_reason() {
+  if (!g_stop_requested) return "interrupted";
+  if (g_stop_signal == SIGTERM) return "interrupted by SIGTERM";
+  return "interrupted by Ctrl-C";
+}
 
 }  // namespace mike

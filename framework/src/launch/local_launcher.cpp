@@ -144,7 +144,7 @@ JobStatus worker_outcome(const fs::path& job_dir, int wait_status, bool stopping
     status.state = stopping ? JobState::interrupted : JobState::failed;
     status.reason = "worker " + describe_signal(*status.signal);
   }
-  if (status.state == JobState::interrupted) status.reason = "interrupted by Ctrl-C (" + status.reason + ")";
+  if (status.state == JobState::interrupted) status.reason = stop_reason() + " (" + status.reason + ")";
   status.log_tail = combined_log_tail(job_dir);
   return status;
 }
