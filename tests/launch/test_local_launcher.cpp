@@ -124,45 +124,33 @@ TEST_CASE("resume re-runs only the jobs that are not done") {
   CHECK(contains(summary, "4 jobs, 2 done, 0 failed, 0 interrupted, 2 skipped (done before)\n"));
 }
 
-TEST_CASE("in-process SIGTERM: the job stops itself and its status names SIGTERM, not Ctrl-C") {
-  reset_stop_request();
-  std::vector<LaunchJob> jobs;
-  SweepManifest manifest;
-  fs::path sweep = make_sweep(2, jobs, manifest);
-  LocalLauncherOptions options;
-  options.job_function = [](const Config&, const JobContext&) {
-    ::kill(::getpid(), SIGTERM);  // e.g. scancel or a container stop during job 0
-    if (stop_requested()) throw JobInterrupted();
-  };
-  CHECK_FALSE(launch_local(jobs, options));
-  CHECK(read_job_status(sweep / "0").state == JobState::interrupted);
-  CHECK(read_job_status(sweep / "0").reason == "interrupted by SIGTERM");
-  CHECK(read_job_status(sweep / "1").state == JobState::pending);
-  reset_stop_request();
-  CHECK(stop_reason() == "interrupted");
-}
-
-TEST_CASE("in-process Ctrl-C: the running job may stop itself, the rest stay pending") {
-  reset_stop_request();
-  std::vector<LaunchJob> jobs;
-  SweepManifest manifest;
-  fs::path sweep = make_sweep(3, jobs, manifest);
-  LocalLauncherOptions options;
-  options.job_function = [](const Config&, const JobContext&) {
-    ::kill(::getpid(), SIGINT);  // the user presses Ctrl-C during job 0
-    if (stop_requested()) throw JobInterrupted();
-  };
-  CHECK_FALSE(launch_local(jobs, options));
-  CHECK(read_job_status(sweep / "0").state == JobState::interrupted);
-  CHECK(read_job_status(sweep / "0").reason == "interrupted by Ctrl-C");
-  CHECK(read_job_status(sweep / "1").state == JobState::pending);
-  CHECK(read_job_status(sweep / "2").state == JobState::pending);
-  SweepCounts counts;
-  format_sweep_summary(sweep, manifest, {}, counts);
-  CHECK(counts.interrupted == 1);
-  CHECK(counts.pending == 2);
-  CHECK(sweep_exit_code(counts) == 130);
-  reset_stop_request();
+TEST_CASE("in-process Ctrl-C or SIGTERM: the running job may stop itself, the rest stay pending") {
+  // SIGTERM is what kill, scancel and a container stop send; the status
+  // names the signal that was sent.
+  for (const auto& [signal, reason] : {std::pair{SIGINT, "interrupted by Ctrl-C"}, std::pair{SIGTERM, "interrupted by SIGTERM"}}) {
+    CAPTURE(reason);
+    reset_stop_request();
+    std::vector<LaunchJob> jobs;
+    SweepManifest manifest;
+    fs::path sweep = make_sweep(3, jobs, manifest);
+    LocalLauncherOptions options;
+    options.job_function = [signal = signal](const Config&, const JobContext&) {
+      ::kill(::getpid(), signal);  // the user presses Ctrl-C (or the job is killed) during job 0
+      if (stop_requested()) throw JobInterrupted();
+    };
+    CHECK_FALSE(launch_local(jobs, options));
+    CHECK(read_job_status(sweep / "0").state == JobState::interrupted);
+    CHECK(read_job_status(sweep / "0").reason == reason);
+    CHECK(read_job_status(sweep / "1").state == JobState::pending);
+    CHECK(read_job_status(sweep / "2").state == JobState::pending);
+    SweepCounts counts;
+    format_sweep_summary(sweep, manifest, {}, counts);
+    CHECK(counts.interrupted == 1);
+    CHECK(counts.pending == 2);
+    CHECK(sweep_exit_code(counts) == 130);
+    reset_stop_request();
+    CHECK(stop_reason() == "interrupted");
+  }
 }
 
 TEST_CASE("workers: a segfaulting worker fails only its own job") {
