@@ -49,6 +49,8 @@ constexpr const char* kPretrainVersion = "mike-pretrain-1";
 // padding (a random batch of 32 is padded to its longest record, ~2.3x the
 // mean length on the quick-start corpus). Outside the hash, like threads.
 constexpr int kDefaultLengthGroups = 4;
+// The length an image adds when grouping by length (see above).
+constexpr std::size_t kImageTokensEstimate = 64;
 
 const std::set<std::string> kKeysOutsideHash = {"checkpoint", "tokenizer", "eval_batch_size", "initial_weights",
                                                    "image_feature_cache_mb", "cache_below_edit"};
@@ -408,8 +410,9 @@ PretrainReport run_pretraining(const Config& root, const PretrainRunOptions& opt
       request.target = r.answer;
       request.end_with_eos = true;
       target_tokens[i] = tokenizer.encode(r.answer).size() + 1;
-      // Only orders the batch: image records are longer by their image tokens.
-      lengths[i] = tokenizer.encode(r.prompt).size() + target_tokens[i] + (r.image.empty() ? 0 : 64);
+      // Only orders the batch (any estimate keeps the gradient exact): an
+      // image record is longer by its image tokens, 16-64 for the presets.
+      lengths[i] = tokenizer.encode(r.prompt).size() + target_tokens[i] + (r.image.empty() ? 0 : kImageTokensEstimate);
       tokens += static_cast<double>(target_tokens[i]);
     }
     for (auto& p : params) p.mutable_grad() = torch::Tensor();

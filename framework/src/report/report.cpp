@@ -196,13 +196,12 @@ std::string multi_step_markdown(const fs::path& job_dir, const json& summary, co
   md += "\n";
   for (const std::string& step : steps) {
     md += "| " + step + " |";
+    // This step's values by metric name, the shape metric_of() reads.
+    json at_step = json::object();
+    for (const auto& [name, by_step] : metrics.items())
+      if (by_step.contains(step)) at_step[name] = by_step.at(step);
     for (const Column* column : picked) {
-      const json* found = nullptr;
-      for (const std::string& name : column->metrics)
-        if (metrics.contains(name) && metrics.at(name).contains(step)) {
-          found = &metrics.at(name).at(step);
-          break;
-        }
+      const json* found = metric_of(at_step, *column);
       if (!found) {
         md += " – |";
         continue;
