@@ -187,6 +187,46 @@ TEST_CASE("wise: the merge keeps earlier edits") {
   CHECK(model->score({{first.input, first.target, 1}}).at(0).loss == first_before);
 }
 
+// Two edits with the same question on different images: the second
+// memory's training measures the first memory's score on its prompt, replays
+// the first prompt as a negative and must beat the first memory on its own
+// prompt, so each prompt routes to its own memory.
+TEST_CASE("wise: replay and outscore_rivals keep two look-alike edits on their own memories") {
+  auto model = make_tiny_model();
+  const EditRequest first = edit_request(1);
+  EditRequest second = edit_request(3);
+  second.target = "It is Morrow.";
+  const SiteOutput first_main = site_output(*model, *model, first.input);
+  const SiteOutput second_main = site_output(*model, *model, second.input);
+  const double first_before = model->score({{first.input, first.target, 1}}).at(0).loss;
+  const double second_before = model->score({{second.input, second.target, 1}}).at(0).loss;
+  // A low act_ratio puts ε far below an edit's own score, so the first memory
+  // also routes the second prompt: a rival the second edit must beat.
+  auto editor = make_wise({{"replay", "1"}, {"outscore_rivals", "true"}, {"act_ratio", "0.05"}});
+  auto one = editor->edit(*model, {first});
+  CHECK(one->stats().at("replayed") == 0);
+  CHECK(one->stats().at("rival_score") == 0);
+  const double first_gap = routed_gap(site_output(*model, *one, first.input), first_main);
+  const double rival_before = routed_gap(site_output(*model, *one, second.input), second_main);
+  auto two = editor->edit(*one, {second});
+  CHECK(two->stats().at("replayed") == 1);
+  CHECK(two->stats().at("memories") == 2);
+  const double rival = two->stats().at("rival_score");
+  const double second_gap = routed_gap(site_output(*model, *two, second.input), second_main);
+  MESSAGE("first memory on the second prompt " << rival_before << " (stat " << rival << "); second memory on it "
+                                               << second_gap << "; first prompt's gap " << first_gap << " -> "
+                                               << routed_gap(site_output(*model, *two, first.input), first_main));
+  // The first prompt still routes to the first memory (the same gap).
+  CHECK(routed_gap(site_output(*model, *two, first.input), first_main) == doctest::Approx(first_gap).epsilon(1e-6));
+  // The second prompt routes to the second memory, whose score beats the first's.
+  CHECK(second_gap > rival_before);
+  CHECK(rival == doctest::Approx(rival_before).epsilon(1e-6));
+  CHECK(two->score({{second.input, second.target, 1}}).at(0).loss < second_before - 0.3);
+  CHECK(two->score({{first.input, first.target, 1}}).at(0).loss < first_before - 0.3);
+  two->restore_original();
+  one->restore_original();
+}
+
 TEST_CASE("wise: TIES-merging trims, elects signs and averages the agreeing entries") {
   const torch::Tensor a = torch::tensor({1.0, 0.0, -2.0, 0.5});
   const torch::Tensor b = torch::tensor({0.0, 3.0, 1.0, 0.5});

@@ -60,6 +60,18 @@ torch::Tensor SideMemories::on_output(const torch::Tensor& y) {
     if (mode_ != Mode::infer || route_.decided < 0) return y;
     return y + gap_of(input_, routable().at(static_cast<std::size_t>(route_.decided))->delta);
   }
+  if (mode_ == Mode::measure) {
+    const std::vector<const SideMemory*> memories = routable();
+    for (const SideMemory* m : memories) {
+      const torch::Tensor scores = prompt_activation_scores(gap_of(input_, m->delta), *spans).to(torch::kFloat64).cpu();
+      for (std::size_t k = 0; k < spans->size(); ++k) {
+        const std::size_t request = (*spans)[k].request;
+        if (route_.memory_scores.size() <= request) route_.memory_scores.resize(request + 1);
+        route_.memory_scores[request].push_back(scores[static_cast<std::int64_t>(k)].item<double>());
+      }
+    }
+    return y;
+  }
   if (mode_ == Mode::train) {
     const torch::Tensor gap = gap_of(input_, route_.delta);
     const torch::Tensor scores = prompt_activation_scores(gap, *spans);

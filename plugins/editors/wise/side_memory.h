@@ -43,6 +43,7 @@ struct SideMemory {
   double min_activation = std::numeric_limits<double>::infinity();  // smallest score of its edits
   int edits = 0;
   int shards = 1;  // knowledge shards merged into it
+  std::vector<std::size_t> prompts;  // its edits' prompts, as indices into SideMemories::edit_prompts()
 };
 
 // Everything an edit changes, so that its undo record is a copy of it.
@@ -52,6 +53,7 @@ struct MemoryState {
   torch::Tensor mask;             // the current shard's random subspace (gradient mask, ratio ρ)
   int shards_started = 0;
   int shards_unmerged = 0;        // full shards saved since the last merge
+  std::size_t prompts_recorded = 0;  // how many of SideMemories::edit_prompts() this state's memories refer to
 };
 
 enum class Retrieval { score, relative };
@@ -60,6 +62,7 @@ enum class Mode {
   off,
   train,    // rows run through `delta` (in_scope) or the main memory; scores recorded
   infer,    // route each row (the evaluation)
+  measure,  // rows run through the main memory; every routable memory's score recorded
 };
 
 class SideMemories {
@@ -75,6 +78,10 @@ class SideMemories {
   MemoryState& state() { return state_; }
   memory_routing::EditChain<MemoryState>& undo() { return undo_; }
   void remove_taps() { handles_.clear(); }
+  // Every edit's training prompt in the chain, oldest first (a memory's
+  // `prompts` index it): the negatives replay draws on. Append-only while
+  // editing; a restore truncates it to the restored state's prompts_recorded.
+  std::vector<ScoreRequest>& edit_prompts() { return edit_prompts_; }
 
   // What the next forwards do, and which of their rows are which requests.
   struct Route {
@@ -84,6 +91,7 @@ class SideMemories {
     bool in_scope = false;   // train: the rows are edits (side output) or irrelevant (main output)
     std::vector<torch::Tensor> scores;  // train: per request, its activation score (a scalar tensor)
     std::vector<int> chosen;            // infer: per request, the memory it routed to (-1: main)
+    std::vector<std::vector<double>> memory_scores;  // measure: per request, each routable() memory's score
     int decided = -1;                   // infer, generate: the memory the prompt routed to
   };
 
@@ -114,6 +122,7 @@ class SideMemories {
   double act_ratio_;
   Retrieval retrieval_;
   MemoryState state_;
+  std::vector<ScoreRequest> edit_prompts_;
   memory_routing::EditChain<MemoryState> undo_;
   Mode mode_ = Mode::off;
   Route route_;

@@ -26,18 +26,31 @@
 //   routing: the memory of largest score above its ε (WISE-Retrieve), or of
 //     largest score / ε (`retrieval: relative`); the main memory otherwise,
 //     bitwise.
+//   competing memories (ours; WISE-Retrieve keeps many memories, and edits
+//     of one category share the question and look alike, so a memory can
+//     take another edit's query): before an edit trains, each saved memory's
+//     score on its prompt is measured once (the projection's input does not
+//     depend on the memory being trained).
+//     `outscore_rivals` adds [s_rival(x_e) + γ - Δ(x_e)]_+, with s_rival the
+//     largest score of a saved memory above its ε on x_e, so the new memory
+//     wins its own query; `replay: K` adds the prompts of the K saved
+//     memories scoring highest on x_e to the x_i of L_a, so the new memory
+//     stays below α on the earlier edits most like it and leaves their
+//     queries alone (the paper's replay of earlier edits, aimed at the ones
+//     at risk rather than drawn at random).
 //
 // Sequential editing: an edit of a WISE-edited model extends the same side
 // memories on the same base model. Each edit keeps an undo record (the
 // memory state before it); restores run newest first, and once the chain's
 // first edit is restored the taps are removed. No weights change.
 //
-// Left out of the paper: replay of earlier edits (its appendix; EasyEdit's
-// `replay`, off by default), the context-template augmentation of the edit
+// Left out of the paper: the context-template augmentation of the edit
 // prompt, and WISE-Merge's single merged memory without retrieval.
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <random>
 
 #include "mike/edit_training.h"
@@ -69,6 +82,7 @@ class WiseModel : public mike::memory_routing::RoutedModel {
   void restore_original() override {
     if (restored_) return;
     memories_->state() = memories_->undo().pop(depth_);
+    memories_->edit_prompts().resize(memories_->state().prompts_recorded);
     if (memories_->undo().empty()) memories_->remove_taps();
     restored_ = true;
   }
@@ -104,6 +118,23 @@ torch::Tensor routing_margin_loss(const torch::Tensor& edit, const torch::Tensor
   return mean_of_positive(irrelevant - m.alpha) + mean_of_positive(m.beta - edit) + mean_of_positive(gap);
 }
 
+// The retrieval margin (ours, see the header): [s_rival(x_e) + γ - Δ(x_e)]_+
+// for each edit that an earlier memory would route, with s_rival the largest
+// score among the earlier memories above their ε on it; zero when none is.
+torch::Tensor rival_margin_loss(const torch::Tensor& edit, const std::vector<double>& rival, double gamma) {
+  std::vector<torch::Tensor> terms;
+  for (std::size_t r = 0; r < rival.size(); ++r)
+    if (std::isfinite(rival[r])) terms.push_back(rival[r] + gamma - edit[static_cast<std::int64_t>(r)]);
+  if (terms.empty()) return torch::zeros({}, edit.options());
+  return mean_of_positive(torch::stack(terms));
+}
+
+// What the earlier memories of a chain do on the edits about to be trained.
+struct Rivals {
+  std::vector<double> best;                // per edit: the largest score of an earlier memory above its ε (-inf: none)
+  std::vector<mike::ScoreRequest> replay;  // the prompts of the `replay` earlier memories scoring highest on the edits
+};
+
 class WiseEditor : public mike::Editor {
  public:
   explicit WiseEditor(const mike::Config& config)
@@ -118,6 +149,8 @@ class WiseEditor : public mike::Editor {
         corpus_(config.sub("irrelevant").get<std::string>("corpus")),
         irrelevant_per_edit_(config.sub("irrelevant").get<int>("per_edit")),
         corpus_records_(config.sub("irrelevant").get<int>("max_records")),
+        replay_(config.get<int>("replay")),
+        outscore_rivals_(config.get<bool>("outscore_rivals")),
         seed_(config.get<int>("seed")) {
     const std::string retrieval = config.get<std::string>("retrieval");
     if (retrieval != "score" && retrieval != "relative")
@@ -142,6 +175,7 @@ class WiseEditor : public mike::Editor {
     require(merge_weight_ > 0, "`merge_weight` must be > 0");
     require(margins_.alpha >= 0 && margins_.beta > 0 && margins_.gamma >= 0, "`alpha`, `gamma` must be >= 0 and `beta` > 0");
     require(irrelevant_per_edit_ >= 1, "`irrelevant.per_edit` must be >= 1 (the margin loss needs irrelevant inputs)");
+    require(replay_ >= 0, "`replay` must be >= 0 (0: no earlier edit is replayed)");
     require(corpus_records_ >= 0, "`irrelevant.max_records` must be >= 0 (0 = all)");
     require(training_.steps >= 1, "`steps` must be >= 1");
     require(training_.lr > 0, "`lr` must be > 0");
@@ -159,7 +193,9 @@ class WiseEditor : public mike::Editor {
 
     if (state.current.edits == 0) start_shard(state, site);
     const std::vector<mike::ScoreRequest> batch = mike::edit_training_batch(requests);
-    const std::vector<mike::ScoreRequest> irrelevant = irrelevant_inputs(requests);
+    std::vector<mike::ScoreRequest> irrelevant = irrelevant_inputs(requests);
+    const Rivals rivals = rivals_of(*memories, batch);
+    irrelevant.insert(irrelevant.end(), rivals.replay.begin(), rivals.replay.end());
     mike::Model& base = memories->base();
     const torch::Tensor mask = state.mask;
     const torch::Tensor tuned = state.current.delta.clone().set_requires_grad(true);
@@ -200,7 +236,9 @@ class WiseEditor : public mike::Editor {
       objective.loss = [&] {
         torch::Tensor nll;
         const auto [edit_scores, irrelevant_scores] = forward(tuned * mask, &nll);
-        return nll + routing_margin_loss(edit_scores, irrelevant_scores, margins_);
+        torch::Tensor loss = nll + routing_margin_loss(edit_scores, irrelevant_scores, margins_);
+        if (outscore_rivals_) loss = loss + rival_margin_loss(edit_scores, rivals.best, margins_.gamma);
+        return loss;
       };
       result = mike::minimise_with_adam({tuned}, objective, training_,
                                         [&] { tuned.clamp_(-norm_constraint_, norm_constraint_); });
@@ -214,6 +252,12 @@ class WiseEditor : public mike::Editor {
     const auto [edit_scores, irrelevant_scores] = forward(state.current.delta, nullptr);
     state.current.min_activation = std::min(state.current.min_activation, edit_scores.min().item<double>());
     state.current.edits += static_cast<int>(requests.size());
+    for (const mike::ScoreRequest& prompt : batch) {
+      memories->edit_prompts().push_back(prompt);
+      state.current.prompts.push_back(memories->edit_prompts().size() - 1);
+    }
+    state.prompts_recorded = memories->edit_prompts().size();
+    const double rival = *std::max_element(rivals.best.begin(), rivals.best.end());
     const double threshold = memories->threshold(state.current);
     const double merged = close_full_shard(state);
     std::map<std::string, double> stats{{"loss_first", result.loss_first},
@@ -223,7 +267,9 @@ class WiseEditor : public mike::Editor {
                                         {"activation_irrelevant", irrelevant_scores.max().item<double>()},
                                         {"threshold", threshold},
                                         {"memories", static_cast<double>(memories->routable().size())},
-                                        {"merged", merged}};
+                                        {"merged", merged},
+                                        {"rival_score", std::isfinite(rival) ? rival : 0.0},
+                                        {"replayed", static_cast<double>(rivals.replay.size())}};
     return std::make_unique<WiseModel>(memories, depth, stats);
   }
 
@@ -271,12 +317,51 @@ class WiseEditor : public mike::Editor {
       merged.min_activation = std::min(merged.min_activation, m.min_activation);
       merged.edits += m.edits;
       merged.shards += m.shards;
+      merged.prompts.insert(merged.prompts.end(), m.prompts.begin(), m.prompts.end());
     }
     merged.delta = mike::wise::ties_merge(deltas, merge_density_, merge_weight_);
     state.saved.resize(state.saved.size() - k);
     state.saved.push_back(merged);
     state.shards_unmerged = 0;
     return 1;
+  }
+
+  // The saved memories' scores on the edits' rows (measured once: the
+  // projection's input at the edit site does not depend on the memory being
+  // trained), and the prompts to replay. The current shard is the memory
+  // being trained, so it is no rival.
+  Rivals rivals_of(SideMemories& memories, const std::vector<mike::ScoreRequest>& batch) const {
+    Rivals out;
+    out.best.assign(batch.size(), -std::numeric_limits<double>::infinity());
+    const std::vector<SideMemory>& saved = memories.state().saved;
+    if (saved.empty() || (replay_ == 0 && !outscore_rivals_)) return out;
+    std::vector<std::vector<double>> scores;
+    {
+      torch::NoGradGuard no_grad;
+      SideMemories::Route route;
+      route.mode = Mode::measure;
+      route.cursor = mike::memory_routing::cursor_over(memories.base(), batch, "wise");
+      SideMemories::Scope scope(memories, std::move(route));
+      memories.base().loss(batch);
+      scope.route().cursor.check_columns(memories.base().token_layout(batch));
+      scores = scope.route().memory_scores;
+    }
+    std::vector<std::pair<double, std::size_t>> closest;  // (largest score on any edit, memory)
+    for (std::size_t m = 0; m < saved.size(); ++m) {
+      double largest = -std::numeric_limits<double>::infinity();
+      for (std::size_t r = 0; r < batch.size(); ++r) {
+        const double score = scores.at(r).at(m);
+        largest = std::max(largest, score);
+        if (score > memories.threshold(saved[m])) out.best[r] = std::max(out.best[r], score);
+      }
+      closest.emplace_back(largest, m);
+    }
+    const std::size_t replayed = std::min(closest.size(), static_cast<std::size_t>(replay_));
+    std::partial_sort(closest.begin(), closest.begin() + static_cast<std::ptrdiff_t>(replayed), closest.end(),
+                      [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (std::size_t i = 0; i < replayed; ++i)
+      for (std::size_t prompt : saved[closest[i].second].prompts) out.replay.push_back(memories.edit_prompts().at(prompt));
+    return out;
   }
 
   // x_i of the margin loss: `per_edit` corpus samples, drawn afresh for each
@@ -303,6 +388,8 @@ class WiseEditor : public mike::Editor {
   Margins margins_;
   std::string corpus_;
   int irrelevant_per_edit_, corpus_records_;
+  int replay_;
+  bool outscore_rivals_;
   int seed_;
   mike::wise::Retrieval retrieval_ = mike::wise::Retrieval::score;
   mike::EditTrainingOptions training_;
