@@ -6,7 +6,10 @@
 // runner does, timed with them), the LM forward passes one edit costs (a tap on the top LM block;
 // generation counts one per decoded token) and how many of them were
 // differentiable passes (loss or log-probabilities) followed by a backward pass, and the time to build the
-// layer statistics C of one layer from the world's pretrain.jsonl (cold, no cache).
+// layer statistics C of one layer from the world's pretrain.jsonl (cold, no cache),
+// and each editor's peak memory: how far the resident set rose above what
+// was resident before it (the model and the world) while it was built, fitted
+// and made its edits (system/memory_use: VmHWM reset per editor).
 #include <boost/program_options.hpp>
 #include <torch/torch.h>
 
@@ -27,6 +30,7 @@
 #include "plugins/plugin_registry.h"
 #include "pretrain/pretrainer.h"
 #include "system/build_info.h"
+#include "system/memory_use.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -123,8 +127,10 @@ int main(int argc, char** argv) {
                   static_cast<long long>(stats.tokens), seconds_since(start));
     }
 
-    std::printf("%-10s %9s %12s %14s %15s %9s\n", "editor", "fit s", "s/edit", "forwards/edit", "grad passes/edit",
-                "prepared");
+    std::printf("resident before the editors: %.1f MB\n", static_cast<double>(mike::resident_bytes()) / (1 << 20));
+    std::printf("%-10s %9s %12s %14s %15s %9s %13s\n", "editor", "fit s", "s/edit", "forwards/edit", "grad passes/edit",
+                "prepared", "peak +RSS MB");
+    bool rss_exact = true;
     std::stringstream names(editors_list);
     for (std::string name; std::getline(names, name, ',');) {
       const mike::PluginRecord* record = registry.find("editor", name);
@@ -136,45 +142,52 @@ int main(int argc, char** argv) {
       const std::string cache_key = "cache_dir: cache/layer_stats";
       if (yaml.find(cache_key) != std::string::npos)
         yaml.replace(yaml.find(cache_key), cache_key.size(), "cache_dir: " + scratch + "/layer_stats");
-      auto editor = registry.create_editor(name, mike::Config::from_yaml(yaml, name + ".yaml"));
-      // Editors that learn from a train split (ike's demonstrations, mend's
-      // network) get the bench's edits; timed apart from the edits, as a run
-      // fits once (and a trained editor's fit is cached across runs).
-      double fit_s = 0.0;
-      if (editor->fit_use() != mike::FitUse::none) {
-        std::vector<mike::TrainingEdit> training;
-        for (const mike::EditRequest& r : requests) training.push_back({r, {}, {}});
-        QuietProgress quiet;
-        const auto fit_start = std::chrono::steady_clock::now();
-        editor->fit(*model, training, quiet);
-        fit_s = seconds_since(fit_start);
-      }
-      editor->edit(*model, {requests[0]})->restore_original();  // warm-up: statistics, allocations
-
-      std::int64_t forwards = 0;  // LM forward passes of any kind (score, loss, generate steps)
-      // Counted at the top block's output, which every forward reaches: a tap
-      // lower down would keep the model from resuming edit steps above it.
-      const std::string top = "lm.layers." + std::to_string(model->edit_sites().size() - 1) + ".out";
-      mike::TapHandle count = model->add_tap(top, [&](const std::string&, const torch::Tensor& x) {
-        ++forwards;
-        return x;
-      });
-      CountingModel counting(*model);
-      const std::size_t window = prepare ? editor->independent_edit_window() : 0;
-      const auto start = std::chrono::steady_clock::now();
-      for (std::size_t i = 0; i < requests.size(); ++i) {
-        if (window > 0 && i % window == 0) {
-          const auto end = requests.begin() + static_cast<std::ptrdiff_t>(std::min(requests.size(), i + window));
-          editor->prepare_independent_edits(counting, {requests.begin() + static_cast<std::ptrdiff_t>(i), end});
+      double fit_s = 0.0, per_edit = 0.0;
+      std::int64_t forwards = 0, grad_passes = 0;
+      std::size_t window = 0;
+      const mike::RssGrowth memory = mike::peak_rss_growth([&] {
+        auto editor = registry.create_editor(name, mike::Config::from_yaml(yaml, name + ".yaml"));
+        // Editors that learn from a train split (ike's demonstrations, mend's
+        // network) get the bench's edits; timed apart from the edits, as a run
+        // fits once (and a trained editor's fit is cached across runs).
+        if (editor->fit_use() != mike::FitUse::none) {
+          std::vector<mike::TrainingEdit> training;
+          for (const mike::EditRequest& r : requests) training.push_back({r, {}, {}});
+          QuietProgress quiet;
+          const auto fit_start = std::chrono::steady_clock::now();
+          editor->fit(*model, training, quiet);
+          fit_s = seconds_since(fit_start);
         }
-        editor->edit(counting, {requests[i]})->restore_original();
-      }
-      const double per_edit = seconds_since(start) / edits;
-      count.reset();
-      std::printf("%-10s %9.2f %12.4f %14.1f %15.1f %9s\n", name.c_str(), fit_s, per_edit,
-                  static_cast<double>(forwards) / edits,
-                  static_cast<double>(counting.losses) / edits, window > 0 ? "yes" : "no");
+        editor->edit(*model, {requests[0]})->restore_original();  // warm-up: statistics, allocations
+
+        forwards = 0;  // LM forward passes of any kind (score, loss, generate steps)
+        // Counted at the top block's output, which every forward reaches: a tap
+        // lower down would keep the model from resuming edit steps above it.
+        const std::string top = "lm.layers." + std::to_string(model->edit_sites().size() - 1) + ".out";
+        mike::TapHandle count = model->add_tap(top, [&](const std::string&, const torch::Tensor& x) {
+          ++forwards;
+          return x;
+        });
+        CountingModel counting(*model);
+        window = prepare ? editor->independent_edit_window() : 0;
+        const auto start = std::chrono::steady_clock::now();
+        for (std::size_t i = 0; i < requests.size(); ++i) {
+          if (window > 0 && i % window == 0) {
+            const auto end = requests.begin() + static_cast<std::ptrdiff_t>(std::min(requests.size(), i + window));
+            editor->prepare_independent_edits(counting, {requests.begin() + static_cast<std::ptrdiff_t>(i), end});
+          }
+          editor->edit(counting, {requests[i]})->restore_original();
+        }
+        per_edit = seconds_since(start) / edits;
+        count.reset();
+        grad_passes = counting.losses;
+      });
+      rss_exact = rss_exact && memory.exact;
+      std::printf("%-10s %9.2f %12.4f %14.1f %15.1f %9s %13.1f\n", name.c_str(), fit_s, per_edit,
+                  static_cast<double>(forwards) / edits, static_cast<double>(grad_passes) / edits,
+                  window > 0 ? "yes" : "no", static_cast<double>(memory.bytes) / (1 << 20));
     }
+    if (!rss_exact) std::printf("(peak +RSS sampled every ms: /proc/self/clear_refs refused, so it can under-read)\n");
   } catch (const mike::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return e.exit_code();

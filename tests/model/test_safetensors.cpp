@@ -7,20 +7,18 @@
 #undef CHECK
 #include <doctest/doctest.h>
 
-#include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
 #include <string>
-#include <thread>
 
 #include "mike/error.h"
 #include "mike/safetensors.h"
 #include "mike/safetensors_checkpoint.h"
 #include "process.h"
+#include "system/memory_use.h"
 
 using namespace mike;
 
@@ -196,47 +194,6 @@ ShardedCheckpoint make_sharded(const std::string& label) {
   }
 })");
   return c;
-}
-
-// Process memory from /proc/self/status ("VmHWM:    1234 kB"), in bytes.
-std::int64_t proc_status_bytes(const std::string& field) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(field + ":", 0) == 0) return std::stoll(line.substr(field.size() + 1)) * 1024;
-  return -1;
-}
-
-// Resets VmHWM to the current RSS (Linux >= 4.0); false where /proc forbids it.
-bool reset_peak_rss() {
-  std::ofstream out("/proc/self/clear_refs");
-  out << "5";
-  out.flush();
-  return bool(out);
-}
-
-// Peak RSS growth while `action` runs: VmHWM after a reset when the kernel
-// allows, else VmRSS sampled every millisecond (which can only under-read).
-template <typename Action>
-std::int64_t peak_rss_growth(Action&& action, bool& exact) {
-  exact = reset_peak_rss();
-  const std::int64_t before = proc_status_bytes(exact ? "VmHWM" : "VmRSS");
-  if (exact) {
-    action();
-    return proc_status_bytes("VmHWM") - before;
-  }
-  std::atomic<bool> done{false};
-  std::atomic<std::int64_t> peak{before};
-  std::thread sampler([&] {
-    while (!done) {
-      peak = std::max(peak.load(), proc_status_bytes("VmRSS"));
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  });
-  action();
-  done = true;
-  sampler.join();
-  return std::max(peak.load(), proc_status_bytes("VmRSS")) - before;
 }
 
 }  // namespace
@@ -502,15 +459,15 @@ TEST_CASE("converting a 100 MB F16 tensor needs one chunk of extra memory, not a
   const SafetensorsReader reader = SafetensorsReader::open(path);
   torch::Tensor destination = torch::empty({kElements});
   destination.fill_(0);  // resident before measuring: only the reader's own memory is counted
-  bool exact = false;
-  const std::int64_t converted =
-      peak_rss_growth([&] { reader.read_into("big", destination, ReadOptions{true}); }, exact);
+  const mike::RssGrowth converted_growth =
+      mike::peak_rss_growth([&] { reader.read_into("big", destination, ReadOptions{true}); });
+  const std::int64_t converted = converted_growth.bytes;
+  const bool exact = converted_growth.exact;
   // The measurement sees a whole-tensor read: reading the 100 MB F16 tensor at once must show up.
   std::int64_t whole = 0;
   {
     torch::Tensor held;
-    bool unused = false;
-    whole = peak_rss_growth([&] { held = reader.read("big"); }, unused);
+    whole = mike::peak_rss_growth([&] { held = reader.read("big"); }).bytes;
   }
   const std::int64_t mb = 1 << 20;
   const std::string method = exact ? "VmHWM after clear_refs" : "sampled VmRSS; clear_refs refused";
