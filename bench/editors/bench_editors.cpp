@@ -68,6 +68,28 @@ std::string read_file(const fs::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// The bench's edits as a train split: each edit's in-scope input is another
+// photo of its entity with the same question (when the world has one), its
+// out-of-scope input a third entity's photo with its own answer, so
+// every trained editor (serac's scope classifier needs both kinds) can fit.
+std::vector<mike::TrainingEdit> bench_training_edits(const std::vector<mike::EditRequest>& requests,
+                                                     const std::vector<const mike::data::PretrainRecord*>& named) {
+  std::vector<mike::TrainingEdit> training;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const mike::EditRequest& r = requests[i];
+    mike::TrainingEdit t{r, {}, {}};
+    for (const mike::data::PretrainRecord* other : named)
+      if (other->entity_id == r.entity && other->image != named[i % named.size()]->image) {
+        t.in_scope.push_back({{r.input.prompt, mike::data::load_image_tensor(other->image)}, r.target});
+        break;
+      }
+    const mike::data::PretrainRecord& unrelated = *named[(i + 2) % named.size()];  // i + 1 lent its name as the target
+    t.out_of_scope.push_back({{unrelated.prompt, mike::data::load_image_tensor(unrelated.image)}, unrelated.answer});
+    training.push_back(std::move(t));
+  }
+  return training;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -148,11 +170,11 @@ int main(int argc, char** argv) {
       const mike::RssGrowth memory = mike::peak_rss_growth([&] {
         auto editor = registry.create_editor(name, mike::Config::from_yaml(yaml, name + ".yaml"));
         // Editors that learn from a train split (ike's demonstrations, mend's
-        // network) get the bench's edits; timed apart from the edits, as a run
-        // fits once (and a trained editor's fit is cached across runs).
+        // network, serac's scope classifier) get the bench's edits; timed
+        // apart from the edits, as a run fits once (and a trained editor's
+        // fit is cached across runs).
         if (editor->fit_use() != mike::FitUse::none) {
-          std::vector<mike::TrainingEdit> training;
-          for (const mike::EditRequest& r : requests) training.push_back({r, {}, {}});
+          const std::vector<mike::TrainingEdit> training = bench_training_edits(requests, named);
           QuietProgress quiet;
           const auto fit_start = std::chrono::steady_clock::now();
           editor->fit(*model, training, quiet);

@@ -289,6 +289,22 @@ TEST_CASE("mike report compares runs on the same records and says when records d
   // Every report names the setting its numbers come from.
   CHECK(md.find("Setting: model toy, I-Gen variant augmented, world ") != std::string::npos);
   CHECK(files.table == md.substr(md.find("Setting: ")));  // the terminal shows the same setting and tables
+
+  // --baseline: every job against the one named (by directory here, the
+  // labels being equal), and no other pair.
+  write_report(parent, false, "c");
+  md = test::read_file(files.markdown.string());
+  CHECK(md.find("### toy ft vna single (c) vs toy ft vna single (a)\n") != std::string::npos);
+  CHECK(md.find("### toy ft vna single (c) vs toy ft vna single (b)\n") != std::string::npos);
+  CHECK(md.find("(a) vs toy ft vna single (b)") == std::string::npos);
+  // A name that is no single job is refused with the names there are.
+  CHECK_THROWS_WITH_AS(write_report(parent, false, "toy ft vna single"),
+                       doctest::Contains("--baseline 'toy ft vna single' names 3 jobs; fix: give one job's row "
+                                         "label or directory: 'toy ft vna single' (a)"),
+                       UsageError);
+  CHECK_THROWS_WITH_AS(write_report(parent, false, "d"), doctest::Contains("--baseline 'd' names no job"), UsageError);
+  CHECK_THROWS_WITH_AS(write_report(parent / "a", false, "a"), doctest::Contains("needs a sweep of two or more jobs"),
+                       UsageError);
 }
 
 TEST_CASE("log.taps records activations per sample with an index back to the edit") {

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "mike/error.h"
@@ -132,18 +133,42 @@ std::string cell(const json* metric) {
   return buf;
 }
 
-// Which pairs of jobs a report compares: every pair for up to four jobs,
-// otherwise each job against the first (the table would grow quadratically).
-std::vector<std::pair<std::size_t, std::size_t>> compared_pairs(std::size_t jobs) {
+// Which pairs of jobs a report compares: each job against `baseline` when
+// one is chosen; otherwise every pair for up to four jobs, else each job
+// against the first (the table would grow quadratically).
+std::vector<std::pair<std::size_t, std::size_t>> compared_pairs(std::size_t jobs,
+                                                                std::optional<std::size_t> baseline) {
   std::vector<std::pair<std::size_t, std::size_t>> pairs;
+  if (baseline) {
+    for (std::size_t b = 0; b < jobs; ++b)
+      if (b != *baseline) pairs.emplace_back(*baseline, b);
+    return pairs;
+  }
   for (std::size_t a = 0; a < jobs; ++a)
     for (std::size_t b = a + 1; b < jobs; ++b)
       if (jobs <= 4 || a == 0) pairs.emplace_back(a, b);
   return pairs;
 }
 
+// The job `--baseline` names: by its row label (the swept values, as the
+// table shows them) or its directory below the sweep ("3").
+std::size_t baseline_job(const std::string& wanted, const std::vector<std::string>& labels,
+                         const std::vector<std::string>& relative_dirs) {
+  std::vector<std::size_t> found;
+  for (std::size_t j = 0; j < labels.size(); ++j)
+    if (labels[j] == wanted || relative_dirs[j] == wanted) found.push_back(j);
+  if (found.size() == 1) return found.front();
+  std::string known;
+  for (std::size_t j = 0; j < labels.size(); ++j)
+    known += (known.empty() ? "" : ", ") + ("'" + labels[j] + "' (" + relative_dirs[j] + ")");
+  throw UsageError("report: --baseline '" + wanted + "' " +
+                   (found.empty() ? "names no job" : "names " + std::to_string(found.size()) + " jobs") +
+                   "; fix: give one job's row label or directory: " + known);
+}
+
 // The paired comparisons of a multi-job report, as Markdown sections.
-std::string comparisons_markdown(const std::vector<fs::path>& dirs, const std::vector<std::string>& labels) {
+std::string comparisons_markdown(const std::vector<fs::path>& dirs, const std::vector<std::string>& labels,
+                                 std::optional<std::size_t> baseline) {
   std::vector<std::pair<std::string, std::vector<std::string>>> metrics;
   for (const Column& column : columns()) metrics.emplace_back(column.title, column.metrics);
   std::vector<std::map<std::string, RecordTotals>> totals(dirs.size());
@@ -159,7 +184,7 @@ std::string comparisons_markdown(const std::vector<fs::path>& dirs, const std::v
                                "post-edit means; ") + kPairedCiMethod + " (" + std::to_string(options.resamples) +
                    " resamples, 95%); p: " + kPairedTestMethod + " (" + std::to_string(options.resamples) +
                    " sign flips); Holm across the metrics of each table. * = the CI excludes 0.\n\n";
-  for (const auto& [a, b] : compared_pairs(dirs.size())) {
+  for (const auto& [a, b] : compared_pairs(dirs.size(), baseline)) {
     if (!missing[a].empty() || !missing[b].empty()) {
       md += "### " + labels[a] + " vs " + labels[b] + "\n\nNot compared: " +
             (missing[a].empty() ? missing[b] : missing[a]) + " (per-record values come from run.h5).\n\n";
@@ -248,7 +273,7 @@ void run_gnuplot(const fs::path& script) {
 
 }  // namespace
 
-ReportFiles write_report(const fs::path& dir, bool plots) {
+ReportFiles write_report(const fs::path& dir, bool plots, const std::string& baseline) {
   if (!fs::is_directory(dir)) throw UsageError("report: '" + dir.string() + "' is not a directory");
   std::vector<Job> jobs;
   std::vector<fs::path> summaries;
@@ -356,10 +381,16 @@ ReportFiles write_report(const fs::path& dir, bool plots) {
     }
     // Jobs the swept keys do not tell apart are named by their directory too.
     const std::vector<std::string> plain = labels;
+    std::vector<std::string> relative_dirs;
+    for (const Job& job : jobs) relative_dirs.push_back(fs::relative(job.dir, dir).string());
     for (std::size_t j = 0; j < jobs.size(); ++j)
-      if (std::count(plain.begin(), plain.end(), plain[j]) > 1)
-        labels[j] = plain[j] + " (" + fs::relative(jobs[j].dir, dir).string() + ")";
-    md += "\n" + comparisons_markdown(dirs, labels);
+      if (std::count(plain.begin(), plain.end(), plain[j]) > 1) labels[j] = plain[j] + " (" + relative_dirs[j] + ")";
+    std::optional<std::size_t> baseline_index;
+    if (!baseline.empty()) baseline_index = baseline_job(baseline, plain, relative_dirs);
+    md += "\n" + comparisons_markdown(dirs, labels, baseline_index);
+  } else if (!baseline.empty()) {
+    throw UsageError("report: --baseline '" + baseline + "' needs a sweep of two or more jobs; '" + dir.string() +
+                     "' holds one run");
   }
   {
     std::string steps_md;

@@ -6,8 +6,9 @@
 // CSV, and plotted with gnuplot (grouped bars per metric; lines over
 // checkpoints for sequential / multi-step runs) as SVG and PNG. With several
 // jobs it adds paired comparisons on the same records from each job's run.h5
-// (report/comparison_table.h): every pair for up to four jobs, otherwise
-// each job against the first.
+// (report/comparison_table.h): each job against `baseline` when given
+// (`--baseline`: a row label or job directory), else every pair for up to
+// four jobs, otherwise each job against the first.
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -23,7 +24,8 @@ struct ReportFiles {
 
 // `dir` is a run dir (holds summary.json) or a sweep dir (job dirs below it).
 // Writes report.md, report.csv and report_*.{svg,png} into `dir`. Throws
-// UsageError when no summary.json is found, Error when gnuplot fails.
-ReportFiles write_report(const std::filesystem::path& dir, bool plots = true);
+// UsageError when no summary.json is found or `baseline` names no single
+// job, Error when gnuplot fails.
+ReportFiles write_report(const std::filesystem::path& dir, bool plots = true, const std::string& baseline = "");
 
 }  // namespace mike
