@@ -252,6 +252,12 @@ TEST_CASE("mike report turns a run into Markdown, CSV and gnuplot plots") {
   CHECK(md.find("| 1.000 → ") != std::string::npos);  // locality: pre (1 by construction) → post ± CI half-width
   CHECK(md.find("Paired comparisons") == std::string::npos);       // one run: nothing to compare
   CHECK(md.find("| toy | ft | vna | sequential |") != std::string::npos);
+  // The decay table: each metric at every checkpoint, over the records edited by then.
+  CHECK(md.find("## Sequential: post-edit means after 1 / 2 edits\n") != std::string::npos);
+  CHECK(md.find("| job | Rel EM | T-Gen EM | I-Gen EM | T-Loc | M-Loc | M-Loc EasyEdit top-10 |") != std::string::npos);
+  // The toy editor damages the bigram model more with every edit: locality after 1, then 2 edits.
+  CHECK(md.find("| toy ft vna sequential | 0.00 / 0.00 | 0.00 / 0.00 | 0.00 / 0.00 | 0.60 / 0.25 | 0.67 / 0.11 |") !=
+        std::string::npos);
   CHECK(test::read_file(files.csv.string()).find("toy,ft,vna,sequential,") != std::string::npos);
   REQUIRE(files.plots.size() == 4);  // bars + steps, SVG and PNG
   for (const auto& plot : files.plots) CHECK(fs::file_size(plot) > 1000);

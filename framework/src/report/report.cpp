@@ -199,13 +199,17 @@ std::string comparisons_markdown(const std::vector<fs::path>& dirs, const std::v
 // the paired difference of the last step against the first on the same
 // records, so "more images help generality" is a claim with a CI. The I-Gen
 // images are the same at every step and never edited (protocol/multi_step).
-std::string multi_step_markdown(const fs::path& job_dir, const json& summary, const std::string& label) {
-  const char* shown[] = {"Rel EM", "T-Gen EM", "I-Gen acc", "I-Gen EM", "T-Loc", "M-Loc"};
+std::vector<const Column*> columns_titled(const std::vector<std::string>& titles) {
   std::vector<const Column*> picked;
-  for (const char* title : shown)
+  for (const std::string& title : titles)
     for (const Column& column : columns())
       if (column.title == title) picked.push_back(&column);
-  const json& metrics = summary.at("metrics");
+  return picked;
+}
+
+// The checkpoints (sequential: edits applied; multi-step: step) that
+// summary.json's `metrics` holds for any of `picked`, in increasing order.
+std::vector<std::string> checkpoints_of(const json& metrics, const std::vector<const Column*>& picked) {
   std::vector<std::string> steps;
   for (const Column* column : picked)
     for (const std::string& name : column->metrics)
@@ -213,6 +217,22 @@ std::string multi_step_markdown(const fs::path& job_dir, const json& summary, co
         for (const auto& [step, values] : metrics.at(name).items())
           if (std::find(steps.begin(), steps.end(), step) == steps.end()) steps.push_back(step);
   std::sort(steps.begin(), steps.end(), [](const std::string& a, const std::string& b) { return std::stoll(a) < std::stoll(b); });
+  return steps;
+}
+
+// One checkpoint's values by metric name, the shape metric_of() reads.
+json metrics_at(const json& metrics, const std::string& step) {
+  json at_step = json::object();
+  for (const auto& [name, by_step] : metrics.items())
+    if (by_step.contains(step)) at_step[name] = by_step.at(step);
+  return at_step;
+}
+
+std::string multi_step_markdown(const fs::path& job_dir, const json& summary, const std::string& label) {
+  const std::vector<const Column*> picked =
+      columns_titled({"Rel EM", "T-Gen EM", "I-Gen acc", "I-Gen EM", "T-Loc", "M-Loc"});
+  const json& metrics = summary.at("metrics");
+  const std::vector<std::string> steps = checkpoints_of(metrics, picked);
   if (steps.size() < 2) return "";
   std::string md = "### " + label + ": per step\n\n| step |";
   for (const Column* column : picked) md += " " + column->title + " |";
@@ -221,10 +241,7 @@ std::string multi_step_markdown(const fs::path& job_dir, const json& summary, co
   md += "\n";
   for (const std::string& step : steps) {
     md += "| " + step + " |";
-    // This step's values by metric name, the shape metric_of() reads.
-    json at_step = json::object();
-    for (const auto& [name, by_step] : metrics.items())
-      if (by_step.contains(step)) at_step[name] = by_step.at(step);
+    const json at_step = metrics_at(metrics, step);
     for (const Column* column : picked) {
       const json* found = metric_of(at_step, *column);
       if (!found) {
@@ -252,6 +269,46 @@ std::string multi_step_markdown(const fs::path& job_dir, const json& summary, co
                                                 label + " step " + std::to_string(first_step), first, compared,
                                                 options),
                                 options);
+}
+
+// Sequential jobs side by side: each metric's post-edit mean at every
+// checkpoint ("1 / 10 / 100"), over the records edited by then, so the
+// decay curves of several editors read as one table (the final state, with
+// CIs, is in the main table; a checkpoint of one record is 0 or 1).
+std::string sequential_markdown(const std::vector<std::pair<std::string, const json*>>& jobs) {
+  const std::vector<const Column*> picked =
+      columns_titled({"Rel EM", "T-Gen EM", "I-Gen EM", "T-Loc", "M-Loc", "M-Loc EasyEdit top-10"});
+  std::string rows;
+  std::vector<std::string> header_steps;
+  for (const auto& [label, summary] : jobs) {
+    const json& metrics = summary->at("metrics");
+    const std::vector<std::string> steps = checkpoints_of(metrics, picked);
+    if (steps.size() < 2) continue;
+    if (steps.size() > header_steps.size()) header_steps = steps;
+    rows += "| " + label + " |";
+    for (const Column* column : picked) {
+      std::string cell;
+      for (const std::string& step : steps) {
+        const json at_step = metrics_at(metrics, step);
+        const json* found = metric_of(at_step, *column);
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.2f", found ? found->at("post").at("mean").get<double>() : 0.0);
+        cell += (cell.empty() ? "" : " / ") + (found ? std::string(buf) : std::string("–"));
+      }
+      rows += " " + cell + " |";
+    }
+    rows += "\n";
+  }
+  if (rows.empty()) return "";
+  std::string steps_title;
+  for (const std::string& step : header_steps) steps_title += (steps_title.empty() ? "" : " / ") + step;
+  std::string md = "## Sequential: post-edit means after " + steps_title +
+                   " edits\n\nEach cell: the metric over every record edited so far, at each checkpoint in "
+                   "turn.\n\n| job |";
+  for (const Column* column : picked) md += " " + column->title + " |";
+  md += "\n|---|";
+  for (std::size_t i = 0; i < picked.size(); ++i) md += "---|";
+  return md + "\n" + rows;
 }
 
 std::string quote_gnuplot(const std::string& s) {
@@ -401,6 +458,12 @@ ReportFiles write_report(const fs::path& dir, bool plots, const std::string& bas
       md += "\n## Multi-step: scores per step, last step vs step 1\n\nPost-edit mean [95% CI] per step; the "
             "comparison pairs the last step with step 1 on the same records (" +
             std::string(kPairedCiMethod) + ", Holm across its rows). * = the CI excludes 0.\n\n" + steps_md;
+    std::vector<std::pair<std::string, const json*>> sequential;
+    for (const Job& job : jobs)
+      if (job.summary.value("protocol", std::string()) == "sequential" && job.summary.contains("metrics"))
+        sequential.emplace_back(row_label(job), &job.summary);
+    const std::string sequential_md = sequential_markdown(sequential);
+    if (!sequential_md.empty()) md += "\n" + sequential_md;
   }
   // What produced the numbers (a number without its setting cannot be compared).
   std::vector<std::string> settings;

@@ -8,7 +8,8 @@
 // jobs it adds paired comparisons on the same records from each job's run.h5
 // (report/comparison_table.h): each job against `baseline` when given
 // (`--baseline`: a row label or job directory), else every pair for up to
-// four jobs, otherwise each job against the first.
+// four jobs, otherwise each job against the first. Sequential jobs add a
+// decay table over their checkpoints, multi-step jobs a per-step table.
 #include <filesystem>
 #include <string>
 #include <vector>
