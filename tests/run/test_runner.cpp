@@ -262,6 +262,13 @@ TEST_CASE("mike report turns a run into Markdown, CSV and gnuplot plots") {
   REQUIRE(files.plots.size() == 4);  // bars + steps, SVG and PNG
   for (const auto& plot : files.plots) CHECK(fs::file_size(plot) > 1000);
   CHECK(test::read_file((context.job_dir / "report_bars.svg").string()).find("<svg") != std::string::npos);
+  // Curves: a panel per metric, labels printed as written (no gnuplot subscripts
+  // for ft_llm), a linear axis for checkpoints 1 and 2.
+  const std::string steps = test::read_file((context.job_dir / "report_steps.gp").string());
+  CHECK(steps.find("set multiplot layout 2,2") != std::string::npos);
+  CHECK(steps.find("noenhanced") != std::string::npos);
+  CHECK(steps.find("set title \"M-Loc\"") != std::string::npos);
+  CHECK(steps.find("unset logscale x") != std::string::npos);
 }
 
 TEST_CASE("mike report compares runs on the same records and says when records differ") {

@@ -540,34 +540,56 @@ ReportFiles write_report(const fs::path& dir, bool plots, const std::string& bas
         job.summary.at("metrics").at("reliability.token_acc").size() > 1)
       stepped.push_back(&job);
   if (!stepped.empty()) {
+    // One panel per metric, one line per job: a sweep of a dozen editors
+    // stays readable. Checkpoints such as 1 / 10 / 100 / 1000 get a log axis.
     fs::path script = dir / "report_steps.gp";
-    std::vector<std::pair<std::string, fs::path>> series;
+    const char* panels[] = {"Rel EM", "I-Gen EM", "T-Loc", "M-Loc"};
+    std::vector<std::vector<std::pair<std::string, fs::path>>> series(std::size(panels));
+    long long first_x = 0, last_x = 0;
     for (std::size_t j = 0; j < stepped.size(); ++j) {
-      for (const Column& column : columns()) {
-        if (column.title != "Rel EM" && column.title != "I-Gen EM" && column.title != "T-Loc") continue;
-        const json& metrics = stepped[j]->summary.at("metrics");
-        const json* by_checkpoint = metric_of(metrics, column);
+      const json& metrics = stepped[j]->summary.at("metrics");
+      for (std::size_t p = 0; p < std::size(panels); ++p) {
+        const std::vector<const Column*> column = columns_titled({panels[p]});
+        const json* by_checkpoint = column.empty() ? nullptr : metric_of(metrics, *column.front());
         if (!by_checkpoint) continue;
-        fs::path data = dir / ("report_steps_" + std::to_string(j) + "_" + std::to_string(series.size()) + ".dat");
+        fs::path data = dir / ("report_steps_" + std::to_string(j) + "_" + std::to_string(p) + ".dat");
         std::vector<std::pair<long long, double>> points;
         for (const auto& [checkpoint, value] : by_checkpoint->items())
           points.emplace_back(std::stoll(checkpoint), value.at("post").at("mean").get<double>());
         std::sort(points.begin(), points.end());
         std::ofstream out(data);
-        for (const auto& [x, y] : points) out << x << " " << y << "\n";
-        series.emplace_back(row_label(*stepped[j]) + " " + column.title, data);
+        for (const auto& [x, y] : points) {
+          out << x << " " << y << "\n";
+          first_x = first_x == 0 ? x : std::min(first_x, x);
+          last_x = std::max(last_x, x);
+        }
+        series[p].emplace_back(row_label(*stepped[j]), data);
       }
     }
+    const bool log_x = first_x > 0 && last_x >= 100 * first_x;
     std::ofstream gp(script);
-    for (const char* terminal : {"svg size 900,480 dynamic", "png size 900,480"}) {
+    for (const char* terminal : {"svg size 1200,900 dynamic", "png size 1200,900"}) {
       std::string ext = std::string(terminal).substr(0, 3);
-      gp << "set terminal " << terminal << "\nset output \"" << quote_gnuplot((dir / ("report_steps." + ext)).string())
-         << "\"\nset title \"Scores over edits / steps\"\nset xlabel \"edits applied (sequential) or step (multi-step)\"\n"
-         << "set yrange [0:1.05]\nset grid\nset key outside right\nplot ";
-      for (std::size_t i = 0; i < series.size(); ++i)
-        gp << (i ? ", " : "") << "\"" << quote_gnuplot(series[i].second.string())
-           << "\" using 1:2 with linespoints title \"" << quote_gnuplot(series[i].first) << "\"";
-      gp << "\n";
+      gp << "set terminal " << terminal << " noenhanced\nset output \""
+         << quote_gnuplot((dir / ("report_steps." + ext)).string()) << "\"\n"
+         << "set multiplot layout 2,2 title \"Post-edit means over edits applied (sequential) or steps (multi-step)\"\n"
+         << "set yrange [0:1.05]\nset grid\nset key below maxrows 4 font \",9\"\n"
+         << (log_x ? "set logscale x\nset xrange [" + std::to_string(first_x) + "*0.8:" + std::to_string(last_x) +
+                         "*1.25]\n"
+                   : std::string("unset logscale x\nset autoscale x\n"));
+      for (std::size_t p = 0; p < std::size(panels); ++p) {
+        gp << "set title \"" << panels[p] << "\"\n";
+        if (series[p].empty()) {
+          gp << "plot NaN notitle\n";
+          continue;
+        }
+        gp << "plot ";
+        for (std::size_t i = 0; i < series[p].size(); ++i)
+          gp << (i ? ", " : "") << "\"" << quote_gnuplot(series[p][i].second.string())
+             << "\" using 1:2 with linespoints title \"" << quote_gnuplot(series[p][i].first) << "\"";
+        gp << "\n";
+      }
+      gp << "unset multiplot\n";
     }
     gp.close();
     run_gnuplot(script);
