@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <cstdint>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "data/synth.h"
 #include "log/run_log.h"
@@ -17,6 +19,7 @@
 #include "process.h"
 #include "report/report.h"
 #include "run/experiment.h"
+#include "system/memory_use.h"
 
 namespace fs = std::filesystem;
 using namespace mike;
@@ -239,6 +242,26 @@ TEST_CASE("resuming with a different config is refused") {
   run_experiment(run_config("{name: single}", 2), context);
   CHECK_THROWS_WITH(run_experiment(run_config("{name: single}", 3), context),
                     doctest::Contains("the composed config differs from the one the run started with"));
+}
+
+TEST_CASE("a job run in-process reports its own peak memory, not the largest of the work before it") {
+  {
+    // 400 MB touched and freed (an mmap'ed block: the kernel gets it back).
+    std::vector<char> earlier(400u << 20);
+    for (std::size_t i = 0; i < earlier.size(); i += 4096) earlier[i] = 1;
+  }
+  const std::int64_t process_peak = peak_rss_bytes();
+  JobContext context = job("runner_peak_rss");
+  run_experiment(run_config("{name: single}", 2), context);
+  const nlohmann::json memory = summary_of(context).at("memory");
+  if (memory.at("peak_rss_scope") == "process") {
+    MESSAGE("/proc/self/clear_refs refused: summary.json reports the process's peak, and says so");
+    CHECK(memory.at("peak_rss_bytes").get<std::int64_t>() >= process_peak);
+    return;
+  }
+  CHECK(memory.at("peak_rss_scope") == "job");
+  CHECK(memory.at("peak_rss_bytes").get<std::int64_t>() > 0);
+  CHECK(memory.at("peak_rss_bytes").get<std::int64_t>() < process_peak - (300 << 20));
 }
 
 TEST_CASE("mike report turns a run into Markdown, CSV and gnuplot plots") {

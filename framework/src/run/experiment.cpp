@@ -230,6 +230,9 @@ FitOutcome fit_experiment_editor(const Config& config, const std::vector<std::st
 
 void run_experiment(const Config& config, const JobContext& context) {
   auto started = std::chrono::steady_clock::now();
+  // A sweep runs its jobs one after another in this process: each job's
+  // summary reports its own peak, not the largest of the jobs before it.
+  const bool peak_is_this_jobs = reset_peak_rss();
   ExperimentSetup setup;
   set_up(config, context.plugin_paths, setup);
   const RunnerOptions& options = setup.options;
@@ -338,7 +341,7 @@ void run_experiment(const Config& config, const JobContext& context) {
   summary["model_checkpoint"] = checkpoint.empty() ? nlohmann::json(nullptr) : nlohmann::json(checkpoint);
   const std::string device = model_config.get_or<std::string>("device", "cpu");
   summary["device"] = device;
-  summary["memory"] = {{"peak_rss_bytes", peak_rss_bytes()}};
+  summary["memory"] = {{"peak_rss_bytes", peak_rss_bytes()}, {"peak_rss_scope", peak_is_this_jobs ? "job" : "process"}};
   if (const auto cuda = peak_cuda_allocated_bytes(device)) summary["memory"]["peak_cuda_allocated_bytes"] = *cuda;
   summary["editor"] = editor_name;
   if (fitted.fitted)

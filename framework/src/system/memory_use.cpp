@@ -20,12 +20,6 @@
 
 namespace mike {
 
-std::int64_t peak_rss_bytes() {
-  rusage usage{};
-  if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
-  return static_cast<std::int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
-}
-
 namespace {
 
 // A field of /proc/self/status ("VmHWM:    1234 kB"), in bytes; -1 if absent.
@@ -37,15 +31,29 @@ std::int64_t proc_status_bytes(const std::string& field) {
   return -1;
 }
 
-// Resets VmHWM to the current RSS; false where /proc forbids it.
+// Whether VmHWM has been reset at least once, so that it, not getrusage's
+// lifetime peak, is the peak since the last reset.
+bool peak_was_reset = false;
+
+}  // namespace
+
+std::int64_t peak_rss_bytes() {
+  if (peak_was_reset) {
+    const std::int64_t since_reset = proc_status_bytes("VmHWM");
+    if (since_reset >= 0) return since_reset;
+  }
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
+  return static_cast<std::int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
 bool reset_peak_rss() {
   std::ofstream out("/proc/self/clear_refs");
   out << "5";
   out.flush();
+  peak_was_reset = peak_was_reset || bool(out);
   return bool(out);
 }
-
-}  // namespace
 
 std::int64_t resident_bytes() { return proc_status_bytes("VmRSS"); }
 

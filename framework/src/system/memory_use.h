@@ -8,8 +8,13 @@
 
 namespace mike {
 
-// Peak resident set size of this process so far (getrusage), in bytes.
+// Peak resident set size in bytes: since the last reset_peak_rss() that
+// succeeded (VmHWM), else of the whole process so far (getrusage).
 std::int64_t peak_rss_bytes();
+// Starts a new peak at the current RSS (/proc/self/clear_refs, Linux >= 4.0),
+// so that a job run in-process after others reports its own peak; false
+// where the kernel refuses, and the peak then stays the process's.
+bool reset_peak_rss();
 // Resident set size now (/proc/self/status VmRSS), in bytes; -1 if unknown.
 std::int64_t resident_bytes();
 // How much the resident set grew at its peak while `action` ran, in bytes.
