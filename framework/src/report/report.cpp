@@ -195,10 +195,7 @@ std::string comparisons_markdown(const std::vector<fs::path>& dirs, const std::v
   return md;
 }
 
-// A multi-step job (MIKE's 1..k images per entity): its scores per step and
-// the paired difference of the last step against the first on the same
-// records, so "more images help generality" is a claim with a CI. The I-Gen
-// images are the same at every step and never edited (protocol/multi_step).
+// The report's columns of these titles, in this order.
 std::vector<const Column*> columns_titled(const std::vector<std::string>& titles) {
   std::vector<const Column*> picked;
   for (const std::string& title : titles)
@@ -228,6 +225,10 @@ json metrics_at(const json& metrics, const std::string& step) {
   return at_step;
 }
 
+// A multi-step job (MIKE's 1..k images per entity): its scores per step and
+// the paired difference of the last step against the first on the same
+// records, so "more images help generality" is a claim with a CI. The I-Gen
+// images are the same at every step and never edited (protocol/multi_step).
 std::string multi_step_markdown(const fs::path& job_dir, const json& summary, const std::string& label) {
   const std::vector<const Column*> picked =
       columns_titled({"Rel EM", "T-Gen EM", "I-Gen acc", "I-Gen EM", "T-Loc", "M-Loc"});
@@ -566,24 +567,23 @@ ReportFiles write_report(const fs::path& dir, bool plots, const std::string& bas
         series[p].emplace_back(row_label(*stepped[j]), data);
       }
     }
-    const bool log_x = first_x > 0 && last_x >= 100 * first_x;
+    const bool log_x = first_x > 0 && last_x / 100 >= first_x;
+    std::vector<std::size_t> drawn;  // panels with data: a metric no job has gets no empty panel
+    for (std::size_t p = 0; p < std::size(panels); ++p)
+      if (!series[p].empty()) drawn.push_back(p);
     std::ofstream gp(script);
     for (const char* terminal : {"svg size 1200,900 dynamic", "png size 1200,900"}) {
       std::string ext = std::string(terminal).substr(0, 3);
       gp << "set terminal " << terminal << " noenhanced\nset output \""
          << quote_gnuplot((dir / ("report_steps." + ext)).string()) << "\"\n"
-         << "set multiplot layout 2,2 title \"Post-edit means over edits applied (sequential) or steps (multi-step)\"\n"
+         << "set multiplot layout " << (drawn.size() > 2 ? 2 : 1) << "," << (drawn.size() > 1 ? 2 : 1)
+         << " title \"Post-edit means over edits applied (sequential) or steps (multi-step)\"\n"
          << "set yrange [0:1.05]\nset grid\nset key below maxrows 4 font \",9\"\n"
          << (log_x ? "set logscale x\nset xrange [" + std::to_string(first_x) + "*0.8:" + std::to_string(last_x) +
                          "*1.25]\n"
                    : std::string("unset logscale x\nset autoscale x\n"));
-      for (std::size_t p = 0; p < std::size(panels); ++p) {
-        gp << "set title \"" << panels[p] << "\"\n";
-        if (series[p].empty()) {
-          gp << "plot NaN notitle\n";
-          continue;
-        }
-        gp << "plot ";
+      for (std::size_t p : drawn) {
+        gp << "set title \"" << panels[p] << "\"\nplot ";
         for (std::size_t i = 0; i < series[p].size(); ++i)
           gp << (i ? ", " : "") << "\"" << quote_gnuplot(series[p][i].second.string())
              << "\" using 1:2 with linespoints title \"" << quote_gnuplot(series[p][i].first) << "\"";
@@ -592,9 +592,11 @@ ReportFiles write_report(const fs::path& dir, bool plots, const std::string& bas
       gp << "unset multiplot\n";
     }
     gp.close();
-    run_gnuplot(script);
-    files.plots.push_back(dir / "report_steps.svg");
-    files.plots.push_back(dir / "report_steps.png");
+    if (!drawn.empty()) {
+      run_gnuplot(script);
+      files.plots.push_back(dir / "report_steps.svg");
+      files.plots.push_back(dir / "report_steps.png");
+    }
   }
   return files;
 }
