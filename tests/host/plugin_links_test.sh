@@ -8,8 +8,13 @@ count=0
 for plugin in "$plugin_dir"/libmike_*.so; do
   needed=$(readelf -d "$plugin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
   echo "$(basename "$plugin"): $(echo $needed | tr ' ' '\n' | grep '^libmike' | tr '\n' ' ')"
-  echo "$needed" | grep -qx 'libmike_sdk\.so\.[0-9.]*' || { echo "  does not link libmike_sdk"; exit 1; }
-  if echo "$needed" | grep '^libmike' | grep -vq '^libmike_sdk'; then echo "  links a mike library other than the SDK"; exit 1; fi
+  # Here-strings, not `echo | grep -q`: under pipefail, grep -q exiting at its
+  # first match can kill echo with SIGPIPE and fail a plugin that is fine.
+  grep -qx 'libmike_sdk\.so\.[0-9.]*' <<<"$needed" || { echo "  does not link libmike_sdk"; exit 1; }
+  if grep '^libmike' <<<"$needed" | grep -v '^libmike_sdk' >/dev/null; then
+    echo "  links a mike library other than the SDK"
+    exit 1
+  fi
   count=$((count + 1))
 done
 [ "$count" -ge 10 ] || { echo "expected the in-tree plugins in $plugin_dir, found $count"; exit 1; }

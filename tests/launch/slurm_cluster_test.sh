@@ -83,7 +83,7 @@ pids+=($!)
 
 ready=0
 for _ in $(seq 60); do
-  if sinfo -h -N -o '%t' 2>/dev/null | grep -qE '^(idle|mix|alloc)'; then ready=1; break; fi
+  if grep -qE '^(idle|mix|alloc)' <<<"$(sinfo -h -N -o '%t' 2>/dev/null)"; then ready=1; break; fi
   sleep 0.5
 done
 [ "$ready" -eq 1 ] || { sinfo -N 2>&1 >&2; show_logs; fail "the Slurm node did not become idle within 30 s"; }
@@ -144,7 +144,7 @@ out="$(PATH=/nonexistent "$mike" -q run --plugin-path "$fixtures" --config-dir "
   'seed=0,1' "out_dir=$tmp/nosbatch" 2>&1)"
 rc=$?
 [ "$rc" -eq 2 ] || fail "missing sbatch should exit 2, got $rc: $out"
-echo "$out" | grep -q "install the Debian package slurm-client" || fail "missing sbatch message: $out"
+grep -q "install the Debian package slurm-client" <<<"$out" || fail "missing sbatch message: $out"
 
 cleanup
 trap - EXIT

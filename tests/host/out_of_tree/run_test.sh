@@ -37,7 +37,10 @@ cmake --build "$work/my_editor/build" >"$work/build.log" 2>&1 || { cat "$work/bu
 plugin_dir="$work/my_editor/build/lib/mike/plugins"
 test -f "$plugin_dir/libmike_editor_my_editor.so"
 # The plugin links the SDK only, never the host.
-if readelf -d "$plugin_dir/libmike_editor_my_editor.so" | grep NEEDED | grep -v libmike_sdk | grep -q libmike; then
+# (No `| grep -q` after a producer: under pipefail its early exit can SIGPIPE
+# the producer and turn the pipeline's status into a false answer.)
+needed=$(readelf -d "$plugin_dir/libmike_editor_my_editor.so" | grep NEEDED)
+if grep -v libmike_sdk <<<"$needed" | grep libmike >/dev/null; then
   echo "plugin links a mike library other than libmike_sdk"; exit 1
 fi
 mike="$work/prefix/bin/mike"
@@ -45,7 +48,7 @@ list=$("$mike" plugins list --plugin-path "$plugin_dir")
 echo "$list"
 echo "$list" | grep -E "^editor +my_editor +1\.0\.0 +ok +$plugin_dir/libmike_editor_my_editor.so$"
 info=$("$mike" plugins info my_editor --plugin-path "$plugin_dir")
-echo "$info" | grep -q "^layer: 1 "
+grep -q "^layer: 1 " <<<"$info"
 
 # Run it as a user would: from a folder outside the checkout, with the
 # installed configs, on a small world of its own.
