@@ -286,11 +286,12 @@ std::string sequential_markdown(const std::vector<std::pair<std::string, const j
     const std::vector<std::string> steps = checkpoints_of(metrics, picked);
     if (steps.size() < 2) continue;
     if (steps.size() > header_steps.size()) header_steps = steps;
+    std::vector<json> at_steps;  // each checkpoint's values, gathered once for every column
+    for (const std::string& step : steps) at_steps.push_back(metrics_at(metrics, step));
     rows += "| " + label + " |";
     for (const Column* column : picked) {
       std::string cell;
-      for (const std::string& step : steps) {
-        const json at_step = metrics_at(metrics, step);
+      for (const json& at_step : at_steps) {
         const json* found = metric_of(at_step, *column);
         char buf[32];
         std::snprintf(buf, sizeof buf, "%.2f", found ? found->at("post").at("mean").get<double>() : 0.0);
